@@ -1,0 +1,3 @@
+from boom_flow.cli.main import main
+
+main()

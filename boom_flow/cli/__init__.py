@@ -1,0 +1,1 @@
+"""The ``boom-flow`` command line."""

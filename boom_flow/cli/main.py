@@ -1,0 +1,48 @@
+"""Entry point of the ``boom-flow`` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from boom_flow import __version__
+from boom_flow.cli.context import Context, pass_context
+from boom_flow.cli.services import doctor, services
+from boom_flow.config import CONFIG_PATH_VARIABLE
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="boom-flow")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar=CONFIG_PATH_VARIABLE,
+              help=f"YAML configuration file [env: {CONFIG_PATH_VARIABLE}].")
+@click.pass_context
+def cli(click_ctx: click.Context, config_path: Path | None) -> None:
+    """boom_flow: a real-time alert broker for ZTF and LSST on Dask."""
+    click_ctx.obj = Context(config_path)
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+@pass_context
+def config_show(ctx: Context) -> None:
+    """Print the effective configuration (secrets masked) as JSON."""
+    click.echo(json.dumps(ctx.settings.model_dump(mode="json"), indent=2))
+
+
+cli.add_command(services)
+cli.add_command(doctor)
+
+
+def main() -> None:
+    cli(prog_name="boom-flow")
+
+
+if __name__ == "__main__":
+    main()

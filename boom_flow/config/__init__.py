@@ -1,0 +1,19 @@
+"""One typed, validated configuration for every boom_flow process."""
+
+from boom_flow.config.loader import (
+    CONFIG_PATH_VARIABLE,
+    ENV_PREFIX,
+    ConfigError,
+    load_settings,
+    packaged_defaults,
+)
+from boom_flow.config.model import Settings
+
+__all__ = [
+    "CONFIG_PATH_VARIABLE",
+    "ENV_PREFIX",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "packaged_defaults",
+]

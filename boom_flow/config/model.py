@@ -1,0 +1,228 @@
+"""The typed configuration schema.
+
+Every section is a frozen pydantic model that rejects unknown keys, so a typo in
+a YAML file or an environment variable fails at start-up instead of being
+silently ignored. Secrets are ``SecretStr``: they never print and never come from
+the packaged defaults (see ``loader``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Host = Annotated[str, Field(min_length=1)]
+
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$|^auto$")
+_BOOTSTRAP = re.compile(r"^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MongoSettings(Section):
+    embedded: bool
+    host: Host
+    port: Port
+    uri: str | None
+    database: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,63}$")]
+    username: SecretStr | None = None
+    password: SecretStr | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _mongo_scheme(cls, uri: str | None) -> str | None:
+        if uri is not None and not uri.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return uri
+
+    @model_validator(mode="after")
+    def _external_needs_uri(self) -> MongoSettings:
+        if not self.embedded and self.uri is None:
+            raise ValueError("uri is required when embedded is false")
+        return self
+
+    @property
+    def connection_uri(self) -> str:
+        if self.uri is not None:
+            return self.uri
+        return f"mongodb://{self.host}:{self.port}/?directConnection=true"
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``pymongo.MongoClient`` (credentials kept out of the URI)."""
+        options: dict[str, Any] = {}
+        if self.username is not None:
+            options["username"] = self.username.get_secret_value()
+        if self.password is not None:
+            options["password"] = self.password.get_secret_value()
+        return options
+
+
+class KafkaSettings(Section):
+    embedded: bool
+    host: Host
+    port: Port
+    bootstrap_servers: str | None
+    group_id: Annotated[str, Field(min_length=1)]
+    session_timeout_ms: Annotated[int, Field(ge=1000)]
+    auto_offset_reset: Literal["earliest", "latest"]
+    consumer: dict[str, str | int | float | bool]
+    producer: dict[str, str | int | float | bool]
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_port_list(cls, value: str | None) -> str | None:
+        if value is not None and not _BOOTSTRAP.match(value):
+            raise ValueError("must be a comma-separated list of host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _external_needs_bootstrap(self) -> KafkaSettings:
+        if not self.embedded and self.bootstrap_servers is None:
+            raise ValueError("bootstrap_servers is required when embedded is false")
+        return self
+
+    @property
+    def bootstrap(self) -> str:
+        return self.bootstrap_servers or f"{self.host}:{self.port}"
+
+    def consumer_config(self, group_id: str | None = None) -> dict[str, Any]:
+        """librdkafka settings for a subscribe-based consumer that commits by hand."""
+        return {
+            "bootstrap.servers": self.bootstrap,
+            "group.id": group_id or self.group_id,
+            "session.timeout.ms": self.session_timeout_ms,
+            "auto.offset.reset": self.auto_offset_reset,
+            "enable.auto.commit": False,
+            **self.consumer,
+        }
+
+    def producer_config(self) -> dict[str, Any]:
+        return {"bootstrap.servers": self.bootstrap, **self.producer}
+
+
+class ValkeySettings(Section):
+    embedded: bool
+    host: Host
+    port: Port
+    url: str | None
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("redis://", "rediss://", "valkey://", "unix://")):
+            raise ValueError("must start with redis://, rediss://, valkey:// or unix://")
+        return url
+
+    @model_validator(mode="after")
+    def _external_needs_url(self) -> ValkeySettings:
+        if not self.embedded and self.url is None:
+            raise ValueError("url is required when embedded is false")
+        return self
+
+    @property
+    def connection_url(self) -> str:
+        if self.url is None:
+            return f"redis://{self.host}:{self.port}/0"
+        # redis-py does not know the valkey:// scheme; it is the same protocol.
+        return self.url.replace("valkey://", "redis://", 1)
+
+
+class ServicesSettings(Section):
+    state_dir: Path
+    mongodb: MongoSettings
+    kafka: KafkaSettings
+    valkey: ValkeySettings
+
+    @field_validator("state_dir")
+    @classmethod
+    def _expand(cls, path: Path) -> Path:
+        return path.expanduser()
+
+
+class DaskSettings(Section):
+    scheduler_address: str | None
+    n_workers: PositiveInt
+    threads_per_worker: PositiveInt
+    memory_limit: str
+    dashboard_port: Annotated[int, Field(ge=0, le=65535)]
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not _MEMORY.match(value):
+            raise ValueError("must be a size such as 4GiB or 2000MB, or 'auto'")
+        return value
+
+
+class BatchSettings(Section):
+    max_alerts: PositiveInt
+    max_ms: PositiveInt
+    max_in_flight: PositiveInt
+
+
+class ZtfSettings(Section):
+    enabled: bool
+    topic_pattern: str
+    programids: list[Literal[1, 2, 3]]
+
+
+class LsstSettings(Section):
+    enabled: bool
+    topic_pattern: str
+    schema_registry_url: str | None
+    schema_dir: Path | None
+
+
+class SurveysSettings(Section):
+    ztf: ZtfSettings
+    lsst: LsstSettings
+
+
+class CrossmatchSettings(Section):
+    catalogs_dir: Path
+    catalogs: dict[str, dict[str, Any]]
+
+
+class ModelsSettings(Section):
+    models_dir: Path
+    registry: dict[str, dict[str, Any]]
+
+
+class ApiSettings(Section):
+    host: Host
+    port: Port
+    token_expiry_days: Annotated[float, Field(gt=0)]
+    admin_username: Annotated[str, Field(min_length=1)]
+    secret_key: SecretStr | None = None
+    admin_password: SecretStr | None = None
+
+
+class Settings(Section):
+    """The whole boom_flow configuration."""
+
+    services: ServicesSettings
+    dask: DaskSettings
+    batch: BatchSettings
+    surveys: SurveysSettings
+    crossmatch: CrossmatchSettings
+    models: ModelsSettings
+    api: ApiSettings
+
+
+#: Field names whose values are secrets: never accepted from the packaged defaults,
+#: accepted from the environment (value or ``<NAME>_FILE`` path) or a user's file.
+SECRET_FIELDS = frozenset({"username", "password", "secret_key", "admin_password"})

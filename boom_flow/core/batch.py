@@ -1,0 +1,135 @@
+"""The units that flow through the pipeline: raw packets in, a columnar batch out.
+
+A source emits lists of ``RawPacket``; a survey decoder turns such a list into one
+``AlertBatch``; every stage maps an ``AlertBatch`` to an ``AlertBatch``; storage
+writes it. Tables are pandas DataFrames backed by Arrow types so that 64-bit ids
+stay exact and a null stays a null (NumPy-backed columns would turn a nullable
+``int64`` into ``float64`` and lose ``candid`` precision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+
+@dataclass(frozen=True, slots=True)
+class RawPacket:
+    """One packet as it arrived, with enough provenance to find it again."""
+
+    data: bytes
+    #: Where it came from: a file path, ``path!member`` in a tarball, or ``kafka:topic``.
+    source: str
+    #: Position inside the source: Kafka ``partition:offset``, a record index, "".
+    position: str = ""
+    #: The Kafka message timestamp (ms since the Unix epoch), when there is one.
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A packet the pipeline could not use, kept whole with the reason."""
+
+    reason: str
+    source: str
+    position: str
+    data: bytes
+
+    @classmethod
+    def of(cls, packet: RawPacket, reason: str) -> Rejection:
+        return cls(reason=reason, source=packet.source, position=packet.position,
+                   data=packet.data)
+
+
+@dataclass(frozen=True)
+class AlertBatch:
+    """A micro-batch of decoded alerts of one survey, as tables.
+
+    Row ``i`` of ``alerts`` and row ``i`` of ``candidates`` describe the same alert.
+
+    - ``alerts``: one row per alert with ``_id`` (the alert id: ZTF ``candid``, LSST
+      ``diaSourceId``), ``objectId``, ``schema`` (the packet's schema version, a key
+      of ``schema_fields``), and provenance ``source``, ``position``, ``timestamp_ms``;
+      LSST adds ``ssObjectId``.
+    - ``candidates``: the survey's candidate record per alert, converted as the data
+      model says (fluxes in nJy, ``band``, boolean ``isdiffpos``, ...).
+    - ``prv_candidates``, ``prv_nondetections``, ``fp_hists``: history points carried
+      by the packets, one row each, with ``objectId`` and ``jd`` columns, converted
+      like ``candidates``; not deduplicated (storage merges them into the archive).
+    - ``cutouts``: ``_id`` plus ``cutoutScience``, ``cutoutTemplate``,
+      ``cutoutDifference`` as bytes (or null where the packet has none).
+    - ``schema_fields``: for each schema version in the batch, the candidate fields
+      that schema defines, so that documents carry exactly the fields of their own
+      packet (a field missing from an older schema is absent, not null).
+    - ``rejected``: packets that could not be decoded, with the reason.
+    - ``enrichments``: columns later stages add per alert (``cross_matches``,
+      ``classifications``, ``properties``, ...), keyed by name, aligned with ``alerts``.
+    """
+
+    survey: str
+    alerts: pd.DataFrame
+    candidates: pd.DataFrame
+    prv_candidates: pd.DataFrame
+    prv_nondetections: pd.DataFrame
+    fp_hists: pd.DataFrame
+    cutouts: pd.DataFrame
+    schema_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    rejected: tuple[Rejection, ...] = ()
+    enrichments: Mapping[str, pd.Series] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.alerts)
+
+    def with_enrichment(self, name: str, values: pd.Series) -> AlertBatch:
+        """A copy with one more per-alert column (stages never mutate their input)."""
+        if len(values) != len(self.alerts):
+            raise ValueError(f"enrichment {name!r} has {len(values)} rows, batch has {len(self)}")
+        return replace(self, enrichments={**self.enrichments, name: values})
+
+    def with_rejections(self, rejections: Iterable[Rejection]) -> AlertBatch:
+        return replace(self, rejected=(*self.rejected, *rejections))
+
+
+def table_from_records(
+    records: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """An Arrow-backed DataFrame from dicts, with the union of their keys as columns.
+
+    ``pa.Table.from_pylist`` would take the columns of the first record only; packets
+    of different schema versions can meet in one batch.
+    """
+    if columns is None:
+        seen: dict[str, None] = {}
+        for record in records:
+            seen.update(dict.fromkeys(record))
+        columns = list(seen)
+    arrays = {}
+    for name in columns:
+        values = [record.get(name) for record in records]
+        try:
+            arrays[name] = pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # Mixed types across schema versions (e.g. int vs float): let Arrow widen
+            # through doubles, or keep Python objects when nothing common exists.
+            arrays[name] = _widened(values)
+    table = pa.table(arrays) if arrays else pa.table({})
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    if not arrays:
+        frame = pd.DataFrame(index=pd.RangeIndex(len(records)))
+    return frame
+
+
+def _widened(values: list[Any]) -> pa.Array:
+    try:
+        return pa.array([None if v is None else float(v) for v in values])
+    except (TypeError, ValueError):
+        return pa.array([None if v is None else str(v) for v in values])
+
+
+def records_from_table(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Plain Python dicts (exact ints, ``None`` for nulls) from a batch table."""
+    return pa.Table.from_pandas(frame, preserve_index=False).to_pylist()

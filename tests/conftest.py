@@ -1,0 +1,109 @@
+"""Shared fixtures: the three real servers once per test run, a Dask cluster, data paths.
+
+The servers are started by the project's own launcher (``LocalStack``) on free
+ports in a temporary state directory, exactly as ``boom-flow services up`` starts
+them, and stopped at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymongo
+import pytest
+import redis
+
+from boom_flow.config import Settings, load_settings
+from boom_flow.services import LocalStack
+
+SHARED_DATA = Path(
+    os.environ.get("BOOM_FLOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def embedded_environment(state_dir: Path) -> dict[str, str]:
+    """Environment overrides for an embedded stack on free ports under ``state_dir``."""
+    return {
+        "BOOM_FLOW_SERVICES__STATE_DIR": str(state_dir),
+        "BOOM_FLOW_SERVICES__MONGODB__PORT": str(free_port()),
+        "BOOM_FLOW_SERVICES__KAFKA__PORT": str(free_port()),
+        "BOOM_FLOW_SERVICES__VALKEY__PORT": str(free_port()),
+        "BOOM_FLOW_DASK__DASHBOARD_PORT": "0",
+    }
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests that need it skip with the reason when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test data not found at {SHARED_DATA} (set BOOM_FLOW_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def stack_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Start MongoDB (SecantusDB), Kafka (Tansu) and Valkey once for the whole run."""
+    environment = embedded_environment(tmp_path_factory.mktemp("stack"))
+    stack = LocalStack(load_settings(environ=environment))
+    stack.up()
+    try:
+        yield environment
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def stack_settings(stack_environment: dict[str, str]) -> Settings:
+    return load_settings(environ=stack_environment)
+
+
+@pytest.fixture
+def settings(stack_environment: dict[str, str]) -> Settings:
+    """Settings for the running stack with a database of this test's own."""
+    environment = {
+        **stack_environment,
+        "BOOM_FLOW_SERVICES__MONGODB__DATABASE": f"test_{uuid.uuid4().hex[:12]}",
+    }
+    return load_settings(environ=environment)
+
+
+@pytest.fixture
+def mongo_db(settings: Settings) -> Iterator[pymongo.database.Database]:
+    mongo = settings.services.mongodb
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo.connection_uri)
+    try:
+        yield client[mongo.database]
+    finally:
+        client.drop_database(mongo.database)
+        client.close()
+
+
+@pytest.fixture
+def valkey(stack_settings: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(stack_settings.services.valkey.connection_url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[object]:
+    """A two-worker LocalCluster (processes) shared by the tests that need Dask."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        memory_limit="2GiB",
+    ) as cluster, Client(cluster) as client:
+        yield client
