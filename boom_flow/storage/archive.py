@@ -1,0 +1,293 @@
+"""The MongoDB archive writer: one ``AlertBatch`` -> the survey's collections.
+
+Collections (``data-model.md``, BOOM's layout), for a survey ``S``:
+
+- ``{S}_alerts``: one document per alert (``candidate``, ``coordinates``, the per-alert
+  enrichments such as ``classifications`` and ``properties``);
+- ``{S}_alerts_cutouts``: the three stamps of an alert, as BSON binary;
+- ``{S}_alerts_aux``: one document per object, its light curve merged batch after
+  batch (see ``history.py``);
+- ``{S}_alerts_rejected``: the packets that could not be used, whole, with the reason.
+
+Costs per batch: at most one read (``{S}_alerts_aux``, to learn what the archive
+holds of the batch's objects) and one unordered ``bulk_write`` per collection; never
+a round trip per alert. (pymongo itself splits a bulk larger than the server's
+48 MB message limit into several ``update`` commands: a batch of ~600+ ZTF alerts
+with their cutouts.)
+
+Idempotent: every document is written with ``$setOnInsert`` upserts (and history
+points are pushed only when new), so re-processing a batch after a crash or a
+replay changes nothing, not even ``updated_at``.
+
+Decisions:
+- Non-finite floats are stored as null (``documents.py`` says why).
+- A rejected packet's ``_id`` is the SHA-256 of its source, position and bytes: a
+  redelivered bad packet is stored once, and the same bytes met at another place
+  (another file, another offset) are a rejection of their own.
+- Enrichments go into the alert document under their own name, except
+  ``cross_matches`` and ``aliases``, which describe the object and are written to the
+  aux document when the object is created; names starting with ``_`` are private
+  to the pipeline and not stored. A None (or NaN) value means "absent": the field
+  is left out, as the data model says of ``classifications``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pymongo import ASCENDING, GEOSPHERE, IndexModel, UpdateOne
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+
+from boom_flow.core.batch import AlertBatch, Rejection
+from boom_flow.storage.documents import (
+    candidate_records,
+    clean_value,
+    column_values,
+    coordinates,
+    float_column,
+    jd_now,
+)
+from boom_flow.storage.history import DUPLICATE_KEY, incoming_points, merge_histories
+
+#: Enrichments that describe the object, not the alert: written once, to the aux doc.
+OBJECT_ENRICHMENTS = ("cross_matches", "aliases")
+#: Fields of an alert document that no enrichment may overwrite.
+RESERVED_FIELDS = frozenset({"_id", "objectId", "ssObjectId", "candidate", "coordinates",
+                             "created_at", "updated_at"})
+CUTOUTS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
+
+Keys = tuple[tuple[str, Any], ...]
+_GEO_AND_ID: Keys = (("coordinates.radec_geojson", GEOSPHERE), ("_id", ASCENDING))
+#: Indexes per collection suffix (``data-model.md``).
+INDEXES: dict[str, tuple[Keys, ...]] = {
+    "alerts": (_GEO_AND_ID, (("objectId", ASCENDING),), (("candidate.jd", ASCENDING),)),
+    "alerts_aux": (_GEO_AND_ID,),
+    "alerts_rejected": ((("received_at", ASCENDING),),),
+}
+#: Survey-specific ones: ZTF's data rights are checked on every query by programid.
+SURVEY_INDEXES: dict[str, dict[str, tuple[Keys, ...]]] = {
+    "ZTF": {"alerts": ((("candidate.programid", ASCENDING), ("candidate.jd", ASCENDING)),)},
+}
+
+
+@dataclass(frozen=True)
+class WriteSummary:
+    """What one ``write_batch`` did (the pipeline adds these up into its counters)."""
+
+    alerts_inserted: int = 0
+    #: Alerts already in the archive (a replay, a redelivery): left untouched.
+    alerts_existing: int = 0
+    objects_created: int = 0
+    #: Existing objects that got new history points or a richer version of one.
+    objects_updated: int = 0
+    #: History points written (new objects' points included).
+    points_added: int = 0
+    #: Stored history points replaced by the alert's own candidate version.
+    points_replaced: int = 0
+    cutouts_inserted: int = 0
+    #: Rejections in the batch (each stored once, whatever the number of passes).
+    rejected: int = 0
+    rejected_inserted: int = 0
+    #: Reads of the aux collection: 1, more only when concurrent writers interfered.
+    aux_reads: int = 0
+
+    def __add__(self, other: WriteSummary) -> WriteSummary:
+        return WriteSummary(**{f.name: getattr(self, f.name) + getattr(other, f.name)
+                               for f in fields(self)})
+
+
+def collection_names(survey: str) -> dict[str, str]:
+    """``{"alerts": "ZTF_alerts", ...}`` for a survey name in any case."""
+    prefix = survey.upper()
+    return {suffix: f"{prefix}_{suffix}"
+            for suffix in ("alerts", "alerts_aux", "alerts_cutouts", "alerts_rejected")}
+
+
+def ensure_indexes(db: Database, survey: str) -> None:
+    """Create the archive's indexes for ``survey`` if missing (safe to call at every
+    start). Existing indexes are compared by key pattern and not requested again:
+    some servers (SecantusDB) refuse an identical ``createIndexes`` that MongoDB
+    would accept as a no-op."""
+    names = collection_names(survey)
+    extra = SURVEY_INDEXES.get(survey.upper(), {})
+    for suffix, wanted in INDEXES.items():
+        collection = db[names[suffix]]
+        present = {tuple(index["key"].items()) for index in collection.list_indexes()}
+        missing = [keys for keys in (*wanted, *extra.get(suffix, ())) if keys not in present]
+        if missing:
+            collection.create_indexes([IndexModel(list(keys)) for keys in missing])
+
+
+def count_rejected(db: Database, survey: str) -> int:
+    """How many distinct rejected packets the archive holds for ``survey``."""
+    return db[collection_names(survey)["alerts_rejected"]].count_documents({})
+
+
+def write_batch(db: Database, batch: AlertBatch, now_jd: float | None = None, *,
+                always_sort: bool = False) -> WriteSummary:
+    """Store ``batch`` in the survey's collections; idempotent.
+
+    Written in this order so that an alert document, once visible, has its cutouts and
+    its object's history in place: cutouts, aux, alerts, rejected. ``now_jd`` (JD) is
+    the ``created_at``/``updated_at`` of what this call writes (now by default).
+    ``always_sort``: re-sort on every history ``$push``, not only when an older point
+    arrives (see ``history.merge_histories``: a configuration choice for SecantusDB).
+    """
+    now = jd_now() if now_jd is None else float(now_jd)
+    names = collection_names(batch.survey)
+    _check_enrichments(batch.enrichments)
+    keep = _first_of_each_alert(batch)
+    alerts = batch.alerts.iloc[keep].reset_index(drop=True)
+    candidate_table = batch.candidates.iloc[keep].reset_index(drop=True)
+    schemas = column_values(alerts, "schema") if "schema" in alerts.columns else None
+    candidates = candidate_records(candidate_table, schemas, batch.schema_fields)
+    places = coordinates(float_column(candidate_table, "ra"), float_column(candidate_table, "dec"))
+    enrichments = {name: _take(values.tolist(), keep)
+                   for name, values in batch.enrichments.items() if not name.startswith("_")}
+    ids = column_values(alerts, "_id")
+    object_ids = column_values(alerts, "objectId")
+
+    cutouts_inserted, _ = _upsert(db[names["alerts_cutouts"]], _cutout_ops(batch.cutouts))
+    incoming = incoming_points(
+        {"prv_candidates": batch.prv_candidates, "prv_nondetections": batch.prv_nondetections,
+         "fp_hists": batch.fp_hists},
+        object_ids, float_column(candidate_table, "jd"), candidates)
+    creation = _object_creation(object_ids, float_column(candidate_table, "jd"), places,
+                                enrichments)
+    aux = merge_histories(db[names["alerts_aux"]], incoming, creation, now,
+                          always_sort=always_sort)
+    alert_ops = _alert_ops(ids, object_ids, column_values(alerts, "ssObjectId"), candidates,
+                           places, enrichments, now)
+    alerts_inserted, alerts_existing = _upsert(db[names["alerts"]], alert_ops)
+    rejected_inserted, _ = _upsert(db[names["alerts_rejected"]],
+                                   [_rejection_op(r, now) for r in batch.rejected])
+    return WriteSummary(
+        alerts_inserted=alerts_inserted, alerts_existing=alerts_existing,
+        objects_created=aux.created, objects_updated=aux.updated, points_added=aux.added,
+        points_replaced=aux.replaced, cutouts_inserted=cutouts_inserted,
+        rejected=len(batch.rejected), rejected_inserted=rejected_inserted,
+        aux_reads=aux.attempts,
+    )
+
+
+def _check_enrichments(enrichments: Mapping[str, pd.Series]) -> None:
+    clashes = sorted(RESERVED_FIELDS & set(enrichments))
+    if clashes:
+        raise ValueError(f"enrichments may not replace alert fields: {', '.join(clashes)}")
+
+
+def _take(values: list[Any], positions: np.ndarray) -> list[Any]:
+    return [values[i] for i in positions.tolist()]
+
+
+def _first_of_each_alert(batch: AlertBatch) -> np.ndarray:
+    """Row positions of the alerts to write: one per alert id (a packet delivered
+    twice in one batch is one alert), none without an id."""
+    ids = pd.Series(column_values(batch.alerts, "_id"), dtype=object)
+    return np.flatnonzero((ids.notna() & ~ids.duplicated()).to_numpy())
+
+
+def _alert_ops(ids: Sequence[Any], object_ids: Sequence[Any], ss_object_ids: Sequence[Any],
+               candidates: Sequence[dict[str, Any]], places: Sequence[dict[str, Any] | None],
+               enrichments: Mapping[str, Sequence[Any]], now: float) -> list[UpdateOne]:
+    per_alert = {name: values for name, values in enrichments.items()
+                 if name not in OBJECT_ENRICHMENTS}
+    ops = []
+    for i, alert_id in enumerate(ids):
+        doc: dict[str, Any] = {"objectId": object_ids[i]}
+        if ss_object_ids[i] is not None:
+            doc["ssObjectId"] = ss_object_ids[i]
+        doc["candidate"] = candidates[i]
+        if places[i] is not None:
+            doc["coordinates"] = places[i]
+        for name, values in per_alert.items():
+            value = clean_value(values[i])
+            if value is not None:
+                doc[name] = value
+        doc["created_at"] = now
+        doc["updated_at"] = now
+        ops.append(UpdateOne({"_id": alert_id}, {"$setOnInsert": doc}, upsert=True))
+    return ops
+
+
+def _object_creation(object_ids: Sequence[Any], jd: np.ndarray,
+                     places: Sequence[dict[str, Any] | None],
+                     enrichments: Mapping[str, Sequence[Any]]) -> dict[Any, dict[str, Any]]:
+    """What a new aux document gets besides its history, from the object's earliest
+    alert in the batch (so the choice does not depend on the order of the rows)."""
+    frame = pd.DataFrame({"objectId": pd.Series(object_ids, dtype=object),
+                          "jd": np.where(np.isfinite(jd), jd, np.inf)})
+    frame = frame[frame["objectId"].notna()]
+    if not len(frame):
+        return {}
+    first = frame.groupby("objectId", sort=False)["jd"].idxmin()
+    creation: dict[Any, dict[str, Any]] = {}
+    for oid, row in first.items():
+        extras: dict[str, Any] = {}
+        for name in OBJECT_ENRICHMENTS:
+            value = clean_value(enrichments[name][row]) if name in enrichments else None
+            if value is not None:
+                extras[name] = value
+        if places[row] is not None:
+            extras["coordinates"] = places[row]
+        creation[oid] = extras
+    return creation
+
+
+def _cutout_ops(cutouts: pd.DataFrame) -> list[UpdateOne]:
+    """One document per alert with stamps (bytes become BSON binary subtype 0); an
+    alert without any stamp gets none."""
+    if not len(cutouts) or "_id" not in cutouts.columns:
+        return []
+    columns = {name: column_values(cutouts, name) for name in CUTOUTS}
+    ops = []
+    seen: set[Any] = set()
+    for i, alert_id in enumerate(column_values(cutouts, "_id")):
+        stamps = {name: columns[name][i] for name in CUTOUTS}
+        if alert_id is None or alert_id in seen or all(v is None for v in stamps.values()):
+            continue
+        seen.add(alert_id)
+        ops.append(UpdateOne({"_id": alert_id}, {"$setOnInsert": stamps}, upsert=True))
+    return ops
+
+
+def rejection_id(rejection: Rejection) -> str:
+    """Stable ``_id`` of a rejected packet: SHA-256 of source, position and bytes
+    (lengths included, so that no two different triples hash the same text)."""
+    digest = hashlib.sha256()
+    for part in (rejection.source.encode(), rejection.position.encode()):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    digest.update(rejection.data)
+    return digest.hexdigest()
+
+
+def _rejection_op(rejection: Rejection, now: float) -> UpdateOne:
+    doc = {"reason": rejection.reason, "source": rejection.source,
+           "position": rejection.position, "data": rejection.data, "received_at": now}
+    return UpdateOne({"_id": rejection_id(rejection)}, {"$setOnInsert": doc}, upsert=True)
+
+
+def _upsert(collection: Collection, ops: list[UpdateOne]) -> tuple[int, int]:
+    """One unordered bulk of ``$setOnInsert`` upserts -> (inserted, already present).
+
+    A duplicate-key error means another writer inserted the same document between
+    our upsert's lookup and its insert: the document is there, which is all we want.
+    """
+    if not ops:
+        return 0, 0
+    try:
+        result = collection.bulk_write(ops, ordered=False).bulk_api_result
+    except BulkWriteError as error:
+        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", ())):
+            raise
+        result = error.details
+    inserted = len(result.get("upserted", ()))
+    return inserted, len(ops) - inserted
