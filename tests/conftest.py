@@ -68,12 +68,16 @@ def stack_settings(stack_environment: dict[str, str]) -> Settings:
 
 
 @pytest.fixture
-def settings(stack_environment: dict[str, str]) -> Settings:
-    """Settings for the running stack with a database of this test's own."""
-    environment = {
+def environment(stack_environment: dict[str, str]) -> dict[str, str]:
+    """Configuration overrides for the running stack, with a database of this test's own."""
+    return {
         **stack_environment,
         "BOOM_FLOW_SERVICES__MONGODB__DATABASE": f"test_{uuid.uuid4().hex[:12]}",
     }
+
+
+@pytest.fixture
+def settings(environment: dict[str, str]) -> Settings:
     return load_settings(environ=environment)
 
 

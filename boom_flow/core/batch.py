@@ -45,6 +45,23 @@ class Rejection:
                    data=packet.data)
 
 
+@dataclass(frozen=True, slots=True)
+class RawBatch:
+    """What a source emits: up to N packets (or what T milliseconds brought).
+
+    ``rejected`` holds what the source itself could not read (a truncated tarball
+    member); ``commit`` is the source's opaque token to acknowledge the batch once it
+    is stored (Kafka offsets); it never travels to the workers' stages.
+    """
+
+    packets: tuple[RawPacket, ...]
+    rejected: tuple[Rejection, ...] = ()
+    commit: Any = None
+
+    def __len__(self) -> int:
+        return len(self.packets) + len(self.rejected)
+
+
 @dataclass(frozen=True)
 class AlertBatch:
     """A micro-batch of decoded alerts of one survey, as tables.

@@ -1,0 +1,108 @@
+"""``boom-flow run GRAPH`` and ``boom-flow replay PATH --survey ztf|lsst``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+from tqdm import tqdm
+
+from boom_flow.cli.context import Context, pass_context
+from boom_flow.pipeline.flow import PipelineError
+from boom_flow.pipeline.graph import GraphError, GraphSpec, SourceSpec, load_graph
+from boom_flow.pipeline.run import run_pipeline
+from boom_flow.pipeline.summary import RunSummary
+from boom_flow.pipeline.worker import BatchOutcome
+
+
+@click.command()
+@click.argument("graph_path", metavar="GRAPH", type=click.Path(exists=True, dir_okay=False,
+                                                                path_type=Path))
+@click.option("--topic", "topics", multiple=True,
+              help="Read these Kafka topics instead of the survey's nightly ones.")
+@click.option("--until-idle", type=float, default=None,
+              help="Stop after this many seconds without a new Kafka message.")
+@pass_context
+def run(ctx: Context, graph_path: Path, topics: tuple[str, ...], until_idle: float | None) -> None:
+    """Run the pipeline declared in GRAPH (e.g. graphs/ztf.yaml) until stopped.
+
+    SIGINT or SIGTERM stops it cleanly: the batches in flight are stored and
+    committed before it exits.
+    """
+    graph = _load(graph_path)
+    if graph.source.kind == "kafka" and (topics or until_idle):
+        source = graph.source.model_copy(update={
+            "topics": list(topics) or graph.source.topics,
+            "idle_timeout_s": until_idle or graph.source.idle_timeout_s,
+        })
+        graph = graph.model_copy(update={"source": source})
+    _run(ctx, graph)
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--survey", type=click.Choice(["ztf", "lsst"]), required=True,
+              help="The survey whose packets PATH holds.")
+@click.option("--rate", type=float, default=None,
+              help="Packets per second (default: as fast as the pipeline goes).")
+@click.option("--graph", "graph_path", type=click.Path(exists=True, dir_okay=False,
+                                                         path_type=Path),
+              help="Take the stages and batch settings from this graph file.")
+@pass_context
+def replay(ctx: Context, path: Path, survey: str, rate: float | None,
+           graph_path: Path | None) -> None:
+    """Replay archived alerts from PATH (an .avro file, a folder or a nightly .tar.gz)
+    through the pipeline into the archive, then print a summary."""
+    source = SourceSpec(kind="files", path=path, rate=rate)
+    if graph_path is None:
+        graph = GraphSpec(survey=survey, source=source)
+    else:
+        graph = _load(graph_path)
+        if graph.survey != survey:
+            raise click.ClickException(f"{graph_path} is a {graph.survey} graph, not {survey}")
+        graph = graph.model_copy(update={"source": source})
+    _run(ctx, graph)
+
+
+def _load(path: Path) -> GraphSpec:
+    try:
+        return load_graph(path)
+    except GraphError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _run(ctx: Context, graph: GraphSpec) -> None:
+    settings = ctx.settings
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        click.echo(f"\n{signal.Signals(signum).name}: finishing the batches in flight...",
+                   err=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    progress = tqdm(unit=" alerts", desc=f"{graph.survey} ingest", file=sys.stderr,
+                    disable=None, dynamic_ncols=True)
+
+    def advance(outcome: BatchOutcome) -> None:
+        progress.update(outcome.alerts)
+
+    try:
+        summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance)
+    except PipelineError as error:
+        raise click.ClickException(f"a batch failed; nothing after it was committed:\n{error}")\
+            from None
+    finally:
+        progress.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _print_summary(summary)
+
+
+def _print_summary(summary: RunSummary) -> None:
+    for line in summary.lines():
+        click.echo(line)

@@ -1,0 +1,1 @@
+"""The dataflow: streamz micro-batches processed on a Dask cluster, then committed."""

@@ -1,0 +1,120 @@
+"""The streamz dataflow: raw batches in, scattered to Dask, processed, committed.
+
+```
+source.emit(raw) ─► scatter ─► map(process_batch) ─► buffer(max_in_flight)
+                 ─► gather_outcomes ─► sink(acknowledge: summary + commit)
+```
+
+``emit`` blocks while ``max_in_flight`` batches are unfinished, so the source never
+runs ahead of the commits (backpressure) and memory stays flat. Outcomes arrive in
+emission order, so commits do too. After a failed batch nothing more is committed:
+the run stops and a restart re-reads from the last commit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import streamz.dask  # noqa: F401 - registers scatter/gather on Stream
+from distributed import Client, default_client
+from streamz import Stream
+from streamz.dask import DaskStream
+from tornado import gen
+
+from boom_flow.core import RawBatch
+from boom_flow.pipeline.summary import RunSummary
+from boom_flow.pipeline.worker import BatchOutcome, BatchPlan, process_batch
+
+
+class PipelineError(RuntimeError):
+    """A batch failed; nothing after it was committed."""
+
+
+@DaskStream.register_api()
+class gather_outcomes(Stream):
+    """Like streamz's ``gather``, but a lost or failed task becomes a failed outcome
+    instead of an exception that would silently stop the stream."""
+
+    @gen.coroutine
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        self._retain_refs(metadata)
+        try:
+            outcome = yield default_client().gather(x, asynchronous=True)
+        except Exception as error:
+            outcome = BatchOutcome(error=f"{type(error).__name__}: {error}")
+        result = yield self._emit(outcome, metadata=metadata)
+        self._release_refs(metadata)
+        raise gen.Return(result)
+
+
+class Pipeline:
+    """One running dataflow; ``push`` batches in, ``drain`` waits for the last."""
+
+    def __init__(
+        self,
+        client: Client,
+        plan: BatchPlan,
+        max_in_flight: int,
+        commit: Callable[[Any], None] | None = None,
+        on_outcome: Callable[[BatchOutcome], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.summary = RunSummary()
+        self._commit = commit
+        self._on_outcome = on_outcome
+        self._tokens: deque[Any] = deque()
+        self._emitted = 0
+        self._finished = 0
+        self._done = threading.Condition()
+        self.failure: str | None = None
+        with client.as_current():
+            self._source = Stream()
+            (self._source.scatter()
+                .map(process_batch, plan=plan, pure=False)
+                .buffer(max_in_flight)
+                .gather_outcomes()
+                .sink(self._acknowledge))
+
+    def push(self, raw: RawBatch) -> None:
+        """Send a batch in; blocks while the pipeline is full."""
+        if self.failure is not None:
+            raise PipelineError(self.failure)
+        if not raw.packets and not raw.rejected:
+            return
+        with self._done:
+            self._tokens.append(raw.commit)
+            self._emitted += 1
+        with self.client.as_current():
+            # The commit token stays here: the workers never need it.
+            self._source.emit(replace(raw, commit=None))
+
+    def _acknowledge(self, outcome: BatchOutcome) -> None:
+        with self._done:
+            token = self._tokens.popleft()
+        try:
+            if outcome.error is not None and self.failure is None:
+                self.failure = outcome.error
+            if self.failure is None:
+                self.summary.add(outcome)
+                if self._commit is not None and token is not None:
+                    self._commit(token)
+            if self._on_outcome is not None:
+                self._on_outcome(outcome)
+        finally:
+            with self._done:
+                self._finished += 1
+                self._done.notify_all()
+
+    def drain(self, timeout_s: float | None = None) -> None:
+        """Wait until every pushed batch is acknowledged; raise if one failed."""
+        with self._done:
+            finished = self._done.wait_for(lambda: self._finished >= self._emitted, timeout_s)
+        if not finished:
+            raise PipelineError(f"{self._emitted - self._finished} batches still unfinished "
+                                f"after {timeout_s} s")
+        if self.failure is not None:
+            raise PipelineError(self.failure)

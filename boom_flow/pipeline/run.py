@@ -1,0 +1,114 @@
+"""Run a pipeline: open the source, start the dataflow on Dask, stop cleanly.
+
+This is the only place that knows about every edge at once (configuration, source,
+cluster, database); the CLI calls it, the stages never see it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pymongo
+from distributed import Client
+
+from boom_flow.config import Settings
+from boom_flow.core import RawBatch
+from boom_flow.pipeline.cluster import dask_client
+from boom_flow.pipeline.flow import Pipeline
+from boom_flow.pipeline.graph import GraphSpec, SourceSpec
+from boom_flow.pipeline.summary import RunSummary
+from boom_flow.pipeline.worker import BatchOutcome, BatchPlan
+from boom_flow.sources.files import file_batches
+from boom_flow.sources.kafka import KafkaPacketSource, rolling_topics
+from boom_flow.storage import ensure_indexes
+
+
+@dataclass
+class OpenSource:
+    batches: Iterator[RawBatch]
+    commit: Callable[[Any], None] | None
+    close: Callable[[], None]
+
+
+def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
+    mongo = settings.services.mongodb
+    survey_options: tuple[tuple[str, Any], ...] = ()
+    if graph.survey == "lsst":
+        lsst = settings.surveys.lsst
+        survey_options = (
+            ("schema_registry_url", lsst.schema_registry_url),
+            ("schema_dir", str(lsst.schema_dir) if lsst.schema_dir else None),
+        )
+    return BatchPlan(
+        survey=graph.survey,
+        survey_options=survey_options,
+        mongo_uri=mongo.connection_uri,
+        mongo_database=mongo.database,
+        mongo_options=tuple(sorted(mongo.client_options().items())),
+        stages=tuple((s.name, tuple(sorted(s.params.items()))) for s in graph.stages),
+    )
+
+
+def open_source(
+    settings: Settings, graph: GraphSpec, max_alerts: int, max_ms: int, stop: threading.Event
+) -> OpenSource:
+    spec: SourceSpec = graph.source
+    if spec.kind == "files":
+        if spec.path is None:
+            raise ValueError("a files source needs a path")
+        return OpenSource(file_batches(spec.path, max_alerts, spec.rate), None, lambda: None)
+    survey = getattr(settings.surveys, graph.survey)
+    programids = getattr(survey, "programids", [1])
+    topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
+    source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
+                               max_alerts, max_ms)
+    return OpenSource(source.batches(stop, spec.idle_timeout_s), source.commit, source.close)
+
+
+def run_pipeline(
+    settings: Settings,
+    graph: GraphSpec,
+    stop: threading.Event | None = None,
+    on_outcome: Callable[[BatchOutcome], None] | None = None,
+    client: Client | None = None,
+) -> RunSummary:
+    """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set."""
+    stop = stop or threading.Event()
+    batch = settings.batch
+    max_alerts = graph.batch.max_alerts or batch.max_alerts
+    max_ms = graph.batch.max_ms or batch.max_ms
+    max_in_flight = graph.batch.max_in_flight or batch.max_in_flight
+    plan = make_plan(settings, graph)
+    _prepare_database(settings, graph.survey.upper())
+    with ExitStack() as resources:
+        if client is None:
+            client = resources.enter_context(dask_client(settings.dask))
+        source = open_source(settings, graph, max_alerts, max_ms, stop)
+        resources.callback(source.close)
+        pipeline = Pipeline(client, plan, max_in_flight, source.commit, on_outcome)
+        try:
+            for raw in source.batches:
+                pipeline.push(raw)
+                if stop.is_set():
+                    break
+        finally:
+            pipeline.drain()
+        pipeline.summary.finished = time.monotonic()
+        return pipeline.summary
+
+
+def _prepare_database(settings: Settings, survey: str) -> None:
+    mongo = settings.services.mongodb
+    with pymongo.MongoClient(mongo.connection_uri, **mongo.client_options()) as client:
+        ensure_indexes(client[mongo.database], survey)
+
+
+def files_graph(survey: str, path: Path, rate: float | None = None) -> GraphSpec:
+    """The graph ``boom-flow replay`` runs: the survey's stages over files."""
+    return GraphSpec(survey=survey, source=SourceSpec(kind="files", path=path, rate=rate))

@@ -1,0 +1,158 @@
+"""Packets from Kafka: a subscribe-based consumer in a group, committed by hand.
+
+Offsets are committed only after the batch that holds them is stored, so a crash
+replays at most the batches in flight (at least once; storage is idempotent). The
+consumer subscribes instead of reading offset ranges up to the high watermark:
+some brokers (the local Tansu among them) report a watermark short of the log's
+end, and range readers silently drop the tail.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import confluent_kafka
+
+from boom_flow.core import RawBatch, RawPacket
+
+log = logging.getLogger(__name__)
+_LIBRDKAFKA_LOG = logging.getLogger("boom_flow.librdkafka")
+
+
+def nightly_topics(pattern: str, night: date, programids: Sequence[int]) -> list[str]:
+    """Topic names of one night, e.g. ``ztf_20240716_programid1``."""
+    names = {pattern.format(date=night, programid=programid) for programid in programids}
+    return sorted(names)
+
+
+def rolling_topics(
+    pattern: str, programids: Sequence[int], clock: Callable[[], datetime] | None = None
+) -> Callable[[], list[str]]:
+    """Topics to follow now: tonight's, and last night's so its tail is not abandoned.
+
+    ZTF opens new topics at UTC midnight; a pattern without ``{date}`` (LSST's single
+    topic) gives the same names at every moment.
+    """
+    now = clock or (lambda: datetime.now(UTC))
+
+    def topics() -> list[str]:
+        today = now().date()
+        return sorted({*nightly_topics(pattern, today - timedelta(days=1), programids),
+                       *nightly_topics(pattern, today, programids)})
+
+    return topics
+
+
+@dataclass(frozen=True)
+class Offsets:
+    """The commit token of a Kafka batch: the next offset to read, per partition."""
+
+    positions: tuple[tuple[str, int, int], ...]
+
+    def topic_partitions(self) -> list[confluent_kafka.TopicPartition]:
+        return [confluent_kafka.TopicPartition(t, p, o) for t, p, o in self.positions]
+
+
+class KafkaPacketSource:
+    """Micro-batches of raw packets from subscribed topics.
+
+    ``topics`` is a list, or a callable re-evaluated on every poll so nightly topics
+    roll over without a restart.
+    """
+
+    def __init__(
+        self,
+        consumer_config: dict[str, object],
+        topics: Sequence[str] | Callable[[], list[str]],
+        max_packets: int,
+        max_ms: int,
+    ) -> None:
+        self._topics = topics if callable(topics) else (lambda fixed=list(topics): fixed)
+        self._subscribed: list[str] = []
+        self.max_packets = max_packets
+        self.max_ms = max_ms
+        self._consumer = confluent_kafka.Consumer({**consumer_config, "logger": _LIBRDKAFKA_LOG})
+        self._lock = threading.Lock()  # consume and commit come from different threads
+        #: When the group last handed us partitions; idleness counts from there, since
+        #: a group join alone can take seconds.
+        self._assigned_at: float | None = None
+
+    def _follow_topics(self) -> None:
+        wanted = self._topics()
+        if wanted != self._subscribed:
+            log.info("subscribing to %s", ", ".join(wanted))
+            with self._lock:
+                self._consumer.subscribe(wanted, on_assign=self._on_assign)
+            self._subscribed = wanted
+
+    def _on_assign(self, _consumer: object, partitions: list[object]) -> None:
+        self._assigned_at = time.monotonic()
+
+    def batches(
+        self, stop: threading.Event, idle_timeout_s: float | None = None
+    ) -> Iterator[RawBatch]:
+        """Yield batches until ``stop`` is set, or nothing came for ``idle_timeout_s``."""
+        last_message = 0.0
+        while not stop.is_set():
+            self._follow_topics()
+            batch = self._collect(stop)
+            if batch is not None:
+                last_message = time.monotonic()
+                yield batch
+            elif self._idle_for(last_message, idle_timeout_s):
+                return
+
+    def _idle_for(self, last_message: float, idle_timeout_s: float | None) -> bool:
+        if idle_timeout_s is None or self._assigned_at is None:
+            return False
+        return time.monotonic() - max(last_message, self._assigned_at) > idle_timeout_s
+
+    def _collect(self, stop: threading.Event) -> RawBatch | None:
+        packets: list[RawPacket] = []
+        positions: dict[tuple[str, int], int] = {}
+        deadline = time.monotonic() + self.max_ms / 1000
+        while len(packets) < self.max_packets and not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            with self._lock:
+                messages = self._consumer.consume(
+                    self.max_packets - len(packets), timeout=min(remaining, 0.25)
+                )
+            for message in messages:
+                if message.error():
+                    # Unknown topics (tonight's not created yet) and partition EOFs are
+                    # normal while following nightly topics.
+                    log.debug("kafka: %s", message.error())
+                    continue
+                topic, partition, offset = message.topic(), message.partition(), message.offset()
+                _, timestamp = message.timestamp()
+                packets.append(RawPacket(
+                    data=message.value() or b"", source=f"kafka:{topic}",
+                    position=f"{partition}:{offset}", timestamp_ms=timestamp if timestamp > 0
+                    else None,
+                ))
+                positions[(topic, partition)] = max(positions.get((topic, partition), -1),
+                                                    offset + 1)
+        if not packets:
+            return None
+        token = Offsets(tuple((t, p, o) for (t, p), o in sorted(positions.items())))
+        return RawBatch(tuple(packets), commit=token)
+
+    def commit(self, token: Offsets) -> None:
+        """Acknowledge a stored batch. A partition revoked meanwhile is not an error:
+        its new owner re-reads the batch and storage ignores what it already holds."""
+        try:
+            with self._lock:
+                self._consumer.commit(offsets=token.topic_partitions(), asynchronous=False)
+        except confluent_kafka.KafkaException as error:
+            log.warning("kafka commit failed (batch will be redelivered): %s", error)
+
+    def close(self) -> None:
+        with self._lock:
+            self._consumer.close()
