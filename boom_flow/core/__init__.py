@@ -2,6 +2,7 @@
 
 from boom_flow.core.batch import (
     AlertBatch,
+    KnownHistory,
     RawBatch,
     RawPacket,
     Rejection,
@@ -11,6 +12,7 @@ from boom_flow.core.batch import (
 
 __all__ = [
     "AlertBatch",
+    "KnownHistory",
     "RawBatch",
     "RawPacket",
     "Rejection",

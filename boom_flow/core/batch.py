@@ -63,6 +63,22 @@ class RawBatch:
 
 
 @dataclass(frozen=True)
+class KnownHistory:
+    """What the archive held for the batch's objects before this batch (one read).
+
+    ``objects`` has one row per object already in ``{S}_alerts_aux`` with ``objectId``,
+    ``cross_matches`` and ``aliases`` (dicts, or null); the three tables hold the stored
+    history points with an ``objectId`` column, like the batch's own history tables.
+    Objects of the batch absent from ``objects`` are new to the archive.
+    """
+
+    objects: pd.DataFrame
+    prv_candidates: pd.DataFrame
+    prv_nondetections: pd.DataFrame
+    fp_hists: pd.DataFrame
+
+
+@dataclass(frozen=True)
 class AlertBatch:
     """A micro-batch of decoded alerts of one survey, as tables.
 
@@ -85,6 +101,8 @@ class AlertBatch:
     - ``rejected``: packets that could not be decoded, with the reason.
     - ``enrichments``: columns later stages add per alert (``cross_matches``,
       ``classifications``, ``properties``, ...), keyed by name, aligned with ``alerts``.
+    - ``known``: the archive's history of the batch's objects before this batch, loaded
+      on the worker when a stage needs it (``None`` otherwise).
     """
 
     survey: str
@@ -97,6 +115,7 @@ class AlertBatch:
     schema_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     rejected: tuple[Rejection, ...] = ()
     enrichments: Mapping[str, pd.Series] = field(default_factory=dict)
+    known: KnownHistory | None = None
 
     def __len__(self) -> int:
         return len(self.alerts)

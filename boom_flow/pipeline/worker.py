@@ -19,6 +19,7 @@ import pymongo
 from boom_flow.core import AlertBatch, RawBatch
 from boom_flow.stages import Stage, build_stage
 from boom_flow.storage import write_batch
+from boom_flow.storage.known import load_known
 from boom_flow.surveys import Survey, build_survey
 
 
@@ -74,13 +75,18 @@ def process_batch(raw: RawBatch, plan: BatchPlan) -> BatchOutcome:
         batch: AlertBatch = _survey(plan.survey, plan.survey_options).decode(raw.packets)
         batch = batch.with_rejections(raw.rejected)
         outcome.seconds["decode"] = time.perf_counter() - started
+        database = _database(plan.mongo_uri, plan.mongo_database, plan.mongo_options)
+        if plan.stages:
+            # What the archive knows of these objects, read once for every stage.
+            started = time.perf_counter()
+            batch = load_known(database, batch)
+            outcome.seconds["history"] = time.perf_counter() - started
         for (name, _), stage in zip(plan.stages, _stages(plan.stages), strict=True):
             started = time.perf_counter()
             batch = stage(batch)
             outcome.seconds[name] = time.perf_counter() - started
         started = time.perf_counter()
-        written = write_batch(_database(plan.mongo_uri, plan.mongo_database,
-                                        plan.mongo_options), batch)
+        written = write_batch(database, batch)
         outcome.seconds["write"] = time.perf_counter() - started
     except Exception:
         outcome.error = traceback.format_exc()

@@ -1,0 +1,42 @@
+"""Read what the archive knows of a batch's objects: one ``find`` per batch.
+
+The light-curve features, the crossmatch (which objects are new) and the filters
+(history as it stood when the alert arrived) all need the objects' stored aux
+documents; they get them from ``AlertBatch.known``, filled here once on the worker
+before the stages run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+from pymongo.database import Database
+
+from boom_flow.core import AlertBatch, KnownHistory, table_from_records
+from boom_flow.core.history import HISTORY_KINDS
+from boom_flow.storage.archive import collection_names
+from boom_flow.storage.documents import column_values
+
+_PROJECTION = {kind: 1 for kind in (*HISTORY_KINDS, "cross_matches", "aliases")}
+
+
+def load_known(db: Database, batch: AlertBatch) -> AlertBatch:
+    """A copy of ``batch`` with ``known`` filled from ``{S}_alerts_aux``."""
+    object_ids = list({o for o in column_values(batch.alerts, "objectId") if o is not None})
+    aux = db[collection_names(batch.survey)["alerts_aux"]]
+    documents = list(aux.find({"_id": {"$in": object_ids}}, _PROJECTION)) if object_ids else []
+    objects = pd.DataFrame({
+        "objectId": pd.Series([d["_id"] for d in documents], dtype=object),
+        "cross_matches": pd.Series([d.get("cross_matches") for d in documents], dtype=object),
+        "aliases": pd.Series([d.get("aliases") for d in documents], dtype=object),
+    })
+    tables = {kind: _points(documents, kind) for kind in HISTORY_KINDS}
+    return replace(batch, known=KnownHistory(objects=objects, **tables))
+
+
+def _points(documents: list[dict[str, Any]], kind: str) -> pd.DataFrame:
+    records = [{**point, "objectId": document["_id"]}
+               for document in documents for point in document.get(kind) or ()]
+    return table_from_records(records) if records else table_from_records([], ["objectId", "jd"])
