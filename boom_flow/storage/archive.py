@@ -43,7 +43,7 @@ import pandas as pd
 from pymongo import ASCENDING, GEOSPHERE, IndexModel, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from boom_flow.core.batch import AlertBatch, Rejection
 from boom_flow.storage.documents import (
@@ -119,10 +119,23 @@ def ensure_indexes(db: Database, survey: str) -> None:
     extra = SURVEY_INDEXES.get(survey.upper(), {})
     for suffix, wanted in INDEXES.items():
         collection = db[names[suffix]]
-        present = {tuple(index["key"].items()) for index in collection.list_indexes()}
-        missing = [keys for keys in (*wanted, *extra.get(suffix, ())) if keys not in present]
-        if missing:
-            collection.create_indexes([IndexModel(list(keys)) for keys in missing])
+        for keys in (*wanted, *extra.get(suffix, ())):
+            if keys in _index_keys(collection):
+                continue
+            try:
+                collection.create_indexes([IndexModel(list(keys))])
+            except OperationFailure as error:
+                # Another process starting at the same moment created it first.
+                if error.code not in _INDEX_CONFLICTS or keys not in _index_keys(collection):
+                    raise
+
+
+#: IndexOptionsConflict, IndexKeySpecsConflict.
+_INDEX_CONFLICTS = (85, 86)
+
+
+def _index_keys(collection: Collection) -> set[tuple[Any, ...]]:
+    return {tuple(index["key"].items()) for index in collection.list_indexes()}
 
 
 def count_rejected(db: Database, survey: str) -> int:

@@ -102,13 +102,15 @@ def test_a_pipeline_killed_mid_stream_and_restarted_stores_everything_once(
     _produce(settings, topic, ztf_packets)
     slow = {"BOOM_FLOW_BATCH__MAX_ALERTS": "4", "BOOM_FLOW_BATCH__MAX_IN_FLIGHT": "1"}
     first = _start(environment, graph, topic, idle_s=30, **slow)
-    deadline = time.monotonic() + 90
-    while mongo_db.ZTF_alerts.estimated_document_count() < 12:
-        assert first.poll() is None, first.communicate()[0]
-        assert time.monotonic() < deadline, "the first run stored nothing"
-        time.sleep(0.05)
-    os.killpg(first.pid, signal.SIGKILL)
-    first.communicate(timeout=30)
+    try:
+        deadline = time.monotonic() + 90
+        while mongo_db.ZTF_alerts.estimated_document_count() < 12:
+            assert first.poll() is None, first.communicate()[0]
+            assert time.monotonic() < deadline, "the first run stored nothing"
+            time.sleep(0.05)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.communicate(timeout=30)
     stored_before_crash = mongo_db.ZTF_alerts.count_documents({})
     assert 0 < stored_before_crash < len(_unique_candids(ztf_packets)), "not killed mid-stream"
 
@@ -122,9 +124,15 @@ def test_two_ingest_processes_in_one_group_share_the_work(
 ) -> None:
     overrides = {"BOOM_FLOW_BATCH__MAX_ALERTS": "10"}
     processes = [_start(environment, graph, topic, idle_s=8, **overrides) for _ in range(2)]
-    time.sleep(10)  # both join the group (Tansu holds a join for session.timeout / 2)
-    _produce(settings, topic, ztf_packets)
-    counts = [_alerts_in(_finish(process)) for process in processes]
+    try:
+        time.sleep(10)  # both join the group (Tansu holds a join for session.timeout / 2)
+        _produce(settings, topic, ztf_packets)
+        counts = [_alerts_in(_finish(process)) for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate(timeout=30)
     assert all(count > 0 for count in counts), f"one process got no work: {counts}"
     assert sum(counts) >= len(ztf_packets)
     _assert_stored_once(mongo_db, ztf_packets)
