@@ -9,6 +9,7 @@ import click
 
 from boom_flow import __version__
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.cli.models import models
 from boom_flow.cli.pipeline import replay, run
 from boom_flow.cli.services import doctor, services
 from boom_flow.config import CONFIG_PATH_VARIABLE
@@ -41,6 +42,7 @@ cli.add_command(services)
 cli.add_command(doctor)
 cli.add_command(run)
 cli.add_command(replay)
+cli.add_command(models)
 
 
 def main() -> None:

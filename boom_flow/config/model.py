@@ -197,9 +197,37 @@ class CrossmatchSettings(Section):
     catalogs: dict[str, dict[str, Any]]
 
 
+class ModelSpec(Section):
+    """One classifier of a survey (``boom_flow.ml``): its file is relative to
+    ``models.models_dir`` unless absolute."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
+    kind: Literal["onnx", "xgboost"]
+    file: Path
+    version: str = ""
+    #: onnx: graph input name -> "triplet", a named column set or a list of columns.
+    inputs: dict[str, str | list[str]] = Field(default_factory=dict)
+    #: onnx: the output holding the score (null: the first output).
+    output: str | None = None
+
+    @model_validator(mode="after")
+    def _onnx_needs_inputs(self) -> ModelSpec:
+        if self.kind == "onnx" and not self.inputs:
+            raise ValueError("an onnx model needs its inputs spec")
+        return self
+
+
 class ModelsSettings(Section):
     models_dir: Path
-    registry: dict[str, dict[str, Any]]
+    #: Models run by the classify stage, per survey (a missing file is reported once
+    #: at start-up and the pipeline runs without that model).
+    ztf: list[ModelSpec]
+    lsst: list[ModelSpec]
+
+    @field_validator("models_dir")
+    @classmethod
+    def _expand_models_dir(cls, path: Path) -> Path:
+        return path.expanduser()
 
 
 class ApiSettings(Section):

@@ -18,6 +18,23 @@ Stage = Callable[[AlertBatch], AlertBatch]
 STAGE_BUILDERS: dict[str, Callable[[dict[str, Any]], Stage]] = {}
 
 
+def _features(params: dict[str, Any]) -> Stage:
+    # Imported when built: the stage modules import boom_flow.core and boom_flow.ml.
+    from boom_flow.stages.features import build_features
+
+    return build_features(params)
+
+
+def _classify(params: dict[str, Any]) -> Stage:
+    from boom_flow.stages.classify import build_classify
+
+    return build_classify(params)
+
+
+STAGE_BUILDERS["features"] = _features
+STAGE_BUILDERS["classify"] = _classify
+
+
 def build_stage(name: str, params: dict[str, Any]) -> Stage:
     try:
         builder = STAGE_BUILDERS[name]

@@ -1,0 +1,76 @@
+"""Cost per alert of the classify path: triplets, each model, features (single thread).
+
+Usage: ``python benchmarks/classify.py [--batch 500] [--repeat 5] [--shared ../shared/data]``
+
+The real ZTF packets under ``../shared/data/ztf/alerts`` are decoded once and repeated
+up to the batch size (their stamps, candidates and light curves are real); each step
+runs ``--repeat`` times on the whole batch and the best time is reported, divided by
+the batch size. onnxruntime and XGBoost run with one thread, as on a Dask worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from boom_flow.config import load_settings
+from boom_flow.core import RawPacket
+from boom_flow.ml.registry import load_all
+from boom_flow.ml.triplets import CHANNELS, prepare_triplets
+from boom_flow.stages.classify import feature_table
+from boom_flow.stages.features import features_stage
+from boom_flow.surveys import build_survey
+
+
+def best_of(repeat: int, work: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--shared", type=Path,
+                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    args = parser.parse_args()
+    paths = sorted((args.shared / "ztf" / "alerts").rglob("*.avro"))
+    packets = [RawPacket(p.read_bytes(), str(p)) for p in paths]
+    packets = (packets * (args.batch // len(packets) + 1))[: args.batch]
+    batch = build_survey("ztf").decode(packets)
+    n = len(batch)
+    stamps = list(zip(*(batch.cutouts[c].tolist() for c in CHANNELS), strict=True))
+    specs = [s.model_dump(mode="json") for s in load_settings(environ={}).models.ztf]
+    models, problems = load_all(specs, args.shared / "models" / "onnx", threads=1)
+    if problems:
+        raise SystemExit("; ".join(problems))
+    print(f"batch of {n} ZTF alerts ({len(paths)} distinct packets), best of {args.repeat}, "
+          "1 thread")
+    rows = [("decode (for reference)", best_of(args.repeat,
+                                               lambda: build_survey("ztf").decode(packets)))]
+    rows.append(("triplets (3 stamps)", best_of(args.repeat, lambda: prepare_triplets(stamps))))
+    rows.append(("features stage", best_of(args.repeat, lambda: features_stage(batch))))
+    triplets, _, _ = prepare_triplets(stamps)
+    enriched = features_stage(batch)
+    columns = sorted({c for m in models for c in m.columns})
+    table = feature_table(enriched, columns)
+    for model in models:
+        scores = model.predict(table, triplets)
+        assert np.isfinite(scores).any()
+        rows.append((f"model {model.name}", best_of(args.repeat,
+                                                    lambda m=model: m.predict(table, triplets))))
+    total = sum(seconds for name, seconds in rows[1:])
+    for name, seconds in [*rows, ("total (triplets + features + models)", total)]:
+        print(f"  {name:38} {seconds / n * 1e3:8.3f} ms/alert  ({seconds:.3f} s/batch)")
+
+
+if __name__ == "__main__":
+    main()

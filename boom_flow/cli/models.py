@@ -1,0 +1,93 @@
+"""``boom-flow models train|list``: the project's own XGBoost models and the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from boom_flow.cli.context import Context, pass_context
+
+
+@click.group()
+def models() -> None:
+    """Train XGBoost classifiers and inspect the configured models."""
+
+
+@models.command()
+@click.option("--table", "table_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Training table: Parquet (.parquet) or CSV.")
+@click.option("--label", required=True, help="The 0/1 label column.")
+@click.option("--features", required=True,
+              help="Feature columns, comma-separated (the model reads these by name).")
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
+              help="Artifact to write (XGBoost JSON; .json is appended if missing).")
+@click.option("--version", "model_version", default="1", show_default=True,
+              help="Version recorded in the artifact.")
+@click.option("--rounds", default=200, show_default=True,
+              help="Maximum boosting rounds (cross-validation stops early).")
+@click.option("--folds", default=5, show_default=True, help="Cross-validation folds.")
+@click.option("--seed", default=0, show_default=True, help="Random seed.")
+def train(table_path: Path, label: str, features: str, out_path: Path, model_version: str,
+          rounds: int, folds: int, seed: int) -> None:
+    """Train an XGBoost classifier, print its cross-validated metrics, save one artifact.
+
+    The artifact holds the model, its feature list, version and metrics; list it under
+    models.<survey> (kind: xgboost) to run it in the classify stage.
+    """
+    from boom_flow.ml.training import (
+        TrainingError,
+        read_table,
+        save_artifact,
+        train_xgboost,
+    )
+
+    names = [name.strip() for name in features.split(",") if name.strip()]
+    try:
+        table = read_table(table_path)
+        artifact = train_xgboost(table, label, names, model_version, rounds=rounds,
+                                 nfold=folds, seed=seed)
+    except TrainingError as error:
+        raise click.ClickException(str(error)) from None
+    written = save_artifact(artifact, out_path)
+    click.echo(f"trained on {int(artifact.metrics['rows'])} rows "
+               f"({int(artifact.metrics['positives'])} positive), {len(names)} features")
+    click.echo(f"{folds}-fold cross-validation ({int(artifact.metrics['rounds'])} rounds):")
+    for name in ("auc", "logloss", "error"):
+        spread = artifact.metrics.get(f"cv_{name}_std")
+        extra = f" ± {spread:.4f}" if spread is not None else ""
+        click.echo(f"  {name:8} {artifact.metrics[f'cv_{name}']:.4f}{extra}")
+    click.echo(f"saved {written}")
+
+
+@models.command("list")
+@click.option("--survey", type=click.Choice(["ztf", "lsst"]), default=None,
+              help="Only this survey's models.")
+@pass_context
+def list_models(ctx: Context, survey: str | None) -> None:
+    """Show the configured models, their files and whether each loads; exit 1 if one
+    does not (the pipeline would run without it)."""
+    from boom_flow.ml.models import ModelLoadError
+    from boom_flow.ml.registry import load_model, model_path
+
+    settings = ctx.settings.models
+    click.echo(f"models_dir: {settings.models_dir}")
+    failed = False
+    for name in [survey] if survey else ["ztf", "lsst"]:
+        specs = getattr(settings, name)
+        click.echo(f"{name}: {len(specs)} model(s)")
+        for spec in specs:
+            data = spec.model_dump(mode="json")
+            try:
+                model = load_model(data, settings.models_dir)
+                status = f"ok ({len(model.columns)} columns"
+                status += ", cutouts)" if model.needs_triplets else ")"
+            except ModelLoadError as error:
+                failed = True
+                status = f"FAIL: {error}"
+            click.echo(f"  {spec.name:12} {spec.kind:8} {spec.version or '-':16} "
+                       f"{model_path(data, settings.models_dir)}")
+            click.echo(f"  {'':12} {status}")
+    if failed:
+        raise SystemExit(1)
