@@ -26,6 +26,7 @@ from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome, BatchPlan
 from boom_flow.sources.files import file_batches
 from boom_flow.sources.kafka import KafkaPacketSource, rolling_topics
+from boom_flow.stages import configure_stage
 from boom_flow.storage import ensure_indexes
 
 
@@ -51,25 +52,12 @@ def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
         mongo_uri=mongo.connection_uri,
         mongo_database=mongo.database,
         mongo_options=tuple(sorted(mongo.client_options().items())),
-        stages=tuple((s.name, _stage_params(settings, graph.survey, s.name, s.params))
-                     for s in graph.stages),
+        stages=tuple(
+            (s.name, tuple(sorted(configure_stage(settings, graph.survey, s.name,
+                                                  s.params).items())))
+            for s in graph.stages
+        ),
     )
-
-
-def _stage_params(settings: Settings, survey: str, name: str, params: dict[str, Any]
-                  ) -> tuple[tuple[str, Any], ...]:
-    """A stage's params for the plan; the classify stage gets the survey's configured
-    models that load here, at start-up (each problem is logged once, on the driver)."""
-    if name == "classify":
-        from boom_flow.ml.registry import check_models, specs_to_json
-
-        models_dir = params.get("models_dir") or str(settings.models.models_dir)
-        specs = [spec.model_dump(mode="json") for spec in getattr(settings.models, survey)]
-        usable, _ = check_models(specs, models_dir)
-        params = {**params, "model_specs": specs_to_json(usable), "models_dir": models_dir}
-        if params.get("models") is not None:
-            params["models"] = tuple(params["models"])  # the plan must stay hashable
-    return tuple(sorted(params.items()))
 
 
 def open_source(

@@ -3,6 +3,10 @@
 A graph names its stages (``graphs/*.yaml``); ``build_stage`` turns a name and its
 settings into the function the workers call. Stages hold no hidden global state and
 import neither Dask nor Kafka: they are testable on a hand-made batch.
+
+A stage that needs more than its graph params (the configured models, catalogs, ...)
+registers a configurer in ``STAGE_CONFIGURERS``: it runs once, on the driver at start-up,
+and returns the complete params the workers get, so workers never read configuration.
 """
 
 from __future__ import annotations
@@ -10,12 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from boom_flow.config import Settings
 from boom_flow.core import AlertBatch
 
 Stage = Callable[[AlertBatch], AlertBatch]
+#: (settings, survey, graph params) -> the params the stage is built with.
+Configurer = Callable[[Settings, str, dict[str, Any]], dict[str, Any]]
 
 #: name -> builder taking the stage's settings from the graph file.
 STAGE_BUILDERS: dict[str, Callable[[dict[str, Any]], Stage]] = {}
+#: name -> configurer, for the stages that take settings from the configuration.
+STAGE_CONFIGURERS: dict[str, Configurer] = {}
 
 
 def _features(params: dict[str, Any]) -> Stage:
@@ -31,8 +40,23 @@ def _classify(params: dict[str, Any]) -> Stage:
     return build_classify(params)
 
 
+def _configure_classify(settings: Settings, survey: str, params: dict[str, Any]
+                        ) -> dict[str, Any]:
+    from boom_flow.stages.classify import configure_classify
+
+    return configure_classify(settings, survey, params)
+
+
 STAGE_BUILDERS["features"] = _features
 STAGE_BUILDERS["classify"] = _classify
+STAGE_CONFIGURERS["classify"] = _configure_classify
+
+
+def configure_stage(settings: Settings, survey: str, name: str, params: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """The params ``name`` is built with: the graph's, completed by its configurer."""
+    configure = STAGE_CONFIGURERS.get(name)
+    return params if configure is None else configure(settings, survey, params)
 
 
 def build_stage(name: str, params: dict[str, Any]) -> Stage:

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from boom_flow.config import Settings
 from boom_flow.core import AlertBatch
 from boom_flow.ml.models import Model, Table
-from boom_flow.ml.registry import load_models, specs_from_json, specs_to_json
+from boom_flow.ml.registry import check_models, load_models, specs_from_json, specs_to_json
 from boom_flow.ml.triplets import CHANNELS, prepare_triplets
 from boom_flow.stages.features import LIGHTCURVE_FEATURES, PREFIX, lightcurve_features
 
@@ -122,6 +123,19 @@ def _selected(specs: list[dict[str, Any]], names: Sequence[str] | None) -> list[
         log.warning("classify: models %s are not configured or not loadable; skipped",
                     ", ".join(unknown))
     return [spec for spec in specs if spec["name"] in set(names)]
+
+
+def configure_classify(settings: Settings, survey: str, params: dict[str, Any]
+                       ) -> dict[str, Any]:
+    """The survey's configured models that load here, at start-up (each problem is
+    logged once, on the driver), as JSON the plan can carry."""
+    models_dir = params.get("models_dir") or str(settings.models.models_dir)
+    specs = [spec.model_dump(mode="json") for spec in getattr(settings.models, survey)]
+    usable, _ = check_models(specs, models_dir)
+    params = {**params, "model_specs": specs_to_json(usable), "models_dir": models_dir}
+    if params.get("models") is not None:
+        params["models"] = tuple(params["models"])  # the plan must stay hashable
+    return params
 
 
 def build_classify(params: dict[str, Any]) -> Callable[[AlertBatch], AlertBatch]:
