@@ -235,6 +235,16 @@ class ApiSettings(Section):
     port: Port
     token_expiry_days: Annotated[float, Field(gt=0)]
     admin_username: Annotated[str, Field(min_length=1)]
+    #: Time budget of a query when the request names none, and the most it may ask for.
+    default_max_time_ms: PositiveInt
+    max_time_ms_limit: PositiveInt
+    #: Most documents one query may return, and most bytes of one response.
+    max_limit: PositiveInt
+    max_response_bytes: PositiveInt
+    #: Most positions in one cone search.
+    max_cone_positions: PositiveInt
+    #: bcrypt work factor for stored passwords (4..31; 12 takes ~0.25 s per check).
+    password_hash_rounds: Annotated[int, Field(ge=4, le=31)]
     secret_key: SecretStr | None = None
     admin_password: SecretStr | None = None
 
