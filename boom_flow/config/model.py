@@ -192,9 +192,44 @@ class SurveysSettings(Section):
     lsst: LsstSettings
 
 
+class CatalogMatchSettings(Section):
+    """One catalog a survey's new objects are matched against (BOOM's keys)."""
+
+    catalog: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
+    #: arcsec
+    radius: Annotated[float, Field(gt=0)]
+    use_distance: bool = False
+    distance_key: str | None = None
+    #: kpc
+    distance_max: Annotated[float, Field(gt=0)] | None = None
+    #: arcsec, used when z < 0.01
+    distance_max_near: Annotated[float, Field(gt=0)] | None = None
+    #: ``{column: 1}`` to include, ``{column: 0}`` to exclude; empty: every column.
+    projection: dict[str, int] = Field(default_factory=dict)
+    max_results: Annotated[int, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _distance_needs_keys(self) -> CatalogMatchSettings:
+        if self.use_distance and None in (self.distance_key, self.distance_max,
+                                          self.distance_max_near):
+            raise ValueError("use_distance needs distance_key, distance_max and "
+                             "distance_max_near")
+        return self
+
+
 class CrossmatchSettings(Section):
     catalogs_dir: Path
-    catalogs: dict[str, dict[str, Any]]
+    #: Rows per HEALPix partition at most when a catalog is ingested.
+    partition_max_rows: PositiveInt
+    #: Per survey, the catalogs the crossmatch stage uses (one not ingested is reported
+    #: once at start-up and the pipeline runs without it).
+    ztf: list[CatalogMatchSettings]
+    lsst: list[CatalogMatchSettings]
+
+    @field_validator("catalogs_dir")
+    @classmethod
+    def _expand_catalogs_dir(cls, path: Path) -> Path:
+        return path.expanduser()
 
 
 class ModelSpec(Section):

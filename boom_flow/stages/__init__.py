@@ -47,6 +47,21 @@ def _configure_classify(settings: Settings, survey: str, params: dict[str, Any]
     return configure_classify(settings, survey, params)
 
 
+def _crossmatch(params: dict[str, Any]) -> Stage:
+    from boom_flow.stages.crossmatch import build_crossmatch
+
+    return build_crossmatch(params)
+
+
+def _configure_crossmatch(settings: Settings, survey: str, params: dict[str, Any]
+                          ) -> dict[str, Any]:
+    from boom_flow.stages.crossmatch import configure_crossmatch
+
+    return configure_crossmatch(settings, survey, params)
+
+
+STAGE_BUILDERS["crossmatch"] = _crossmatch
+STAGE_CONFIGURERS["crossmatch"] = _configure_crossmatch
 STAGE_BUILDERS["features"] = _features
 STAGE_BUILDERS["classify"] = _classify
 STAGE_CONFIGURERS["classify"] = _configure_classify

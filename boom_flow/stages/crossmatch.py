@@ -1,0 +1,144 @@
+"""The crossmatch stage: the batch's new objects against every configured catalog.
+
+An object is new when the archive did not hold it before this batch (absent from
+``batch.known.objects``); its alerts get ``cross_matches = {catalog: [matches]}``, an
+empty list meaning "checked, nothing there". Alerts of known objects get nothing (the
+archive writes ``cross_matches`` once, when it creates the object), nor do alerts
+without a usable position.
+
+Each catalog is matched for all the new alerts at once (``crossmatch.matching``);
+the partitions a batch touches are read once per worker process and stay cached in the
+stage's readers. No database is queried here.
+
+Settings (graph ``params``; ``configure_crossmatch`` fills them from the
+configuration on the driver): ``catalogs`` (JSON text of the survey's catalog specs
+that are ingested), ``catalogs_dir``, and ``aliases`` (bool, default true: the worker
+also looks for the other survey's objects; see ``storage.aliases``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from boom_flow.config import Settings
+from boom_flow.core import AlertBatch
+from boom_flow.crossmatch.matching import (
+    CatalogSpec,
+    match_catalog,
+    specs_from_json,
+    specs_to_json,
+)
+from boom_flow.crossmatch.reader import CatalogReader
+from boom_flow.crossmatch.store import catalog_info
+
+log = logging.getLogger("boom_flow.stages.crossmatch")
+
+ALLOWED = frozenset({"catalogs", "catalogs_dir", "aliases"})
+
+
+def new_alerts(batch: AlertBatch) -> np.ndarray:
+    """Boolean mask: the alerts whose object the archive did not hold before."""
+    object_ids = pd.Series(batch.alerts["objectId"].tolist(), dtype=object)
+    if batch.known is None or not len(batch.known.objects):
+        return object_ids.notna().to_numpy()
+    known = set(batch.known.objects["objectId"].tolist())
+    return (object_ids.notna() & ~object_ids.isin(known)).to_numpy()
+
+
+def positions(batch: AlertBatch) -> tuple[np.ndarray, np.ndarray]:
+    candidates = batch.candidates
+    ra = (candidates["ra"].to_numpy(dtype=np.float64, na_value=np.nan)
+          if "ra" in candidates.columns else np.full(len(batch), np.nan))
+    dec = (candidates["dec"].to_numpy(dtype=np.float64, na_value=np.nan)
+           if "dec" in candidates.columns else np.full(len(batch), np.nan))
+    return ra, dec
+
+
+def usable_positions(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    return np.isfinite(ra) & np.isfinite(dec) & (np.abs(dec) <= 90.0)
+
+
+@dataclass
+class Crossmatcher:
+    """The stage function, holding one reader (and its partition cache) per catalog."""
+
+    catalogs: tuple[tuple[CatalogSpec, CatalogReader], ...]
+
+    def __call__(self, batch: AlertBatch) -> AlertBatch:
+        if not len(batch) or not self.catalogs:
+            return batch
+        ra, dec = positions(batch)
+        todo = np.flatnonzero(new_alerts(batch) & usable_positions(ra, dec))
+        values: list[dict[str, Any] | None] = [None] * len(batch)
+        if len(todo):
+            per_catalog = {spec.catalog: match_catalog(reader, spec, ra[todo], dec[todo])
+                           for spec, reader in self.catalogs}
+            for slot, alert in enumerate(todo.tolist()):
+                values[alert] = {name: found[slot] for name, found in per_catalog.items()}
+        return batch.with_enrichment(
+            "cross_matches", pd.Series(values, index=batch.alerts.index, dtype=object))
+
+
+def open_readers(specs: Sequence[CatalogSpec], catalogs_dir: Path
+                 ) -> tuple[tuple[CatalogSpec, CatalogReader], ...]:
+    """A reader per spec, with just the columns it needs (raises for a catalog that is
+    missing or lacks a configured column)."""
+    readers = []
+    for spec in specs:
+        info = catalog_info(catalogs_dir, spec.catalog)
+        missing = sorted({k for k, v in spec.projection.items() if v} - set(info.columns))
+        if spec.use_distance and spec.distance_key not in info.columns:
+            missing.append(str(spec.distance_key))
+        if missing:
+            raise KeyError(f"catalog {spec.catalog!r} has no column {', '.join(missing)} "
+                           f"(it has: {', '.join(info.columns)})")
+        readers.append((spec, CatalogReader(info, spec.needed_columns(info.columns))))
+    return tuple(readers)
+
+
+def usable_specs(specs: Sequence[CatalogSpec], catalogs_dir: Path
+                 ) -> tuple[list[CatalogSpec], list[str]]:
+    """The specs whose catalog is ingested and has the configured columns, and a
+    message for each of the others."""
+    usable, problems = [], []
+    for spec in specs:
+        try:
+            open_readers([spec], catalogs_dir)
+        except (FileNotFoundError, KeyError, ValueError) as error:
+            problems.append(str(error).strip("'\""))
+        else:
+            usable.append(spec)
+    return usable, problems
+
+
+def configure_crossmatch(settings: Settings, survey: str, params: dict[str, Any]
+                         ) -> dict[str, Any]:
+    """The survey's configured catalogs that are ingested, as JSON the plan can carry;
+    each one that is not is reported once, here on the driver, and left out."""
+    catalogs_dir = Path(params.get("catalogs_dir") or settings.crossmatch.catalogs_dir)
+    specs = [CatalogSpec(**entry.model_dump()) for entry in getattr(settings.crossmatch, survey)]
+    usable, problems = usable_specs(specs, catalogs_dir)
+    for problem in problems:
+        log.warning("crossmatch (%s): %s; the pipeline runs without it (ingest it with "
+                    "`boom-flow catalogs ingest`)", survey, problem)
+    return {**params, "catalogs": specs_to_json(usable), "catalogs_dir": str(catalogs_dir),
+            "aliases": bool(params.get("aliases", True))}
+
+
+def build_crossmatch(params: dict[str, Any]) -> Callable[[AlertBatch], AlertBatch]:
+    """Stage builder: readers are opened here, once per worker process."""
+    extra = sorted(set(params) - ALLOWED)
+    if extra:
+        raise ValueError(f"unknown crossmatch settings: {', '.join(extra)} "
+                         f"(allowed: {', '.join(sorted(ALLOWED))})")
+    raw = params.get("catalogs", "[]")
+    specs = specs_from_json(raw) if isinstance(raw, str) else [CatalogSpec(**s) for s in raw]
+    catalogs_dir = Path(str(params.get("catalogs_dir", "."))).expanduser()
+    return Crossmatcher(open_readers(specs, catalogs_dir))
