@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from boom_flow import __version__
+from boom_flow.cli.bench import bench
 from boom_flow.cli.context import Context, pass_context
 from boom_flow.cli.models import models
 from boom_flow.cli.pipeline import replay, run
@@ -43,6 +44,7 @@ cli.add_command(doctor)
 cli.add_command(run)
 cli.add_command(replay)
 cli.add_command(models)
+cli.add_command(bench)
 
 
 def main() -> None:

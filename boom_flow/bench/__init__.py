@@ -1,0 +1,1 @@
+"""Benchmark harness: the reference workload, its measurement and ceilings, reports."""

@@ -1,0 +1,168 @@
+"""Measuring a run from the outside: batch completions, latency, worker memory.
+
+Nothing here touches the pipeline's code path: the recorder is the run's
+``on_outcome`` hook (called on the driver when a batch is stored and committed), and
+the memory sampler reads the worker processes' RSS with psutil from a thread, so the
+measured run is the same code ``boom-flow run`` executes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psutil
+
+from boom_flow.pipeline.worker import BatchOutcome
+
+
+def now_ms() -> float:
+    """Wall-clock milliseconds, the clock Kafka's CreateTime timestamps use."""
+    return time.time() * 1000.0
+
+
+def percentiles(values: list[float] | np.ndarray) -> dict[str, float | int]:
+    """p50/p95/p99 (and count, mean, max) of a latency sample, in milliseconds."""
+    sample = np.asarray(values, dtype=float)
+    if sample.size == 0:
+        return {"count": 0}
+    p50, p95, p99 = np.percentile(sample, [50, 95, 99])
+    return {"count": int(sample.size), "p50_ms": round(float(p50), 1),
+            "p95_ms": round(float(p95), 1), "p99_ms": round(float(p99), 1),
+            "mean_ms": round(float(sample.mean()), 1), "max_ms": round(float(sample.max()), 1)}
+
+
+@dataclass
+class OutcomeRecorder:
+    """Every batch outcome with the wall time it was acknowledged on the driver."""
+
+    #: Stop the run once this many packets are acknowledged (None: never).
+    expected_packets: int | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    completions: list[tuple[float, BatchOutcome]] = field(default_factory=list)
+    started_ms: float = field(default_factory=now_ms)
+    first_done: threading.Event = field(default_factory=threading.Event)
+
+    def __call__(self, outcome: BatchOutcome) -> None:
+        self.completions.append((now_ms(), outcome))
+        self.first_done.set()
+        if self.expected_packets is not None and self.packets >= self.expected_packets:
+            self.stop.set()
+
+    @property
+    def packets(self) -> int:
+        return sum(o.packets for _, o in self.completions)
+
+    @property
+    def alerts(self) -> int:
+        return sum(o.alerts for _, o in self.completions)
+
+    def stage_seconds(self) -> dict[str, float]:
+        totals: dict[str, float] = defaultdict(float)
+        for _, outcome in self.completions:
+            for stage, seconds in outcome.seconds.items():
+                totals[stage] += seconds
+        return dict(totals)
+
+    def throughput(self) -> dict[str, Any]:
+        """Rates over the whole run and in steady state (first to last completion,
+        the first batch's alerts excluded: it carries the start-up)."""
+        if not self.completions:
+            return {"alerts": 0, "alerts_per_s": 0.0}
+        first_ms, first = self.completions[0]
+        last_ms = self.completions[-1][0]
+        wall_s = (last_ms - self.started_ms) / 1000
+        steady_s = (last_ms - first_ms) / 1000
+        steady_alerts = self.alerts - first.alerts
+        return {
+            "alerts": self.alerts,
+            "packets": self.packets,
+            "batches": len(self.completions),
+            "wall_s": round(wall_s, 2),
+            "alerts_per_s": round(self.alerts / wall_s, 2) if wall_s > 0 else 0.0,
+            "steady_s": round(steady_s, 2),
+            "steady_alerts_per_s": round(steady_alerts / steady_s, 2) if steady_s > 0
+            else None,
+        }
+
+    def completion_latencies(self) -> list[tuple[float, int]]:
+        """``(latency, Kafka timestamp)``, ms, from each alert's Kafka timestamp to the
+        acknowledgement of its batch (stored, published and committed)."""
+        return [(done - ts, ts) for done, outcome in self.completions
+                for ts in outcome.timestamps_ms]
+
+
+def stage_table(seconds: dict[str, float], alerts: int) -> list[dict[str, Any]]:
+    """Per stage: total worker seconds, share of the total, ms per alert, alerts/s
+    one worker core would sustain doing only that stage."""
+    total = sum(seconds.values()) or 1.0
+    rows = []
+    for stage, spent in seconds.items():
+        rows.append({
+            "stage": stage,
+            "seconds": round(spent, 3),
+            "share": round(spent / total, 4),
+            "ms_per_alert": round(spent / alerts * 1000, 3) if alerts else None,
+            "alerts_per_core_s": round(alerts / spent, 1) if spent > 0 else None,
+        })
+    return rows
+
+
+class MemorySampler:
+    """Samples the RSS of a set of processes (the Dask workers) every ``interval_s``."""
+
+    def __init__(self, pids: dict[str, int], interval_s: float = 0.25) -> None:
+        self._processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.interval_s = interval_s
+        self.samples: dict[str, list[tuple[float, int]]] = {name: [] for name in pids}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def _sample(self) -> None:
+        at = time.monotonic()
+        for name, process in self._processes.items():
+            try:
+                self.samples[name].append((at, process.memory_info().rss))
+            except psutil.Error:
+                continue
+
+    def summary(self) -> dict[str, Any]:
+        """Per worker: RSS at start, peak, at the end, and growth over the run's second
+        half (a leak grows steadily; a warm-up plateau does not)."""
+        workers = {}
+        for name, series in self.samples.items():
+            if not series:
+                continue
+            rss = np.array([value for _, value in series], dtype=float) / 2**20
+            half = rss[len(rss) // 2:]
+            tail = max(1, len(rss) // 10)
+            workers[name] = {
+                "start_mb": round(float(rss[0]), 1),
+                "peak_mb": round(float(rss.max()), 1),
+                "end_mb": round(float(rss[-1]), 1),
+                "growth_mb": round(float(np.median(rss[-tail:]) - np.median(rss[:tail])), 1),
+                "second_half_growth_mb": round(float(half[-1] - half[0]), 1)
+                if half.size else 0.0,
+                "samples": int(rss.size),
+            }
+        peak = max((w["peak_mb"] for w in workers.values()), default=0.0)
+        return {"workers": workers, "peak_mb": peak,
+                "sample_interval_s": self.interval_s}

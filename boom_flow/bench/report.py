@@ -1,0 +1,108 @@
+"""Writing a benchmark's results: ``bench.json`` for machines, ``bench.md`` for people.
+
+Both carry the machine, the versions and the workload parameters next to the numbers,
+so a result read months later on another machine still says what it measured.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def write_reports(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "bench.json"
+    markdown_path = out_dir / "bench.md"
+    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    markdown_path.write_text(markdown(results))
+    return json_path, markdown_path
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    machine, params = results["machine"], results["parameters"]
+    throughput, latency = results["throughput"], results.get("latency") or {}
+    lines = [
+        f"# boom-flow bench ({results['mode']}) — {results['started_at']}",
+        "",
+        f"Machine: {machine['cores']} cores ({machine['cpu_model']}), {machine['ram_gb']} GB RAM, "
+        f"load average at start {machine['load_average']}.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".",
+        "",
+        f"Workload: {params['n_alerts']:,} ZTF alerts ({params['alert_source']}, seed "
+        f"{params['seed']}), {params['prior_nights']} earlier nights of "
+        f"{params['prior_alerts']:,} alerts stored first; stages "
+        f"{' → '.join(params['stages'])}"
+        + (f" (NOT run: {', '.join(params['stages_missing'])} — not installed or failed "
+           "to start, see stages_broken in bench.json)"
+           if params["stages_missing"] else "") + "; "
+        f"{params['dask_workers']} Dask workers x {params['threads_per_worker']} thread, batches "
+        f"of {params['batch_alerts']}, {params['max_in_flight']} in flight.",
+    ]
+    extras = [f"{key}: {_fmt(params[key])}" for key in
+              ("models", "catalog", "catalog_rows_ingested", "filters_active") if key in params]
+    if extras:
+        lines.append("; ".join(extras) + ".")
+    lines += ["", "## Throughput", ""]
+    lines += _table(
+        ["alerts", "wall s", "alerts/s (end to end)", "alerts/s (steady)", "per core"],
+        [[throughput["alerts"], throughput.get("wall_s"), throughput["alerts_per_s"],
+          throughput.get("steady_alerts_per_s"),
+          throughput["alerts_per_s"] / max(params["dask_workers"], 1)]])
+    lines += ["", "## Time per stage (worker seconds)", ""]
+    lines += _table(["stage", "seconds", "share", "ms/alert", "alerts/s per core"],
+                    [[r["stage"], r["seconds"], f"{r['share']:.0%}", r["ms_per_alert"],
+                      r["alerts_per_core_s"]] for r in results["stages"]])
+    lines += ["", "## Ceilings (same cluster, same run, each step alone)", ""]
+    ceilings, fractions = results.get("ceilings", {}), results.get("fractions", {})
+    rows = []
+    for step in ("decode", "inference", "write"):
+        if step in ceilings:
+            c, f = ceilings[step], fractions.get(step, {})
+            rows.append([step, c["alerts_per_s"], c["ms_per_alert"],
+                         f.get("pipeline_alerts_per_s_vs_ceiling"),
+                         f.get("stage_cost_ceiling_over_pipeline")])
+    lines += _table(["step alone", "alerts/s", "ms/alert", "pipeline rate / ceiling",
+                     "stage cost alone / in pipeline"], rows)
+    if latency:
+        lines += ["", f"## Latency (Kafka timestamp → result), {latency['alerts']:,} alerts "
+                      f"streamed at {latency['rate_alerts_per_s']}/s", ""]
+        rows = []
+        for key, label in (("to_filter_result", "to filter result (alerts that passed)"),
+                           ("to_batch_completion", "to batch stored + committed (all)")):
+            p = latency.get(key) or {}
+            if p.get("count"):
+                rows.append([label, p["count"], p["p50_ms"], p["p95_ms"], p["p99_ms"]])
+        lines += _table(["measured", "alerts", "p50 ms", "p95 ms", "p99 ms"], rows)
+    memory = results.get("memory", {})
+    lines += ["", "## Worker memory (RSS)", ""]
+    lines += _table(["worker", "start MB", "peak MB", "end MB", "growth MB",
+                     "growth over 2nd half MB"],
+                    [[name, w["start_mb"], w["peak_mb"], w["end_mb"], w["growth_mb"],
+                      w["second_half_growth_mb"]] for name, w in memory.get("workers", {}).items()])
+    lines += ["", "## Per core, beside the published figures (BOOM paper, 32-core EPYC)", ""]
+    lines += _table(["system", "layout", "cores", "alerts/s", "alerts/s per core",
+                     "this run per core / theirs"],
+                    [[r["system"], r["layout"], r["cores"], r["alerts_per_s"], r["per_core"],
+                      r["this_run_per_core_ratio"]] for r in results["comparison"]])
+    lines += ["", "Per core = alerts/s divided by the worker processes (BOOM, Kowalski) or "
+                  "Dask workers (here); the database and broker share the same cores in all.",
+              ""]
+    return "\n".join(lines)
