@@ -1,0 +1,1 @@
+"""User filters: MongoDB aggregation pipelines run on the in-memory batch."""

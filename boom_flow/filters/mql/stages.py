@@ -1,0 +1,119 @@
+"""A pipeline compiled once into a chain of per-document steps.
+
+Every supported stage works on one document at a time (``$match`` keeps it or not,
+``$project``/``$addFields``/``$set``/``$unset``/``$replaceRoot`` reshape it), so a
+pipeline is a chain ``doc -> doc | None``, and each document's run is independent: an
+``EvaluationError`` on one document is reported for that document only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from boom_flow.filters.mql.errors import EvaluationError, PipelineError
+from boom_flow.filters.mql.projection import (
+    Stage,
+    compile_add_fields,
+    compile_project,
+    compile_replace_root,
+    compile_unset,
+)
+from boom_flow.filters.mql.query import compile_query
+
+
+def _match(spec: Any, path: str) -> Stage:
+    predicate = compile_query(spec, path)
+    return lambda doc: doc if predicate(doc) else None
+
+
+def _replace_root(spec: Any, path: str) -> Stage:
+    if not isinstance(spec, dict) or set(spec) != {"newRoot"}:
+        raise PipelineError("$replaceRoot takes {newRoot: <expression>}", path=path)
+    return compile_replace_root(spec["newRoot"], f"{path}.newRoot")
+
+
+STAGE_COMPILERS: dict[str, Callable[[Any, str], Stage]] = {
+    "$match": _match,
+    "$project": compile_project,
+    "$addFields": compile_add_fields,
+    "$set": compile_add_fields,
+    "$unset": compile_unset,
+    "$replaceRoot": _replace_root,
+    "$replaceWith": compile_replace_root,
+}
+
+
+@dataclass(frozen=True)
+class CompiledPipeline:
+    """A pipeline ready to run on in-memory documents, like ``db.aggregate`` over them."""
+
+    pipeline: tuple[dict[str, Any], ...]
+    steps: tuple[Stage, ...]
+
+    def run_one(self, document: dict[str, Any]) -> dict[str, Any] | None:
+        """The output for one document, or None if a ``$match`` dropped it.
+
+        Raises ``EvaluationError`` when an operator fails on this document's values."""
+        current: dict[str, Any] | None = document
+        try:
+            for step in self.steps:
+                current = step(current)
+                if current is None:
+                    return None
+        except EvaluationError:
+            raise
+        except (ArithmeticError, TypeError, ValueError, RecursionError) as error:
+            raise EvaluationError(f"evaluation failed: {type(error).__name__}: {error}"
+                                  ) from error
+        return current
+
+    def run_each(self, documents: Sequence[dict[str, Any]],
+                 ) -> list[dict[str, Any] | EvaluationError | None]:
+        """One outcome per input document, aligned with the input: the output document,
+        None (filtered out), or the ``EvaluationError`` that document raised."""
+        outcomes: list[dict[str, Any] | EvaluationError | None] = []
+        for index, document in enumerate(documents):
+            try:
+                outcomes.append(self.run_one(document))
+            except EvaluationError as error:
+                error.index = index
+                outcomes.append(error)
+        return outcomes
+
+    def run(self, documents: Sequence[dict[str, Any]],
+            errors: list[EvaluationError] | None = None) -> list[dict[str, Any]]:
+        """The output documents, in input order.
+
+        Without ``errors``, the first failing document raises its ``EvaluationError``
+        (MongoDB fails the whole aggregate); with a list, failures are appended to it
+        (``.index`` says which input) and the other documents are still evaluated."""
+        results = []
+        for outcome in self.run_each(documents):
+            if isinstance(outcome, EvaluationError):
+                if errors is None:
+                    raise outcome
+                errors.append(outcome)
+            elif outcome is not None:
+                results.append(outcome)
+        return results
+
+
+def compile_stages(pipeline: Sequence[Any]) -> CompiledPipeline:
+    """Compile any pipeline of per-document stages (no filter-specific rules)."""
+    if not isinstance(pipeline, (list, tuple)):
+        raise PipelineError("a pipeline must be an array of stages", path="pipeline")
+    steps = []
+    for index, stage in enumerate(pipeline):
+        path = f"pipeline[{index}]"
+        if not isinstance(stage, dict) or len(stage) != 1:
+            raise PipelineError("each stage must be an object with exactly one field",
+                                path=path)
+        (name, spec), = stage.items()
+        compiler = STAGE_COMPILERS.get(name)
+        if compiler is None:
+            raise PipelineError(f"unsupported stage {name}", operator=name,
+                                path=f"{path}.{name}")
+        steps.append(compiler(spec, f"{path}.{name}"))
+    return CompiledPipeline(tuple(pipeline), tuple(steps))
