@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from boom_flow import __version__
+from boom_flow.cli.api import api, users
 from boom_flow.cli.bench import bench
 from boom_flow.cli.context import Context, pass_context
 from boom_flow.cli.models import models
@@ -44,6 +45,8 @@ cli.add_command(doctor)
 cli.add_command(run)
 cli.add_command(replay)
 cli.add_command(models)
+cli.add_command(api)
+cli.add_command(users)
 cli.add_command(bench)
 
 

@@ -1,0 +1,86 @@
+"""The ASGI application: ``create_app(settings)``.
+
+Route handlers are plain (synchronous) functions: FastAPI runs them in its thread
+pool, so a slow database call holds one worker thread, never the event loop, and
+the server keeps answering other requests meanwhile. Each query is bounded by its
+time budget, which the database itself enforces (``maxTimeMS``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pymongo
+from fastapi import FastAPI
+
+from boom_flow import __version__
+from boom_flow.api.encoding import DocumentResponse, envelope
+from boom_flow.api.errors import install_handlers
+from boom_flow.api.routes import auth, catalogs, filters, queries, surveys, users
+from boom_flow.api.state import ApiState
+from boom_flow.api.users import UserStore
+from boom_flow.config import Settings
+
+log = logging.getLogger(__name__)
+#: RFC 7518 3.2: an HS256 key at least as long as the hash.
+MIN_SECRET_BYTES = 32
+
+
+class ApiConfigError(RuntimeError):
+    """The configuration lacks what the API needs to start."""
+
+
+def build_state(settings: Settings) -> ApiState:
+    if settings.api.secret_key is None:
+        raise ApiConfigError("api.secret_key is not set: set BOOM_FLOW_API__SECRET_KEY "
+                             "(or BOOM_FLOW_API__SECRET_KEY_FILE) to sign tokens")
+    if len(settings.api.secret_key.get_secret_value().encode()) < MIN_SECRET_BYTES:
+        raise ApiConfigError(f"api.secret_key is shorter than {MIN_SECRET_BYTES} bytes: too weak "
+                             "to sign HS256 tokens (e.g. `openssl rand -hex 32`)")
+    mongo = settings.services.mongodb
+    client: pymongo.MongoClient = pymongo.MongoClient(
+        mongo.connection_uri, **mongo.client_options())
+    db = client[mongo.database]
+    return ApiState(settings=settings, client=client, db=db,
+                    users=UserStore(db, settings.api.password_hash_rounds),
+                    secret_key=settings.api.secret_key.get_secret_value())
+
+
+def bootstrap(state: ApiState) -> None:
+    """Indexes of the users collection, and the admin account from configuration."""
+    state.users.ensure_indexes()
+    password = state.settings.api.admin_password
+    if password is None:
+        log.warning("api.admin_password is not set: no admin account was created or updated "
+                    "(set BOOM_FLOW_API__ADMIN_PASSWORD, or use `boom-flow users add --admin`)")
+        return
+    state.users.ensure_admin(state.settings.api.admin_username, password.get_secret_value())
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API over the archive of ``settings.services.mongodb``."""
+    state = build_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        bootstrap(state)
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = FastAPI(title="boom_flow API", version=__version__, lifespan=lifespan,
+                  default_response_class=DocumentResponse,
+                  description="BOOM-compatible access to the alert archive and user filters.")
+    app.state.boom = state
+    install_handlers(app)
+
+    @app.get("/", tags=["health"], summary="Health check (no token needed)")
+    def health() -> DocumentResponse:
+        return envelope("boom_flow API is running", {"version": __version__})
+
+    for module in (auth, queries, catalogs, surveys, filters, users):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,125 @@
+"""The archive as one user may see it: find, count, aggregate through their views.
+
+Every route that reads a catalog goes through these functions, so data rights
+(``rights.py``) and the time budget apply to all of them the same way. The time
+budget is ``pymongo.timeout``: pymongo sends each command with the remaining
+``maxTimeMS``, the database stops the query there, and whatever part of a request
+is still running when the budget is spent fails with a timeout error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import pymongo
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from boom_flow.api.errors import bad_request, database_error
+from boom_flow.api.guards import is_protected, unknown_catalog
+from boom_flow.api.rights import (
+    Rights,
+    alert_condition,
+    readable,
+    restrict_filter,
+    view_stages,
+    ztf_kind,
+)
+
+Sort = list[tuple[str, Any]]
+
+
+@contextmanager
+def time_budget(budget_ms: int) -> Iterator[None]:
+    """Run the enclosed database calls within ``budget_ms``; a timeout becomes 503."""
+    try:
+        with pymongo.timeout(budget_ms / 1000):
+            yield
+    except PyMongoError as error:
+        raise database_error(error, budget_ms) from None
+
+
+def readable_catalog(db: Database, name: str, rights: Rights) -> str:
+    """``name`` when it is a collection this user may query; 404 otherwise (the same
+    answer whether it does not exist or may not be read)."""
+    if is_protected(name) or not readable(name, rights):
+        raise unknown_catalog(name)
+    if name not in set(db.list_collection_names()):
+        raise unknown_catalog(name)
+    return name
+
+
+def normalise_sort(sort: Any) -> Sort | None:
+    """``{"field": 1}`` or ``[["field", -1], ...]`` -> pymongo's list of pairs."""
+    if not sort:
+        return None
+    pairs = list(sort.items()) if isinstance(sort, Mapping) else sort
+    result = []
+    for pair in pairs:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not isinstance(pair[0], str):
+            raise bad_request("sort: expected {field: 1|-1} or [[field, 1|-1], ...]")
+        if pair[1] not in (1, -1) and not isinstance(pair[1], Mapping):
+            raise bad_request(f"sort: direction of {pair[0]!r} must be 1 or -1")
+        result.append((pair[0], pair[1]))
+    return result
+
+
+def uses_view(collection: str, rights: Rights) -> bool:
+    """True when queries must run as a pipeline over the user's view (alerts are
+    restricted by merging the programid condition into the filter instead)."""
+    return rights.restricts(collection) and ztf_kind(collection) != "alerts"
+
+
+def user_filter(collection: str, rights: Rights, query: Mapping[str, Any]) -> dict[str, Any]:
+    """The filter of a plain ``find``/``count`` (for collections without a view)."""
+    if rights.restricts(collection):
+        return restrict_filter(query, alert_condition(rights))
+    return dict(query)
+
+
+def find(db: Database, collection: str, rights: Rights, query: Mapping[str, Any], *,
+         projection: Mapping[str, Any] | None = None, sort: Sort | None = None,
+         skip: int = 0, limit: int = 0) -> Iterator[dict[str, Any]]:
+    """The documents of the user's view of ``collection`` matching ``query``."""
+    if uses_view(collection, rights):
+        stages: list[dict[str, Any]] = [*view_stages(collection, rights), {"$match": dict(query)}]
+        if sort:
+            stages.append({"$sort": dict(sort)})
+        if skip:
+            stages.append({"$skip": skip})
+        if limit:
+            stages.append({"$limit": limit})
+        if projection:
+            stages.append({"$project": dict(projection)})
+        return db[collection].aggregate(stages)
+    return db[collection].find(user_filter(collection, rights, query), projection or None,
+                               skip=skip, limit=limit, sort=sort)
+
+
+def count(db: Database, collection: str, rights: Rights, query: Mapping[str, Any]) -> int:
+    if uses_view(collection, rights):
+        stages = [*view_stages(collection, rights), {"$match": dict(query)}, {"$count": "n"}]
+        found = list(db[collection].aggregate(stages))
+        return int(found[0]["n"]) if found else 0
+    return db[collection].count_documents(user_filter(collection, rights, query))
+
+
+def estimated_count(db: Database, collection: str, rights: Rights) -> int:
+    """The collection's size from metadata; for a restricted user, the exact size of
+    their view (the total would count documents they may not see)."""
+    if rights.restricts(collection):
+        return count(db, collection, rights, {})
+    return db[collection].estimated_document_count()
+
+
+def aggregate(db: Database, collection: str, stages: list[dict[str, Any]]
+              ) -> Iterator[dict[str, Any]]:
+    """Run stages already scoped by ``rights.scope_pipeline``."""
+    return db[collection].aggregate(stages)
+
+
+def sample(db: Database, collection: str, rights: Rights, size: int) -> list[dict[str, Any]]:
+    stages = [*view_stages(collection, rights), {"$sample": {"size": size}}]
+    return list(db[collection].aggregate(stages))

@@ -1,0 +1,113 @@
+"""Errors as api.md shapes them: ``{"message": ...}`` with a status that says who
+must act (400 the query, 401 the token, 403 the permissions, 404 the name, 413/422
+the body, 503 retry later).
+
+Route code raises ``ApiError`` (or lets a pymongo error through); the handlers
+installed by ``install_handlers`` turn everything into the one error shape, so a
+client never has to parse FastAPI's or pymongo's own formats.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    ExecutionTimeout,
+    OperationFailure,
+    PyMongoError,
+)
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from boom_flow.api.encoding import DocumentResponse
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error for the client: an HTTP status and a message saying what is wrong."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, message)
+
+
+def forbidden(message: str) -> ApiError:
+    return ApiError(403, message)
+
+
+def too_large(message: str) -> ApiError:
+    return ApiError(413, message)
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, {"WWW-Authenticate": "Bearer"})
+
+
+def error_response(status: int, message: str,
+                   headers: dict[str, str] | None = None) -> DocumentResponse:
+    return DocumentResponse({"message": message}, status_code=status, headers=headers)
+
+
+def database_error(error: PyMongoError, budget_ms: int | None = None) -> ApiError:
+    """The client's view of a database failure.
+
+    A query stopped by its time budget is a 503 (api.md: "overloaded; clients retry"):
+    the budget protects the shared server, and the same query may fit when the server
+    is less busy; the message names the budget so a user can narrow the query instead.
+    A query the server refuses (bad operator, bad geometry) is the client's 400.
+    """
+    if isinstance(error, ExecutionTimeout) or getattr(error, "timeout", False):
+        budget = f" of {budget_ms} ms" if budget_ms else ""
+        return ApiError(503, f"query exceeded its time budget{budget} and was stopped by the "
+                             "database; narrow the filter, add a limit or raise max_time_ms",
+                        {"Retry-After": "1"})
+    if isinstance(error, (AutoReconnect, ConnectionFailure)):
+        return ApiError(503, "the database is unavailable; retry shortly", {"Retry-After": "5"})
+    if isinstance(error, OperationFailure):
+        detail = (error.details or {}).get("errmsg") or str(error)
+        return bad_request(f"the database refused the query: {detail}")
+    log.exception("database error", exc_info=error)
+    return ApiError(500, "internal database error")
+
+
+def _validation_message(error: RequestValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+        parts.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
+    return "malformed request: " + "; ".join(parts)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Route every error through the ``{"message"}`` shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, error: ApiError) -> DocumentResponse:
+        return error_response(error.status, error.message, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> DocumentResponse:
+        return error_response(422, _validation_message(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> DocumentResponse:
+        return error_response(error.status_code, str(error.detail), error.headers)
+
+    @app.exception_handler(PyMongoError)
+    async def _mongo(_: Request, error: PyMongoError) -> DocumentResponse:
+        api_error = database_error(error)
+        return error_response(api_error.status, api_error.message, api_error.headers)

@@ -1,0 +1,219 @@
+"""``/filters``: users' filters (create, read, change, version), back-tests on the
+archive and recent results (filters.md).
+
+The filter machinery lives in ``boom_flow.filters`` and is imported when a route
+first needs it. Rules enforced here: a user sees and changes only their own filters
+(admins: all); a filter's (or a back-test's) ZTF programids must be among the user's
+own, so a filter can never become a way around the data rights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from boom_flow.api import archive
+from boom_flow.api.auth import CurrentUser, User
+from boom_flow.api.encoding import DocumentResponse, envelope
+from boom_flow.api.errors import ApiError, bad_request, forbidden, not_found, too_large
+from boom_flow.api.guards import SizeBudget
+from boom_flow.api.rights import ZTF_PROGRAMIDS
+from boom_flow.api.state import ApiState, api_state
+
+router = APIRouter(prefix="/filters", tags=["filters"])
+
+#: Longest back-test window (days of JD), api.md.
+MAX_TEST_DAYS = 7.0
+Pipeline = list[dict[str, Any]] | str
+
+
+class NewFilter(BaseModel):
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    survey: str
+    permissions: dict[str, list[int]] = Field(default_factory=dict)
+    pipeline: Pipeline
+    active: bool = True
+
+
+class FilterChanges(BaseModel):
+    active: bool | None = None
+    active_fid: str | None = None
+    name: Annotated[str, Field(min_length=1)] | None = None
+    description: str | None = None
+    permissions: dict[str, list[int]] | None = None
+
+
+class NewVersion(BaseModel):
+    pipeline: Pipeline
+
+
+class FilterTest(BaseModel):
+    survey: str
+    permissions: dict[str, list[int]] = Field(default_factory=dict)
+    pipeline: Pipeline
+    start_jd: float
+    end_jd: float
+    object_ids: list[str | int] | None = None
+    candids: list[int] | None = None
+    limit: Annotated[int, Field(gt=0)] | None = None
+    max_time_ms: Annotated[int, Field(gt=0)] | None = None
+
+
+def _store(state: ApiState) -> Any:
+    from boom_flow.filters.store import FilterStore
+
+    return FilterStore(state.db, state.valkey)
+
+
+def _shown(document: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": document["_id"], **document}
+
+
+def _check_rights(user: User, permissions: Mapping[str, list[int]] | None) -> None:
+    """A filter may not ask for ZTF programids its owner may not see."""
+    wanted = {int(p) for key, ids in (permissions or {}).items() if key.upper() == "ZTF"
+              for p in ids}
+    allowed = ZTF_PROGRAMIDS if user.rights.ztf is None else user.rights.ztf
+    if not wanted <= allowed:
+        raise forbidden(f"permissions.ZTF {sorted(wanted)}: you may only use programids "
+                        f"{sorted(allowed)}")
+
+
+def _invalid(error: Exception) -> ApiError:
+    """400 for an invalid pipeline or field (the filters package names the operator
+    and its path in the message)."""
+    return bad_request(f"invalid filter: {error}")
+
+
+def _owned(state: ApiState, user: User, filter_id: str) -> dict[str, Any]:
+    document = _store(state).get(filter_id)
+    if document is None or (not user.is_admin and document.get("user_id") != user.id):
+        raise not_found(f"filter {filter_id!r} not found")
+    return document
+
+
+@router.post("", summary="Create a filter")
+def create_filter(request: Request, body: NewFilter, user: CurrentUser) -> DocumentResponse:
+    from boom_flow.filters.mql import PipelineError
+
+    state = api_state(request)
+    _check_rights(user, body.permissions)
+    try:
+        document = _store(state).create(
+            name=body.name, survey=body.survey, user_id=user.id, permissions=body.permissions,
+            pipeline=body.pipeline, description=body.description, active=body.active)
+    except (PipelineError, ValueError) as error:
+        raise _invalid(error) from None
+    return envelope(f"created filter {body.name}", _shown(document))
+
+
+@router.get("", summary="Your filters (admins: all)")
+def list_filters(request: Request, user: CurrentUser, survey: str | None = None,
+                 active: bool | None = None) -> DocumentResponse:
+    store = _store(api_state(request))
+    found = store.list(user_id=None if user.is_admin else user.id, survey=survey, active=active)
+    return envelope(f"{len(found)} filters", [_shown(d) for d in found])
+
+
+@router.get("/{filter_id}", summary="One filter")
+def get_filter(request: Request, filter_id: str, user: CurrentUser) -> DocumentResponse:
+    document = _owned(api_state(request), user, filter_id)
+    return envelope(f"filter {filter_id}", _shown(document))
+
+
+@router.patch("/{filter_id}", summary="Change a filter (active, active_fid, name, ...)")
+def update_filter(request: Request, filter_id: str, body: FilterChanges,
+                  user: CurrentUser) -> DocumentResponse:
+    from boom_flow.filters.store import FilterNotFound
+
+    state = api_state(request)
+    _owned(state, user, filter_id)
+    changes = body.model_dump(exclude_none=True)
+    if not changes:
+        raise bad_request("nothing to change: give active, active_fid, name, description "
+                          "or permissions")
+    _check_rights(user, changes.get("permissions"))
+    try:
+        document = _store(state).update(filter_id, **changes)
+    except FilterNotFound as error:
+        raise not_found(f"not found: {error}") from None
+    except ValueError as error:
+        raise _invalid(error) from None
+    return envelope(f"updated filter {filter_id}", _shown(document))
+
+
+@router.post("/{filter_id}/versions", summary="A new version of a filter's pipeline")
+def add_version(request: Request, filter_id: str, body: NewVersion,
+                user: CurrentUser) -> DocumentResponse:
+    from boom_flow.filters.mql import PipelineError
+    from boom_flow.filters.store import FilterNotFound
+
+    state = api_state(request)
+    _owned(state, user, filter_id)
+    try:
+        version = _store(state).add_version(filter_id, body.pipeline)
+    except FilterNotFound:
+        raise not_found(f"filter {filter_id!r} not found") from None
+    except (PipelineError, ValueError) as error:
+        raise _invalid(error) from None
+    return envelope(f"new version of filter {filter_id}", version)
+
+
+def _backtest(request: Request, body: FilterTest, user: User) -> list[dict[str, Any]]:
+    from boom_flow.filters.backtest import test_filter_on_archive
+
+    from boom_flow.filters.mql import PipelineError
+
+    state = api_state(request)
+    _check_rights(user, body.permissions)
+    if not 0 < body.end_jd - body.start_jd <= MAX_TEST_DAYS:
+        raise bad_request(f"end_jd must be after start_jd, at most {MAX_TEST_DAYS:g} days later")
+    limit = body.limit or state.api.max_limit
+    if limit > state.api.max_limit:
+        raise too_large(f"limit {limit} exceeds the maximum of {state.api.max_limit}")
+    budget = body.max_time_ms or state.api.default_max_time_ms
+    try:
+        with archive.time_budget(min(budget, state.api.max_time_ms_limit)):
+            return test_filter_on_archive(
+                state.db, survey=body.survey, pipeline=body.pipeline,
+                permissions=body.permissions, start_jd=body.start_jd, end_jd=body.end_jd,
+                object_ids=body.object_ids, candids=body.candids, limit=limit)
+    except (PipelineError, ValueError) as error:
+        raise _invalid(error) from None
+
+
+@router.post("/test", summary="Run a filter on the archive's alerts of a time window")
+def test_filter(request: Request, body: FilterTest, user: CurrentUser) -> DocumentResponse:
+    passed = _backtest(request, body, user)
+    SizeBudget(api_state(request).api.max_response_bytes).encode_all(passed)
+    return envelope(f"{len(passed)} alerts pass", passed)
+
+
+@router.post("/test/count", summary="How many alerts of a time window pass a filter")
+def test_filter_count(request: Request, body: FilterTest, user: CurrentUser
+                      ) -> DocumentResponse:
+    passed = _backtest(request, body, user)
+    return envelope(f"{len(passed)} alerts pass", len(passed))
+
+
+@router.get("/{filter_id}/results", summary="What passed a filter recently (from Valkey)")
+def results(request: Request, filter_id: str, user: CurrentUser,
+            since: Annotated[int, Query(ge=0, description="ms since the Unix epoch")] = 0,
+            limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> DocumentResponse:
+    state = api_state(request)
+    _owned(state, user, filter_id)
+    recent = _recent_results()
+    found = recent(state.valkey, filter_id, since, limit)
+    return envelope(f"{len(found)} results since {since}", found)
+
+
+def _recent_results() -> Any:
+    try:
+        from boom_flow.filters.publish import recent_results
+    except ImportError:
+        from boom_flow.filters.results import recent_results  # type: ignore[no-redef]
+    return recent_results

@@ -1,0 +1,49 @@
+"""What the routes share: settings, the database, the stores, the limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymongo
+import redis
+from fastapi import Request
+from pymongo.database import Database
+
+from boom_flow.api.users import UserStore
+from boom_flow.config import Settings
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    client: pymongo.MongoClient
+    db: Database
+    users: UserStore
+    secret_key: str
+    _valkey: redis.Redis | None = field(default=None, repr=False)
+
+    @property
+    def api(self) -> Any:
+        return self.settings.api
+
+    @property
+    def token_expiry(self) -> dt.timedelta:
+        return dt.timedelta(days=self.api.token_expiry_days)
+
+    @property
+    def valkey(self) -> redis.Redis:
+        """Valkey, connected on first use (only the filter routes need it)."""
+        if self._valkey is None:
+            self._valkey = redis.Redis.from_url(self.settings.services.valkey.connection_url)
+        return self._valkey
+
+    def close(self) -> None:
+        if self._valkey is not None:
+            self._valkey.close()
+        self.client.close()
+
+
+def api_state(request: Request) -> ApiState:
+    return request.app.state.boom
