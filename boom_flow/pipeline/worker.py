@@ -19,8 +19,9 @@ import pymongo
 from boom_flow.core import AlertBatch, RawBatch
 from boom_flow.stages import Stage, build_stage
 from boom_flow.storage import write_batch
+from boom_flow.storage.aliases import PARTNERS, AliasSearch, find_aliases, write_aliases
 from boom_flow.storage.known import load_known
-from boom_flow.surveys import Survey, build_survey
+from boom_flow.surveys import Survey, build_survey, get_survey
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,18 @@ def _stages(stages: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]) -> list
 
 
 @cache
+def _alias_search(survey: str, stages: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
+                  ) -> AliasSearch | None:
+    """Aliases with the other survey are looked for when the graph's crossmatch stage
+    asks for them (its ``aliases`` param, on by default)."""
+    wanted = any(name == "crossmatch" and dict(params).get("aliases") for name, params in stages)
+    this = get_survey(survey)
+    if not wanted or this.name not in PARTNERS:
+        return None
+    return AliasSearch.between(this, get_survey(PARTNERS[this.name]))
+
+
+@cache
 def _database(uri: str, name: str, options: tuple[tuple[str, Any], ...]) -> Any:
     return pymongo.MongoClient(uri, **dict(options))[name]
 
@@ -81,12 +94,20 @@ def process_batch(raw: RawBatch, plan: BatchPlan) -> BatchOutcome:
             started = time.perf_counter()
             batch = load_known(database, batch)
             outcome.seconds["history"] = time.perf_counter() - started
+        aliases = _alias_search(plan.survey, plan.stages)
+        if aliases is not None:
+            # The other survey's objects near these alerts: one query (storage.aliases).
+            started = time.perf_counter()
+            batch = find_aliases(database, batch, aliases)
+            outcome.seconds["aliases"] = time.perf_counter() - started
         for (name, _), stage in zip(plan.stages, _stages(plan.stages), strict=True):
             started = time.perf_counter()
             batch = stage(batch)
             outcome.seconds[name] = time.perf_counter() - started
         started = time.perf_counter()
         written = write_batch(database, batch)
+        if aliases is not None:
+            write_aliases(database, batch, aliases)
         outcome.seconds["write"] = time.perf_counter() - started
     except Exception:
         outcome.error = traceback.format_exc()

@@ -46,6 +46,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from boom_flow.core.batch import AlertBatch, Rejection
+from boom_flow.crossmatch.sky import healpix
 from boom_flow.storage.documents import (
     candidate_records,
     clean_value,
@@ -58,6 +59,11 @@ from boom_flow.storage.history import DUPLICATE_KEY, incoming_points, merge_hist
 
 #: Enrichments that describe the object, not the alert: written once, to the aux doc.
 OBJECT_ENRICHMENTS = ("cross_matches", "aliases")
+#: The aux ``coordinates`` also hold the object's nested HEALPix pixel at this order
+#: (~13" pixels), indexed: the other survey finds its aliases among the objects of a
+#: batch's pixels and their neighbours with one ``$in`` query (``storage.aliases``).
+AUX_PIXEL_ORDER = 14
+AUX_PIXEL_FIELD = "healpix_14"
 #: Fields of an alert document that no enrichment may overwrite.
 RESERVED_FIELDS = frozenset({"_id", "objectId", "ssObjectId", "candidate", "coordinates",
                              "created_at", "updated_at"})
@@ -68,7 +74,7 @@ _GEO_AND_ID: Keys = (("coordinates.radec_geojson", GEOSPHERE), ("_id", ASCENDING
 #: Indexes per collection suffix (``data-model.md``).
 INDEXES: dict[str, tuple[Keys, ...]] = {
     "alerts": (_GEO_AND_ID, (("objectId", ASCENDING),), (("candidate.jd", ASCENDING),)),
-    "alerts_aux": (_GEO_AND_ID,),
+    "alerts_aux": (_GEO_AND_ID, ((f"coordinates.{AUX_PIXEL_FIELD}", ASCENDING),)),
     "alerts_rejected": ((("received_at", ASCENDING),),),
 }
 #: Survey-specific ones: ZTF's data rights are checked on every query by programid.
@@ -251,6 +257,19 @@ def _object_creation(object_ids: Sequence[Any], jd: np.ndarray,
         if places[row] is not None:
             extras["coordinates"] = places[row]
         creation[oid] = extras
+    return _with_pixels(creation)
+
+
+def _with_pixels(creation: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """New aux documents' ``coordinates`` with ``AUX_PIXEL_FIELD`` (copies: the alert
+    documents share the original dicts)."""
+    placed = [extras for extras in creation.values() if "coordinates" in extras]
+    if not placed:
+        return creation
+    lon, lat = np.array([e["coordinates"]["radec_geojson"]["coordinates"] for e in placed]).T
+    for extras, pixel in zip(placed, healpix(lon + 180.0, lat, AUX_PIXEL_ORDER).tolist(),
+                             strict=True):
+        extras["coordinates"] = {**extras["coordinates"], AUX_PIXEL_FIELD: pixel}
     return creation
 
 

@@ -17,6 +17,7 @@ from pymongo.database import Database
 
 from boom_flow.config import Settings
 from boom_flow.core.batch import Rejection, table_from_records
+from boom_flow.crossmatch.sky import healpix
 from boom_flow.storage import (
     WriteSummary,
     collection_names,
@@ -96,7 +97,8 @@ def test_indexes_are_created_once_and_again_without_error(mongo_db: Database) ->
         (("_id", 1),), geo, (("objectId", 1),), (("candidate.jd", 1),),
         (("candidate.programid", 1), ("candidate.jd", 1)),
     }
-    assert index_keys(mongo_db, ztf["alerts_aux"]) == {(("_id", 1),), geo}
+    assert index_keys(mongo_db, ztf["alerts_aux"]) == {(("_id", 1),), geo,
+                                                       (("coordinates.healpix_14", 1),)}
     assert (("received_at", 1),) in index_keys(mongo_db, ztf["alerts_rejected"])
     assert (("candidate.programid", 1), ("candidate.jd", 1)) not in index_keys(
         mongo_db, lsst["alerts"])
@@ -137,7 +139,10 @@ def test_an_alert_document_holds_exactly_its_schema_fields(mongo_db: Database) -
     aux = mongo_db.ZTF_alerts_aux.find_one({"_id": object_id(0)})
     assert aux["cross_matches"] == {"gcvs": [{"name": "V1", "distance_arcsec": 1.5}]}
     assert "cross_matches" not in mongo_db.ZTF_alerts_aux.find_one({"_id": object_id(1)})
-    assert aux["coordinates"] == new["coordinates"]
+    # The aux position also holds its HEALPix pixel (for the cross-survey aliases).
+    assert aux["coordinates"] == {**new["coordinates"],
+                                  "healpix_14": healpix(np.array([position(0)[0]]),
+                                                        np.array([position(0)[1]]), 14)[0]}
     assert aux["created_at"] == aux["updated_at"] == 2460500.25
     cutouts = mongo_db.ZTF_alerts_cutouts.find_one({"_id": candid(0, 0)})
     assert cutouts == {"_id": candid(0, 0), "cutoutScience": b"sci0",
