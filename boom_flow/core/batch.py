@@ -76,6 +76,9 @@ class KnownHistory:
     prv_candidates: pd.DataFrame
     prv_nondetections: pd.DataFrame
     fp_hists: pd.DataFrame
+    #: The aux documents as read (``_id`` and the fields above): the tables cannot tell
+    #: a point's absent field from a null one, filters can (``$exists``, ``$eq: null``).
+    documents: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

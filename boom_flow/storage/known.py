@@ -33,7 +33,8 @@ def load_known(db: Database, batch: AlertBatch) -> AlertBatch:
         "aliases": pd.Series([d.get("aliases") for d in documents], dtype=object),
     })
     tables = {kind: _points(documents, kind) for kind in HISTORY_KINDS}
-    return replace(batch, known=KnownHistory(objects=objects, **tables))
+    return replace(batch, known=KnownHistory(objects=objects, documents=tuple(documents),
+                                             **tables))
 
 
 def _points(documents: list[dict[str, Any]], kind: str) -> pd.DataFrame:
