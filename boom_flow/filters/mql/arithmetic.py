@@ -296,8 +296,8 @@ def round_or_trunc(operator: str, value: Any, place: Any) -> Any:
         rounded = int(Decimal(int(value)).quantize(quantum, rounding=rounding))
         return integer(rounded, value_kind)
     if value_kind == DOUBLE:
-        if not math.isfinite(value):
-            return value
+        if not math.isfinite(value) or (digits >= 0 and abs(value) >= 2.0**53):
+            return value  # already integral: nothing to round
         exact = DECIMAL_CONTEXT.create_decimal_from_float(value)
         return float(_quantize(exact, quantum, rounding))
     dec = value.to_decimal()
@@ -307,7 +307,7 @@ def round_or_trunc(operator: str, value: Any, place: Any) -> Any:
 
 
 def _quantize(value: Decimal, quantum: Decimal, rounding: str) -> Decimal:
-    context = Context(prec=200, rounding=rounding)
+    context = Context(prec=1000, rounding=rounding, Emax=999_999, Emin=-999_999)
     return value.quantize(quantum, rounding=rounding, context=context)
 
 
@@ -320,7 +320,7 @@ def _round_builder(operator: str) -> Builder:
     return build
 
 
-def _float_function(operator: str, function: Any, domain: Any = None,
+def _float_function(operator: str, function: Any, decimal_function: Any, domain: Any = None,
                     message: str = "") -> Builder:
     """``$sqrt``, ``$exp``, ``$ln``, ``$log10``: a double result (decimal for decimals)."""
     def build(arg: Any, scope: Scope) -> Evaluator:
@@ -334,11 +334,13 @@ def _float_function(operator: str, function: Any, domain: Any = None,
             number = as_float(value)
             if domain is not None and not math.isnan(number) and not domain(number):
                 raise fail(operator, message)
+            if value_kind == DECIMAL:
+                return decimal_result(decimal_function(DECIMAL_CONTEXT, value.to_decimal()))
             try:
                 result = function(number)
             except OverflowError:
                 result = math.inf
-            return Decimal128(repr(result)) if value_kind == DECIMAL else result
+            return result
         return evaluate
     return build
 
@@ -369,8 +371,10 @@ def power(base: Any, exponent: Any) -> Any:
     if widest == DOUBLE:
         try:
             return math.pow(float(base), float(exponent))
-        except (OverflowError, ValueError):
-            return float(base) ** float(exponent) if float(base) != 0 else math.inf
+        except OverflowError:
+            return math.inf
+        except ValueError:  # a negative base to a fractional power, 0 to a negative one
+            return math.nan if float(base) != 0 else math.inf
     b, e = int(base), int(exponent)
     if b == 0 and e < 0:
         raise fail("$pow", "$pow cannot take a base of 0 and a negative exponent")
@@ -412,12 +416,12 @@ OPERATORS: dict[str, Builder] = {
     "$floor": _rounding("$floor", (math.floor, "ROUND_FLOOR")),
     "$round": _round_builder("$round"),
     "$trunc": _round_builder("$trunc"),
-    "$sqrt": _float_function("$sqrt", _sqrt, lambda x: x >= 0,
+    "$sqrt": _float_function("$sqrt", _sqrt, Context.sqrt, lambda x: x >= 0,
                              "$sqrt's argument must be greater than or equal to 0"),
-    "$exp": _float_function("$exp", math.exp),
-    "$ln": _float_function("$ln", _ln, lambda x: x > 0, "$ln's argument must be a positive "
-                           "number"),
-    "$log10": _float_function("$log10", _log10, lambda x: x > 0,
+    "$exp": _float_function("$exp", math.exp, Context.exp),
+    "$ln": _float_function("$ln", _ln, Context.ln, lambda x: x > 0,
+                           "$ln's argument must be a positive number"),
+    "$log10": _float_function("$log10", _log10, Context.log10, lambda x: x > 0,
                               "$log10's argument must be a positive number"),
     "$log": _log,
     "$pow": _pow,

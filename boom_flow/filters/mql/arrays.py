@@ -379,14 +379,20 @@ def _contains(array: list[Any], value: Any) -> bool:
     return any(equal(value, element) for element in array)
 
 
+def _ordered(values: list[Any]) -> list[Any]:
+    """Set results in canonical order, as MongoDB's ordered value sets give them."""
+    return sorted(values, key=functools.cmp_to_key(compare))
+
+
 def _union(arrays: list[list[Any]]) -> list[Any]:
-    return distinct([value for array in arrays for value in array])
+    return _ordered(distinct([value for array in arrays for value in array]))
 
 
 def _intersection(arrays: list[list[Any]]) -> list[Any]:
     if not arrays:
         return []
-    return [v for v in distinct(arrays[0]) if all(_contains(a, v) for a in arrays[1:])]
+    return _ordered([v for v in distinct(arrays[0])
+                     if all(_contains(a, v) for a in arrays[1:])])
 
 
 def _difference(arrays: list[list[Any]]) -> list[Any]:

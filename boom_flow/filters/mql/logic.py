@@ -44,7 +44,8 @@ def _not(arg: Any, scope: Scope) -> Evaluator:
 def _fast_compare(left: Any, right: Any) -> int:
     """``compare`` with a shortcut for the common float/float and str/str cases."""
     kind = type(left)
-    if kind is type(right) and (kind is float or kind is str) and left == left:
+    if kind is type(right) and (kind is str or (kind is float and left == left
+                                                and right == right)):
         return -1 if left < right else (1 if left > right else 0)
     return compare(left, right)
 

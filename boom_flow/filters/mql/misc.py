@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from typing import Any
 
@@ -56,6 +57,10 @@ def to_string(value: Any) -> Any:
         return str(value)
     if cls is ObjectId:
         return str(value)
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_dt.UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     raise fail("$toString", f"unsupported conversion from {type_name(value)} to string")
 
 
@@ -175,8 +180,6 @@ def _merge_objects(arg: Any, scope: Scope) -> Evaluator:
 
     def evaluate(variables: dict[str, Any]) -> dict[str, Any]:
         values = [item(variables) for item in items]
-        if len(values) == 1 and is_array(values[0]):
-            values = list(values[0])
         merged: dict[str, Any] = {}
         for value in values:
             if value is None or value is MISSING:

@@ -16,10 +16,11 @@ from typing import Any
 
 import pymongo
 import pytest
+from bson import Decimal128
 from pymongo.errors import OperationFailure
 
 from boom_flow.config import Settings
-from boom_flow.filters.mql import EvaluationError, compile_stages
+from boom_flow.filters.mql import EvaluationError, PipelineError, compile_stages
 
 
 def canonical(value: Any) -> Any:
@@ -34,6 +35,8 @@ def canonical(value: Any) -> Any:
         return ("double", "nan" if value != value else value)
     if isinstance(value, int):
         return ("int", value)
+    if isinstance(value, Decimal128):  # by value: 1.5625 == 1.5625000
+        return ("decimal", value.to_decimal())
     return (type(value).__name__, value)
 
 
@@ -77,6 +80,16 @@ class Parity:
         ours_out = [o for o in ours if o is not None]
         assert canonical(ours_out) == canonical(theirs), pipeline
         return theirs
+
+    def check_refused(self, docs: Sequence[dict[str, Any]], pipeline: list[dict[str, Any]],
+                      ) -> PipelineError:
+        """Assert the server refuses the pipeline and so do we, before any document."""
+        self.store(docs)
+        with pytest.raises(OperationFailure):
+            self.server(pipeline)
+        with pytest.raises(PipelineError) as refused:
+            compile_stages(pipeline)
+        return refused.value
 
     def _check_one_by_one(self, stored: list[dict[str, Any]], pipeline: list[dict[str, Any]],
                           ours: list[Any]) -> None:
