@@ -10,6 +10,7 @@ import click
 from boom_flow import __version__
 from boom_flow.cli.api import api, users
 from boom_flow.cli.bench import bench
+from boom_flow.cli.catalogs import catalogs
 from boom_flow.cli.context import Context, pass_context
 from boom_flow.cli.models import models
 from boom_flow.cli.pipeline import replay, run
@@ -45,6 +46,7 @@ cli.add_command(doctor)
 cli.add_command(run)
 cli.add_command(replay)
 cli.add_command(models)
+cli.add_command(catalogs)
 cli.add_command(api)
 cli.add_command(users)
 cli.add_command(bench)

@@ -34,10 +34,11 @@ def catalog_documents(table: pa.Table, ra_column: str, dec_column: str) -> list[
 
 
 def load_catalog_collection(db: Database, name: str, table: pa.Table, ra_column: str,
-                            dec_column: str, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                            dec_column: str, chunk_rows: int | None = None,
                             progress: Callable[[int], None] | None = None) -> int:
     """Replace collection ``name`` by ``table``'s rows (with the 2dsphere index); the
     number of documents written."""
+    chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS
     staging = db[f"{name}__loading_{uuid.uuid4().hex[:8]}"]
     try:
         written = 0

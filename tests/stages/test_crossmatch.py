@@ -1,0 +1,125 @@
+"""The crossmatch stage: new objects only, every configured catalog, no database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from boom_flow.config import load_settings
+from boom_flow.core import AlertBatch, KnownHistory, RawPacket
+from boom_flow.core.batch import table_from_records
+from boom_flow.crossmatch.matching import CatalogSpec, specs_from_json, specs_to_json
+from boom_flow.crossmatch.sky import separation_arcsec
+from boom_flow.stages import build_stage, configure_stage
+from tests.crossmatch.helpers import ingest
+
+CATALOGS = Path("catalogs") / "fink"
+
+
+def batch_of(objects: Sequence[tuple[Any, float, float]], known: Sequence[Any] = ()
+             ) -> AlertBatch:
+    alerts = [{"_id": i, "objectId": oid} for i, (oid, _, _) in enumerate(objects)]
+    candidates = [{"jd": 2460000.5, "ra": ra, "dec": dec} for _, ra, dec in objects]
+    empty = table_from_records([], ["objectId", "jd"])
+    return AlertBatch(
+        survey="ZTF", alerts=table_from_records(alerts), candidates=table_from_records(candidates),
+        prv_candidates=empty, prv_nondetections=empty, fp_hists=empty,
+        cutouts=table_from_records([], ["_id"]),
+        known=KnownHistory(objects=pd.DataFrame({"objectId": pd.Series(list(known),
+                                                                      dtype=object)}),
+                           prv_candidates=empty, prv_nondetections=empty, fp_hists=empty))
+
+
+def test_new_objects_get_every_catalog_known_ones_and_bad_positions_nothing(
+        tmp_path: Path) -> None:
+    ingest(tmp_path, "STARS", {"ra": [10.0, 359.9999], "dec": [20.0, -89.9999],
+                               "name": ["s1", "s2"]})
+    ingest(tmp_path, "GALAXIES", {"ra": [10.0], "dec": [20.0 + 60 / 3600], "z": [0.02]})
+    specs = [CatalogSpec("STARS", 2.0, projection={"name": 1}),
+             CatalogSpec("GALAXIES", 300.0, True, "z", 30.0, 300.0, projection={"z": 1})]
+    stage = build_stage("crossmatch", {"catalogs": specs_to_json(specs),
+                                       "catalogs_dir": str(tmp_path), "aliases": True})
+    batch = batch_of([("new1", 10.0, 20.0 + 1 / 3600), ("old", 10.0, 20.0),
+                      ("new2", 0.0001, -89.9999), ("new3", 100.0, 0.0),
+                      ("new4", float("nan"), 1.0), ("new1", 10.0, 20.0)], known=["old"])
+    values = build_stage("crossmatch", {"catalogs": "[]", "catalogs_dir": str(tmp_path)})(
+        batch).enrichments  # no catalog configured: nothing added
+    assert "cross_matches" not in values
+    found = stage(batch).enrichments["cross_matches"].tolist()
+    assert [m["name"] for m in found[0]["STARS"]] == ["s1"]
+    assert found[0]["STARS"][0]["distance_arcsec"] == pytest.approx(1.0, abs=1e-6)
+    # 59" from the galaxy at z = 0.02: limit 30 * 0.05 / 0.02 = 75", 59 * 0.02 / 0.05 kpc.
+    (galaxy,) = found[0]["GALAXIES"]
+    assert galaxy["distance_kpc"] == pytest.approx(59.0 * 0.02 / 0.05, rel=1e-6)
+    assert found[1] is None  # known object: matched when it was created
+    assert [m["name"] for m in found[2]["STARS"]] == ["s2"]  # across RA 0/360 at the pole
+    assert found[3] == {"STARS": [], "GALAXIES": []}  # checked, nothing there
+    assert found[4] is None  # no usable position
+    assert found[5]["STARS"][0]["distance_arcsec"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_stage_refuses_unknown_settings() -> None:
+    with pytest.raises(ValueError, match="unknown crossmatch settings: radius"):
+        build_stage("crossmatch", {"radius": 2})
+
+
+def test_configured_catalogs_not_ingested_are_reported_once_and_left_out(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ingest(tmp_path, "GCVS", {"ra": [1.0], "dec": [2.0], "VarType": ["M"]})
+    settings = load_settings(environ={
+        "BOOM_FLOW_CROSSMATCH__CATALOGS_DIR": str(tmp_path),
+        "BOOM_FLOW_CROSSMATCH__ZTF": "[{catalog: GCVS, radius: 2.0, projection: {VarType: 1}},"
+                                     " {catalog: NED, radius: 300.0, use_distance: true,"
+                                     " distance_key: z, distance_max: 30, distance_max_near: 300},"
+                                     " {catalog: GCVS, radius: 5.0, projection: {period: 1}}]",
+    })
+    caplog.set_level(logging.WARNING, logger="boom_flow")
+    params = configure_stage(settings, "ztf", "crossmatch", {})
+    assert [s.catalog for s in specs_from_json(params["catalogs"])] == ["GCVS"]
+    assert params["catalogs_dir"] == str(tmp_path) and params["aliases"] is True
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2
+    assert "'NED' is not ingested" in warnings[0]
+    assert "has no column period" in warnings[1]
+    hash(tuple(sorted(params.items())))  # the plan stays hashable
+    build_stage("crossmatch", params)
+
+
+def test_real_alerts_match_gcvs_and_spicy_exactly_as_brute_force(
+        tmp_path: Path, shared_data: Path) -> None:
+    from boom_flow.sources.files import discover, read_packets
+    from boom_flow.surveys import build_survey
+
+    specs, references = [], {}
+    for name, file, ra, dec in (("GCVS", "gcvs.parquet", "ra", "dec"),
+                                ("SPICY", "spicy.parquet", "RAdeg", "DEdeg")):
+        table = pq.read_table(shared_data / CATALOGS / file)
+        ingest(tmp_path, name, {c: table[c] for c in table.column_names})
+        references[name] = (table[ra].to_numpy(), table[dec].to_numpy())
+        specs.append(CatalogSpec(name, 2.0, projection={ra: 1, dec: 1}))
+    folder = shared_data / "ztf"
+    packets = [p for p in read_packets(discover(folder / "alerts") + discover(folder / "tarballs"))
+               if isinstance(p, RawPacket)]
+    batch = build_survey("ztf").decode(packets)
+    assert len(batch) == 173
+    stage = build_stage("crossmatch", {"catalogs": specs_to_json(specs),
+                                       "catalogs_dir": str(tmp_path)})
+    found = stage(batch).enrichments["cross_matches"].tolist()
+    ra = batch.candidates["ra"].to_numpy(dtype=np.float64)
+    dec = batch.candidates["dec"].to_numpy(dtype=np.float64)
+    for spec in specs:
+        cat_ra, cat_dec = references[spec.catalog]
+        separation = separation_arcsec(ra[:, None], dec[:, None], cat_ra[None], cat_dec[None])
+        expected = [sorted(np.round(row[row <= 2.0], 6).tolist()) for row in separation]
+        got = [sorted(round(m["distance_arcsec"], 6) for m in value[spec.catalog])
+               for value in found]
+        assert got == expected
+        if spec.catalog == "GCVS":
+            assert sum(1 for e in expected if e) == 7  # crossmatch.md's reference count
