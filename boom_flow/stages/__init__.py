@@ -62,9 +62,27 @@ def _configure_crossmatch(settings: Settings, survey: str, params: dict[str, Any
 
 STAGE_BUILDERS["crossmatch"] = _crossmatch
 STAGE_CONFIGURERS["crossmatch"] = _configure_crossmatch
+
+
+def _filter(params: dict[str, Any]) -> Stage:
+    from boom_flow.filters.live import build_filter
+
+    return build_filter(params)
+
+
+def _configure_filter(settings: Settings, survey: str, params: dict[str, Any]
+                      ) -> dict[str, Any]:
+    from boom_flow.filters.live import configure_filter
+
+    return configure_filter(settings, survey, params)
+
+
 STAGE_BUILDERS["features"] = _features
 STAGE_BUILDERS["classify"] = _classify
 STAGE_CONFIGURERS["classify"] = _configure_classify
+#: Users' filters (``boom_flow.filters``): the active ones of the survey, reloaded live.
+STAGE_BUILDERS["filter"] = _filter
+STAGE_CONFIGURERS["filter"] = _configure_filter
 
 
 def configure_stage(settings: Settings, survey: str, name: str, params: dict[str, Any]

@@ -1,0 +1,65 @@
+"""The filter stage: every active filter of the survey on the batch, before the write.
+
+``filter_batch`` is the pure function: given the active filters it adds two private
+enrichments (names starting with ``_`` are not stored by the archive writer):
+
+- ``_filter_results``: per alert, None or ``{"filters": [...], "photometry": [...]}``,
+  one entry per filter it passed (``filter_id``, ``filter_name``, ``fid``,
+  ``passed_at`` in ms, ``annotations``, the projected ``output``), and the light curve
+  a result record carries, trimmed to what every one of those filters may see;
+- ``_filter_errors``: per alert, None or the filters whose evaluation failed on it,
+  with the reason (the results sink keeps and counts them).
+
+``FilterStage`` asks a provider for the active filters once per batch (the live one,
+``boom_flow.filters.live``, reloads them when they change).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from boom_flow.core import AlertBatch
+from boom_flow.filters.active import ActiveFilter
+from boom_flow.filters.documents import FilterDocuments
+from boom_flow.filters.evaluate import ERRORS, RESULTS, evaluate, photometry, record_rights
+
+
+def filter_batch(batch: AlertBatch, filters: Sequence[ActiveFilter],
+                 now_ms: int | None = None) -> AlertBatch:
+    """``batch`` with ``_filter_results`` and ``_filter_errors`` (see the module doc)."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    results: list[Any] = [None] * len(batch)
+    errors: list[Any] = [None] * len(batch)
+    wanted = [f for f in filters if f.survey == batch.survey.upper()]
+    if wanted and len(batch):
+        documents = FilterDocuments.from_batch(batch)
+        evaluation = evaluate(documents, wanted, now_ms)
+        positions: dict[Any, dict[int, int]] = {}
+        for row, passes in evaluation.passed.items():
+            rights = record_rights(passes)
+            rows, docs = documents.documents(rights)
+            if rights not in positions:
+                positions[rights] = {int(r): i for i, r in enumerate(rows.tolist())}
+            document = docs[positions[rights][row]]
+            results[row] = {"filters": passes,
+                            "photometry": photometry(document, batch.survey.upper())}
+        for row, failed in evaluation.errors.items():
+            errors[row] = failed
+    return (batch.with_enrichment(RESULTS, pd.Series(results, dtype=object))
+            .with_enrichment(ERRORS, pd.Series(errors, dtype=object)))
+
+
+@dataclass
+class FilterStage:
+    """The stage function: the provider's current filters on each batch."""
+
+    provider: Callable[[], Sequence[ActiveFilter]]
+    clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+
+    def __call__(self, batch: AlertBatch) -> AlertBatch:
+        return filter_batch(batch, self.provider(), self.clock_ms())
