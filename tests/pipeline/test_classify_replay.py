@@ -59,7 +59,9 @@ def test_the_plan_carries_only_the_models_that_load_and_reports_the_rest_once(
     params = dict(dict(plan.stages)["classify"])
     assert [spec["name"] for spec in specs_from_json(params["model_specs"])] == ["btsbot"]
     assert params["models_dir"] == str(tmp_path)
-    warnings = [record.getMessage() for record in caplog.records]
+    # (the crossmatch stage reports its own missing catalogs: not counted here)
+    warnings = [record.getMessage() for record in caplog.records
+                if record.name.startswith("boom_flow.ml")]
     assert len(warnings) == 5
     assert all("not found" in w and str(tmp_path) in w for w in warnings)
     hash(plan)  # the plan stays hashable (workers cache what they build from it)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from pymongo import monitoring
 
 from boom_flow.config import load_settings
 from boom_flow.core import AlertBatch, KnownHistory, RawPacket
@@ -123,3 +124,56 @@ def test_real_alerts_match_gcvs_and_spicy_exactly_as_brute_force(
         assert got == expected
         if spec.catalog == "GCVS":
             assert sum(1 for e in expected if e) == 7  # crossmatch.md's reference count
+
+
+class _Commands(monitoring.CommandListener):
+    """A pymongo command listener that records (command, collection)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def started(self, event: Any) -> None:
+        self.seen.append((event.command_name, str(event.command.get(event.command_name))))
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
+@pytest.mark.services
+def test_a_batch_costs_the_same_queries_whatever_its_number_of_objects(
+        tmp_path: Path, shared_data: Path, settings: Any, mongo_db: Any) -> None:
+    """The stage itself never touches the database; with aliases on, the worker adds one
+    read of the other survey's aux and at most one bulk write per aux collection."""
+    from boom_flow.core import RawBatch
+    from boom_flow.pipeline.worker import BatchPlan, process_batch
+    from boom_flow.sources.files import discover, read_packets
+    from boom_flow.storage import ensure_indexes
+
+    table = pq.read_table(shared_data / CATALOGS / "gcvs.parquet")
+    ingest(tmp_path, "GCVS", {c: table[c] for c in table.column_names})
+    ensure_indexes(mongo_db, "ZTF")
+    listener = _Commands()
+    params = {"catalogs": specs_to_json([CatalogSpec("GCVS", 2.0)]),
+              "catalogs_dir": str(tmp_path), "aliases": True}
+    mongo = settings.services.mongodb
+    plan = BatchPlan(survey="ztf", survey_options=(), mongo_uri=mongo.connection_uri,
+                     mongo_database=mongo.database,
+                     mongo_options=(("event_listeners", (listener,)),),
+                     stages=(("crossmatch", tuple(sorted(params.items()))),))
+    folder = shared_data / "ztf"
+    packets = [p for p in read_packets(discover(folder / "alerts") + discover(folder / "tarballs"))
+               if isinstance(p, RawPacket)]
+    costs = []
+    for chosen in (packets[:5], packets[40:140]):
+        listener.seen.clear()
+        outcome = process_batch(RawBatch(packets=tuple(chosen)), plan)
+        assert outcome.error is None and outcome.alerts == len(chosen)
+        costs.append(list(listener.seen))
+        assert len(listener.seen) <= 12
+    assert costs[0] == costs[1]
+    assert ("find", "LSST_alerts_aux") in costs[0]
+    # No geo query and nothing read from a catalog collection: catalogs are files.
+    assert not any("GCVS" in collection for _, collection in costs[0])
