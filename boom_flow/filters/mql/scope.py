@@ -51,6 +51,8 @@ class Scope:
             wanted = str(low) if low == high else f"{low} to {high}"
             raise self.error(f"Expression {self.operator} takes {wanted} argument(s), "
                              f"{len(specs)} were passed in")
+        if not isinstance(arg, list):
+            return [self.compile(arg)]
         return [self.compile(spec, index) for index, spec in enumerate(specs)]
 
     def named(self, arg: Any, required: tuple[str, ...],
