@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pymongo.database import Database
 
 from boom_flow.core import AlertBatch, RawPacket
@@ -85,3 +87,14 @@ def server_results(db: Database, survey: str, pipeline: list[dict[str, Any]],
         ids = [d["_id"] for d in alerts.find({}, {"_id": 1})]
     prefix = server_prefix(survey, ids, programids)
     return {d["_id"]: d for d in alerts.aggregate(prefix + pipeline)}
+
+
+def with_forced_programids(batch: AlertBatch) -> AlertBatch:
+    """``tests.storage.helpers``' forced points carry no programid; give them their
+    epoch's (epochs 2, 5, 8... are programid 2)."""
+    if not len(batch.fp_hists):
+        return batch
+    fp = batch.fp_hists.copy()
+    fp["programid"] = pd.array([1 + (round(j - 2460000.5) % 3 == 2) for j in fp["jd"]],
+                               dtype="int64[pyarrow]")
+    return replace(batch, fp_hists=fp)

@@ -6,7 +6,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from pymongo.database import Database
 
@@ -16,7 +15,7 @@ from boom_flow.filters.documents import (
     permitted_programids,
     server_prefix,
 )
-from tests.filters.helpers import ingest, lsst_packets, ztf_packets
+from tests.filters.helpers import ingest, lsst_packets, with_forced_programids, ztf_packets
 from tests.storage.helpers import candid, epoch_jd, object_id, ztf_batch
 
 RIGHTS = ((1,), (1, 2, 3))
@@ -79,17 +78,9 @@ def test_backtest_documents_of_the_archive_equal_the_servers(
     assert _assert_parity(mongo_db, "ZTF", documents, RIGHTS) >= len(alerts)
 
 
-def _with_forced_programids(batch: AlertBatch) -> AlertBatch:
-    """The helpers' forced points carry no programid; give them their epoch's."""
-    fp = batch.fp_hists.copy()
-    fp["programid"] = pd.array([1 + (round(j - 2460000.5) % 3 == 2) for j in fp["jd"]],
-                               dtype="int64[pyarrow]")
-    return replace(batch, fp_hists=fp)
-
-
 def test_a_programid_1_document_holds_no_programid_2_alert_or_point() -> None:
     # Object 0 at epochs 0..5: epochs 2 and 5 are programid 2 (tests.storage.helpers).
-    batch = _with_forced_programids(ztf_batch([(0, j) for j in range(6)] + [(1, 2)]))
+    batch = with_forced_programids(ztf_batch([(0, j) for j in range(6)] + [(1, 2)]))
     documents = FilterDocuments.from_batch(batch)
     rows, public = documents.documents((1,))
     assert rows.tolist() == [0, 1, 3, 4]

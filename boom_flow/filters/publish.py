@@ -1,0 +1,210 @@
+"""Publish a filtered batch's results: Kafka topic, per-filter Valkey streams, errors.
+
+Runs on the worker after the batch is written and before its offsets are committed
+(the pipeline's ``filter_results`` sink), so a crash at any point re-runs the batch
+and nothing is lost (at least once). Redelivery must not repeat a result: each
+(candid, filter_id) pair that was published leaves a key
+``boom_flow:results:{S}:{filter_id}:{candid}`` in Valkey (with a TTL); a pair whose key
+exists is not published again. The key is set *after* the Kafka flush and the stream
+``XADD`` succeeded, never before: a crash in between can only repeat a result (in the
+milliseconds between flush and key), never lose one.
+
+Evaluation errors (``_filter_errors``) are counted per filter
+(``boom_flow:filters:{S}:errors`` hash) and kept with their reason in the capped stream
+``boom_flow:filters:{S}:error_log``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import confluent_kafka
+import redis
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from boom_flow.core import AlertBatch
+from boom_flow.filters.evaluate import ERRORS
+from boom_flow.filters.results import (
+    ResultRecord,
+    encode,
+    result_records,
+    results_topic,
+    stream_entry,
+    stream_key,
+)
+from boom_flow.storage.documents import column_values
+
+log = logging.getLogger("boom_flow.filters.publish")
+
+DEFAULT_STREAM_MAXLEN = 10_000
+DEFAULT_DEDUP_TTL_S = 14 * 86_400
+ERROR_LOG_MAXLEN = 10_000
+
+
+class PublishError(RuntimeError):
+    """Results could not be delivered; the batch must not be committed."""
+
+
+@dataclass
+class PublishSummary:
+    records: int = 0
+    passes: int = 0
+    #: Passes already published by an earlier delivery of the same alerts.
+    repeated: int = 0
+    errors: int = 0
+
+
+def sent_key(survey: str, filter_id: str, candid: int) -> str:
+    return f"boom_flow:results:{survey.upper()}:{filter_id}:{candid}"
+
+
+def error_counts_key(survey: str) -> str:
+    return f"boom_flow:filters:{survey.upper()}:errors"
+
+
+def error_log_key(survey: str) -> str:
+    return f"boom_flow:filters:{survey.upper()}:error_log"
+
+
+class ResultsPublisher:
+    """Publishes result records; one per worker process (see ``build_results_sink``)."""
+
+    def __init__(self, producer: Any, valkey: redis.Redis, survey: str, *,
+                 stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
+                 dedup_ttl_s: int = DEFAULT_DEDUP_TTL_S, flush_timeout_s: float = 30.0) -> None:
+        self.producer = producer
+        self.valkey = valkey
+        self.survey = survey.upper()
+        self.topic = results_topic(survey)
+        self.stream_maxlen = stream_maxlen
+        self.dedup_ttl_s = dedup_ttl_s
+        self.flush_timeout_s = flush_timeout_s
+
+    def __call__(self, batch: AlertBatch) -> PublishSummary:
+        summary = PublishSummary(errors=self.record_errors(batch))
+        records = result_records(batch)
+        if not records:
+            return summary
+        fresh = self._unpublished(records)
+        summary.repeated = sum(len(r.filter_ids) for r in records) - sum(
+            len(r.filter_ids) for r in fresh)
+        if not fresh:
+            return summary
+        self._produce(fresh)
+        pipe = self.valkey.pipeline(transaction=False)
+        for result in fresh:
+            for filter_pass in result.record["filters"]:
+                pipe.xadd(stream_key(filter_pass["filter_id"]),
+                          {"data": stream_entry(result.record, filter_pass)},
+                          maxlen=self.stream_maxlen, approximate=True)
+        for result in fresh:
+            for filter_id in result.filter_ids:
+                pipe.set(sent_key(self.survey, filter_id, result.candid), 1,
+                         ex=self.dedup_ttl_s)
+        pipe.execute()
+        summary.records = len(fresh)
+        summary.passes = sum(len(r.filter_ids) for r in fresh)
+        return summary
+
+    def _unpublished(self, records: list[ResultRecord]) -> list[ResultRecord]:
+        pairs = [(r, f) for r in records for f in r.filter_ids]
+        sent = self.valkey.mget([sent_key(self.survey, f, r.candid) for r, f in pairs])
+        todo: dict[int, set[str]] = {}
+        for (record, filter_id), done in zip(pairs, sent, strict=True):
+            if done is None:
+                todo.setdefault(record.candid, set()).add(filter_id)
+        return [r.only(todo[r.candid]) for r in records if r.candid in todo]
+
+    def _produce(self, records: list[ResultRecord]) -> None:
+        failures: list[str] = []
+
+        def delivered(error: Any, _message: Any) -> None:
+            if error is not None:
+                failures.append(str(error))
+
+        for result in records:
+            self.producer.produce(self.topic, encode(result.record),
+                                  key=str(result.record["objectId"]).encode(),
+                                  on_delivery=delivered)
+            self.producer.poll(0)
+        left = self.producer.flush(self.flush_timeout_s)
+        if left or failures:
+            raise PublishError(f"{self.topic}: {left} results undelivered after "
+                               f"{self.flush_timeout_s} s; errors: {failures[:3]}")
+
+    def record_errors(self, batch: AlertBatch) -> int:
+        """Keep every evaluation error (filter, candid, reason) and count them."""
+        if ERRORS not in batch.enrichments:
+            return 0
+        errors = batch.enrichments[ERRORS].tolist()
+        rows = [i for i, value in enumerate(errors) if value]
+        if not rows:
+            return 0
+        ids = column_values(batch.alerts, "_id")
+        object_ids = column_values(batch.alerts, "objectId")
+        pipe = self.valkey.pipeline(transaction=False)
+        count = 0
+        for row in rows:
+            for error in errors[row]:
+                count += 1
+                pipe.hincrby(error_counts_key(self.survey), error["filter_id"], 1)
+                pipe.xadd(error_log_key(self.survey), {"data": json.dumps({
+                    "filter_id": error["filter_id"], "fid": error["fid"],
+                    "candid": ids[row], "objectId": object_ids[row],
+                    "reason": error["reason"]})},
+                    maxlen=ERROR_LOG_MAXLEN, approximate=True)
+        pipe.execute()
+        log.warning("%d filter evaluation errors in a %s batch (see %s)", count, self.survey,
+                    error_log_key(self.survey))
+        return count
+
+
+def recent_results(valkey: redis.Redis, filter_id: str, since_ms: int = 0,
+                   limit: int = 100) -> list[dict[str, Any]]:
+    """What passed ``filter_id`` since ``since_ms`` (ms since the epoch, by publication
+    time), oldest first, at most ``limit``: each the stream entry plus its ``id``."""
+    entries = valkey.xrange(stream_key(filter_id), min=str(int(since_ms)), max="+",
+                            count=int(limit))
+    results = []
+    for entry_id, fields in entries:
+        data = fields.get(b"data") if b"data" in fields else fields.get("data")
+        value = json.loads(data)
+        value["id"] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        results.append(value)
+    return results
+
+
+def recent_errors(valkey: redis.Redis, survey: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The latest evaluation errors of ``survey``'s filters, newest first."""
+    entries = valkey.xrevrange(error_log_key(survey), count=int(limit))
+    return [json.loads(fields[b"data"]) for _, fields in entries]
+
+
+def ensure_topic(config: Mapping[str, Any], topic: str, partitions: int = 1) -> None:
+    """Create ``topic`` unless it exists (brokers need not auto-create topics)."""
+    admin = AdminClient({"bootstrap.servers": config["bootstrap.servers"],
+                         **{k: v for k, v in config.items() if k.startswith(("security.",
+                                                                              "sasl.", "ssl."))}})
+    if topic in admin.list_topics(timeout=10).topics:
+        return
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+        try:
+            future.result(10)
+        except confluent_kafka.KafkaException as error:
+            if error.args[0].code() != confluent_kafka.KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
+
+def build_results_sink(params: Mapping[str, Any]) -> ResultsPublisher:
+    """The publisher of a worker: its producer and Valkey client, made once."""
+    config = json.loads(params["kafka"])
+    topic = results_topic(params["survey"])
+    ensure_topic(config, topic)
+    return ResultsPublisher(
+        confluent_kafka.Producer(config), redis.Redis.from_url(params["valkey_url"]),
+        params["survey"], stream_maxlen=int(params.get("stream_maxlen", DEFAULT_STREAM_MAXLEN)),
+        dedup_ttl_s=int(params.get("dedup_ttl_s", DEFAULT_DEDUP_TTL_S)))

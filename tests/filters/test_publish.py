@@ -1,0 +1,141 @@
+"""Publishing results to the real broker and Valkey: records, streams, no duplicates."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import confluent_kafka
+import pandas as pd
+import pytest
+import redis
+
+from boom_flow.config import Settings
+from boom_flow.core import AlertBatch
+from boom_flow.filters.evaluate import ERRORS
+from boom_flow.filters.publish import (
+    ResultsPublisher,
+    build_results_sink,
+    error_counts_key,
+    recent_errors,
+    recent_results,
+    sent_key,
+)
+from boom_flow.filters.results import result_records, stream_key
+from boom_flow.stages.filter import filter_batch
+from tests.filters.helpers import active, with_forced_programids
+from tests.filters.kafka import TopicReader
+from tests.storage.helpers import candid, ztf_batch
+
+PIPELINE = [{"$match": {"candidate.magpsf": {"$gt": 0}}},
+            {"$project": {"objectId": 1, "annotations.mag": "$candidate.magpsf"}}]
+
+
+@pytest.fixture
+def publisher(settings: Settings) -> Iterator[ResultsPublisher]:
+    kafka = settings.services.kafka
+    sink = build_results_sink({"survey": "ZTF",
+                               "kafka": json.dumps(kafka.producer_config()),
+                               "valkey_url": settings.services.valkey.connection_url,
+                               "stream_maxlen": 1000})
+    yield sink
+    sink.valkey.close()
+
+
+@pytest.fixture
+def reader(settings: Settings) -> Iterator[TopicReader]:
+    reader = TopicReader(settings)
+    yield reader
+    reader.close()
+
+
+def _filtered(ids: list[str], epochs: list[tuple[int, int]]) -> AlertBatch:
+    scores = [{"acai_h": 0.25 * (i % 4), "btsbot": 0.5} for i in range(len(epochs))]
+    batch = with_forced_programids(ztf_batch(epochs, enrichments={"classifications": scores}))
+    filters = [active(i, PIPELINE, programids=[1, 2] if n else [1]) for n, i in enumerate(ids)]
+    return filter_batch(batch, filters, now_ms=1_700_000_000_000)
+
+
+def test_records_reach_the_topic_and_the_streams_once(
+        publisher: ResultsPublisher, reader: TopicReader, valkey: redis.Redis) -> None:
+    ids = [uuid.uuid4().hex, uuid.uuid4().hex]
+    # Object 5 at epochs 0..3 (epoch 2 is programid 2: only the second filter passes it).
+    batch = _filtered(ids, [(5, j) for j in range(4)])
+    summary = publisher(batch)
+    assert (summary.records, summary.passes, summary.repeated) == (4, 7, 0)
+    messages = reader.read(expected=4)
+    assert len(messages) == 4
+    by_candid = {record["candid"]: (key, record) for key, record in messages}
+    assert set(by_candid) == {candid(5, j) for j in range(4)}
+    key, record = by_candid[candid(5, 3)]
+    row = 3
+    assert key == batch.alerts["objectId"].iloc[row].encode()
+    assert record["objectId"] == batch.alerts["objectId"].iloc[row]
+    assert record["survey"] == "ZTF"
+    assert (record["jd"], record["ra"], record["dec"]) == tuple(
+        float(batch.candidates[c].iloc[row]) for c in ("jd", "ra", "dec"))
+    assert [f["filter_id"] for f in record["filters"]] == ids
+    assert record["filters"][0]["passed_at"] == 1_700_000_000_000
+    assert json.loads(record["filters"][0]["annotations"]) == {
+        "mag": float(batch.candidates["magpsf"].iloc[row])}
+    assert record["classifications"] == [{"classifier": "acai_h", "score": 0.75},
+                                         {"classifier": "btsbot", "score": 0.5}]
+    # Both filters passed it, one may see programid 1 only: so may the record's light curve.
+    assert {p["programid"] for p in record["photometry"]} == {1}
+    assert [p["origin"] for p in record["photometry"]].count("forced") > 0
+    assert record["photometry"] == sorted(record["photometry"],
+                                          key=lambda p: (p["jd"], p["origin"]))
+    assert record["cutoutScience"] == b"sci3" and record["cutoutDifference"] == b"diff"
+    _, partner_only = by_candid[candid(5, 2)]
+    assert [f["filter_id"] for f in partner_only["filters"]] == [ids[1]]
+    assert {p["programid"] for p in partner_only["photometry"]} == {1, 2}
+
+    assert valkey.xlen(stream_key(ids[0])) == 3 and valkey.xlen(stream_key(ids[1])) == 4
+    entries = recent_results(valkey, ids[1], since_ms=0, limit=10)
+    assert [e["candid"] for e in entries] == [candid(5, j) for j in range(4)]
+    assert entries[0]["annotations"] == {"mag": float(batch.candidates["magpsf"].iloc[0])}
+    assert entries[0]["classifications"] == {"acai_h": 0.0, "btsbot": 0.5}
+    assert recent_results(valkey, ids[1], since_ms=0, limit=2)[-1]["candid"] == candid(5, 1)
+    assert valkey.ttl(sent_key("ZTF", ids[0], candid(5, 0))) > 0
+
+    # Redelivered (a restart before the commit): nothing is published again.
+    again = publisher(_filtered(ids, [(5, j) for j in range(4)]))
+    assert (again.records, again.repeated) == (0, 7)
+    assert reader.read(expected=0, idle_s=1.0) == []
+    assert valkey.xlen(stream_key(ids[0])) == 3 and valkey.xlen(stream_key(ids[1])) == 4
+
+    # A filter added since: only the new pairs go out, in records naming it alone.
+    late = uuid.uuid4().hex
+    third = publisher(_filtered([*ids, late], [(5, j) for j in range(4)]))
+    assert (third.records, third.passes, third.repeated) == (4, 4, 7)
+    assert {tuple(f["filter_id"] for f in r["filters"])
+            for _, r in reader.read(expected=4)} == {(late,)}
+
+
+def test_evaluation_errors_are_counted_and_kept(publisher: ResultsPublisher,
+                                                valkey: redis.Redis) -> None:
+    filter_id = uuid.uuid4().hex
+    batch = ztf_batch([(6, 0), (6, 1)])
+    errors = [None, [{"filter_id": filter_id, "fid": "v1", "reason": "EvaluationError: x"}]]
+    batch = batch.with_enrichment(ERRORS, pd.Series(errors, dtype=object))
+    assert publisher(batch).errors == 1
+    assert valkey.hget(error_counts_key("ZTF"), filter_id) == b"1"
+    latest = recent_errors(valkey, "ZTF", limit=5)[0]
+    assert latest == {"filter_id": filter_id, "fid": "v1", "candid": candid(6, 1),
+                      "objectId": batch.alerts["objectId"].iloc[1],
+                      "reason": "EvaluationError: x"}
+
+
+def test_undelivered_results_fail_the_batch_and_leave_no_dedup_keys(
+        settings: Settings, valkey: redis.Redis) -> None:
+    dead = confluent_kafka.Producer({"bootstrap.servers": "127.0.0.1:1",
+                                     "message.timeout.ms": 500})
+    publisher = ResultsPublisher(dead, valkey, "ZTF", flush_timeout_s=3)
+    filter_id = uuid.uuid4().hex
+    batch = _filtered([filter_id], [(7, 0)])
+    assert len(result_records(batch)) == 1
+    with pytest.raises(RuntimeError, match="undelivered"):
+        publisher(batch)
+    assert valkey.get(sent_key("ZTF", filter_id, candid(7, 0))) is None
+    assert valkey.xlen(stream_key(filter_id)) == 0
