@@ -28,7 +28,6 @@ previous version untouched and never a partial one.
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -254,7 +253,3 @@ def list_catalogs(root: Path) -> list[CatalogInfo]:
 def read_partition(info: CatalogInfo, partition: Partition, columns: list[str] | None = None
                    ) -> pa.Table:
     return pq.read_table(info.path / partition.relative_path(), columns=columns)
-
-
-def elapsed_since(started: float) -> float:
-    return max(time.perf_counter() - started, 1e-9)
