@@ -15,6 +15,7 @@ from boom_flow.cli.context import Context, pass_context
 from boom_flow.cli.models import models
 from boom_flow.cli.pipeline import replay, run
 from boom_flow.cli.services import doctor, services
+from boom_flow.cli.simulate import simulate
 from boom_flow.config import CONFIG_PATH_VARIABLE
 
 
@@ -50,6 +51,7 @@ cli.add_command(catalogs)
 cli.add_command(api)
 cli.add_command(users)
 cli.add_command(bench)
+cli.add_command(simulate)
 
 
 def main() -> None:
