@@ -21,8 +21,16 @@ from boom_flow.filters.mql.values import MISSING
 OPERATORS: dict[str, Builder] = {
     **arithmetic.OPERATORS, **arrays.OPERATORS, **logic.OPERATORS, **misc.OPERATORS,
 }
-OPERATORS["$literal"] = lambda arg, scope: (lambda variables: arg)
+OPERATORS["$literal"] = lambda arg, scope: constant(arg)
 SYSTEM_VARIABLES = frozenset({"ROOT", "CURRENT", "REMOVE"})
+
+
+def constant(value: Any) -> Evaluator:
+    """An evaluator of a constant; ``.constant`` lets operators specialise on it."""
+    def evaluate(variables: dict[str, Any]) -> Any:
+        return value
+    evaluate.constant = value  # type: ignore[attr-defined]
+    return evaluate
 
 
 def root_scope(path: str, variables: frozenset[str] = frozenset()) -> Scope:
@@ -36,13 +44,13 @@ def compile_expression(spec: Any, scope: Scope) -> Evaluator:
             return _variable(spec[2:], scope)
         if spec.startswith("$"):
             return _field_path(spec[1:], scope)
-        return lambda variables: spec
+        return constant(spec)
     if isinstance(spec, dict):
         return _object(spec, scope)
     if isinstance(spec, list):
         items = [scope.compile(item, index) for index, item in enumerate(spec)]
         return lambda variables: [_present(item(variables)) for item in items]
-    return lambda variables: spec
+    return constant(spec)
 
 
 def _present(value: Any) -> Any:

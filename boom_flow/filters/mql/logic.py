@@ -8,6 +8,8 @@ are false, everything else (empty arrays included) is true.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 from boom_flow.filters.mql.scope import Builder, Evaluator, Scope, fail
@@ -50,10 +52,30 @@ def _fast_compare(left: Any, right: Any) -> int:
     return compare(left, right)
 
 
-def _comparison(test: Any) -> Builder:
+def _comparison(native: Callable[[Any, Any], bool], test: Callable[[int], bool]) -> Builder:
+    """``$lt``... : Python's own operator when both sides are plain numbers (not NaN) or
+    strings, MongoDB's total order otherwise; a constant right side is specialised."""
     def build(arg: Any, scope: Scope) -> Evaluator:
         left, right = scope.args(arg, 2)
-        return lambda variables: test(_fast_compare(left(variables), right(variables)))
+        constant = getattr(right, "constant", MISSING)
+        if type(constant) in (float, int) and constant == constant:
+            def against_number(variables: dict[str, Any]) -> bool:
+                value = left(variables)
+                kind = type(value)
+                if (kind is float or kind is int) and value == value:
+                    return native(value, constant)
+                return test(compare(value, constant))
+            return against_number
+
+        def general(variables: dict[str, Any]) -> bool:
+            a, b = left(variables), right(variables)
+            left_kind, right_kind = type(a), type(b)
+            if ((left_kind is float or left_kind is int) and (right_kind is float
+                                                              or right_kind is int)
+                    and a == a and b == b) or (left_kind is str and right_kind is str):
+                return native(a, b)
+            return test(compare(a, b))
+        return general
     return build
 
 
@@ -134,12 +156,12 @@ OPERATORS: dict[str, Builder] = {
     "$and": _and,
     "$or": _or,
     "$not": _not,
-    "$eq": _comparison(lambda order: order == 0),
-    "$ne": _comparison(lambda order: order != 0),
-    "$gt": _comparison(lambda order: order > 0),
-    "$gte": _comparison(lambda order: order >= 0),
-    "$lt": _comparison(lambda order: order < 0),
-    "$lte": _comparison(lambda order: order <= 0),
+    "$eq": _comparison(operator.eq, lambda order: order == 0),
+    "$ne": _comparison(operator.ne, lambda order: order != 0),
+    "$gt": _comparison(operator.gt, lambda order: order > 0),
+    "$gte": _comparison(operator.ge, lambda order: order >= 0),
+    "$lt": _comparison(operator.lt, lambda order: order < 0),
+    "$lte": _comparison(operator.le, lambda order: order <= 0),
     "$cmp": _cmp,
     "$cond": _cond,
     "$ifNull": _if_null,
