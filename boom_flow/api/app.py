@@ -40,8 +40,11 @@ def build_state(settings: Settings) -> ApiState:
         raise ApiConfigError(f"api.secret_key is shorter than {MIN_SECRET_BYTES} bytes: too weak "
                              "to sign HS256 tokens (e.g. `openssl rand -hex 32`)")
     mongo = settings.services.mongodb
+    # The database stops queries at their budget (maxTimeMS); the socket timeout only
+    # guards against a server that stopped answering altogether.
     client: pymongo.MongoClient = pymongo.MongoClient(
-        mongo.connection_uri, **mongo.client_options())
+        mongo.connection_uri, socketTimeoutMS=settings.api.max_time_ms_limit + 30_000,
+        **mongo.client_options())
     db = client[mongo.database]
     return ApiState(settings=settings, client=client, db=db,
                     users=UserStore(db, settings.api.password_hash_rounds),

@@ -1,21 +1,28 @@
 """The archive as one user may see it: find, count, aggregate through their views.
 
 Every route that reads a catalog goes through these functions, so data rights
-(``rights.py``) and the time budget apply to all of them the same way. The time
-budget is ``pymongo.timeout``: pymongo sends each command with the remaining
-``maxTimeMS``, the database stops the query there, and whatever part of a request
-is still running when the budget is spent fails with a timeout error.
+(``rights.py``) and the time budget apply to all of them the same way.
+
+The time budget is enforced by the database: each command carries ``maxTimeMS`` =
+what is left of the request's budget (``time_budget`` keeps the deadline), so the
+server stops a runaway query itself and answers ``MaxTimeMSExpired``, which becomes
+a 503 with the reason. (pymongo's client-side ``pymongo.timeout`` is not used for
+this: it gives the socket exactly the same deadline as ``maxTimeMS``, so the client
+gives up a hair before the server's answer arrives and the server is left running
+the query on a closed connection.)
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import pymongo
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import ExecutionTimeout, PyMongoError
 
 from boom_flow.api.errors import bad_request, database_error
 from boom_flow.api.guards import is_protected, unknown_catalog
@@ -29,16 +36,46 @@ from boom_flow.api.rights import (
 )
 
 Sort = list[tuple[str, Any]]
+#: Monotonic deadline of the current request's queries (per thread / task).
+_deadline: ContextVar[float | None] = ContextVar("boom_flow_api_deadline", default=None)
+#: Extra time given to the client side when it must bound code that sets no maxTimeMS.
+CLIENT_GRACE_S = 2.0
 
 
 @contextmanager
-def time_budget(budget_ms: int) -> Iterator[None]:
-    """Run the enclosed database calls within ``budget_ms``; a timeout becomes 503."""
+def time_budget(budget_ms: int, *, client_side: bool = False) -> Iterator[None]:
+    """Run the enclosed queries within ``budget_ms`` in all; a timeout becomes 503.
+
+    ``client_side``: also bound the enclosed pymongo calls on the client (for code
+    that passes no ``maxTimeMS`` of its own, such as the filter back-test).
+    """
+    token = _deadline.set(time.monotonic() + budget_ms / 1000)
     try:
-        with pymongo.timeout(budget_ms / 1000):
+        if client_side:
+            with pymongo.timeout(budget_ms / 1000 + CLIENT_GRACE_S):
+                yield
+        else:
             yield
     except PyMongoError as error:
         raise database_error(error, budget_ms) from None
+    finally:
+        _deadline.reset(token)
+
+
+def remaining_ms() -> int | None:
+    """``maxTimeMS`` for the next command: what is left of the budget (None: no budget)."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return None
+    left = int((deadline - time.monotonic()) * 1000)
+    if left <= 0:
+        raise ExecutionTimeout("the time budget is spent", 50)
+    return left
+
+
+def _max_time() -> dict[str, int]:
+    left = remaining_ms()
+    return {} if left is None else {"maxTimeMS": left}
 
 
 def readable_catalog(db: Database, name: str, rights: Rights) -> str:
@@ -93,17 +130,17 @@ def find(db: Database, collection: str, rights: Rights, query: Mapping[str, Any]
             stages.append({"$limit": limit})
         if projection:
             stages.append({"$project": dict(projection)})
-        return db[collection].aggregate(stages)
+        return db[collection].aggregate(stages, **_max_time())
     return db[collection].find(user_filter(collection, rights, query), projection or None,
-                               skip=skip, limit=limit, sort=sort)
+                               skip=skip, limit=limit, sort=sort, max_time_ms=remaining_ms())
 
 
 def count(db: Database, collection: str, rights: Rights, query: Mapping[str, Any]) -> int:
     if uses_view(collection, rights):
         stages = [*view_stages(collection, rights), {"$match": dict(query)}, {"$count": "n"}]
-        found = list(db[collection].aggregate(stages))
+        found = list(db[collection].aggregate(stages, **_max_time()))
         return int(found[0]["n"]) if found else 0
-    return db[collection].count_documents(user_filter(collection, rights, query))
+    return db[collection].count_documents(user_filter(collection, rights, query), **_max_time())
 
 
 def estimated_count(db: Database, collection: str, rights: Rights) -> int:
@@ -111,15 +148,15 @@ def estimated_count(db: Database, collection: str, rights: Rights) -> int:
     their view (the total would count documents they may not see)."""
     if rights.restricts(collection):
         return count(db, collection, rights, {})
-    return db[collection].estimated_document_count()
+    return db[collection].estimated_document_count(**_max_time())
 
 
 def aggregate(db: Database, collection: str, stages: list[dict[str, Any]]
               ) -> Iterator[dict[str, Any]]:
     """Run stages already scoped by ``rights.scope_pipeline``."""
-    return db[collection].aggregate(stages)
+    return db[collection].aggregate(stages, **_max_time())
 
 
 def sample(db: Database, collection: str, rights: Rights, size: int) -> list[dict[str, Any]]:
     stages = [*view_stages(collection, rights), {"$sample": {"size": size}}]
-    return list(db[collection].aggregate(stages))
+    return list(db[collection].aggregate(stages, **_max_time()))

@@ -29,6 +29,8 @@ MIXED = "ZTF21mixedaa"
 PRIVATE = "ZTF21privatz"
 MIXED_OFFSET = 10**18
 PRIVATE_OFFSET = 2 * 10**18
+FP_OFFSET = 3 * 10**18
+FP_SUFFIX = "fp"
 
 
 def mixed_programid(jd: float) -> int:
@@ -70,7 +72,15 @@ def _rewrite(data: bytes, object_id: str, offset: int,
 
 
 def private_copies(shared: Path) -> list[RawPacket]:
+    """The copies of ZTF21abiuvdk, and mixed-programid copies (objectId + ``FP_SUFFIX``)
+    of the schema 4.02 packets, whose forced photometry (``fp_hists``) gets mixed
+    programids too."""
     packets = []
+    for path in sorted((shared / "ztf/alerts/boom_20240716").glob("*.avro")):
+        data = path.read_bytes()
+        object_id = next(iter(fastavro.reader(io.BytesIO(data))))["objectId"]
+        packets.append(RawPacket(_rewrite(data, object_id + FP_SUFFIX, FP_OFFSET,
+                                          mixed_programid), f"fp:{path.name}"))
     for path in sorted((shared / LIGHTCURVE).glob("*.avro")):
         data = path.read_bytes()
         packets.append(RawPacket(_rewrite(data, MIXED, MIXED_OFFSET, mixed_programid),

@@ -165,7 +165,6 @@ def add_version(request: Request, filter_id: str, body: NewVersion,
 
 def _backtest(request: Request, body: FilterTest, user: User) -> list[dict[str, Any]]:
     from boom_flow.filters.backtest import test_filter_on_archive
-
     from boom_flow.filters.mql import PipelineError
 
     state = api_state(request)
@@ -177,7 +176,7 @@ def _backtest(request: Request, body: FilterTest, user: User) -> list[dict[str, 
         raise too_large(f"limit {limit} exceeds the maximum of {state.api.max_limit}")
     budget = body.max_time_ms or state.api.default_max_time_ms
     try:
-        with archive.time_budget(min(budget, state.api.max_time_ms_limit)):
+        with archive.time_budget(min(budget, state.api.max_time_ms_limit), client_side=True):
             return test_filter_on_archive(
                 state.db, survey=body.survey, pipeline=body.pipeline,
                 permissions=body.permissions, start_jd=body.start_jd, end_jd=body.end_jd,

@@ -64,7 +64,8 @@ def _pick_alert(db: Database, survey: Survey, user: User, query: dict[str, Any],
 def _stamps(db: Database, survey: Survey, candids: list[Any]) -> dict[Any, dict[str, Any]]:
     """Cutout documents by alert id (the alerts were already checked for rights)."""
     collection = db[collection_names(survey.name)["alerts_cutouts"]]
-    return {doc["_id"]: doc for doc in collection.find({"_id": {"$in": candids}})}
+    found = collection.find({"_id": {"$in": candids}}, max_time_ms=archive.remaining_ms())
+    return {doc["_id"]: doc for doc in found}
 
 
 @router.get("/cutouts", summary="The cutouts of one alert (by candid, or by object)")

@@ -1,0 +1,206 @@
+"""``/queries``: find, cone_search, count, estimated_count, pipeline over real alerts."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.api.conftest import Api, envelope, error
+from tests.api.data import REAL_OBJECT
+
+pytestmark = [pytest.mark.services, pytest.mark.shared_data]
+
+
+def post(api: Api, route: str, body: dict[str, Any], user: str = "admin") -> httpx.Response:
+    with api.client(user) as client:
+        return client.post(f"/queries/{route}", json=body)
+
+
+def test_find_returns_the_stored_documents_with_exact_int64(api_server: Api) -> None:
+    db = api_server.db
+    body = {"catalog_name": "ZTF_alerts", "filter": {"objectId": REAL_OBJECT},
+            "projection": {"candidate.jd": 1, "candidate.candid": 1, "objectId": 1},
+            "sort": {"candidate.jd": -1}, "limit": 10, "skip": 2}
+    response = post(api_server, "find", body)
+    found = envelope(response)
+    expected = list(db.ZTF_alerts.find({"objectId": REAL_OBJECT},
+                                       {"candidate.jd": 1, "candidate.candid": 1, "objectId": 1})
+                    .sort("candidate.jd", -1).skip(2).limit(10))
+    assert found == expected
+    assert all(doc["_id"] > 2**53 for doc in found)  # beyond float64: exact in the JSON text
+    assert str(expected[0]["_id"]) in response.text
+
+
+def test_find_without_limit_is_capped_and_a_larger_limit_is_refused(api_server: Api) -> None:
+    found = envelope(post(api_server, "find", {"catalog_name": "slow_catalog"}))
+    assert len(found) == 500  # api.max_limit in the test server
+    assert "limit 501" in error(post(api_server, "find", {"catalog_name": "slow_catalog",
+                                                          "limit": 501}), 413)
+
+
+def test_a_response_over_the_byte_cap_is_refused(api_server: Api) -> None:
+    # ~190 alerts: cutouts of ~60 kB each in base64; the test server caps at 8 MB.
+    message = error(post(api_server, "find", {"catalog_name": "ZTF_alerts_cutouts"}), 413)
+    assert "8000000 bytes" in message
+    small = envelope(post(api_server, "find", {"catalog_name": "ZTF_alerts_cutouts", "limit": 3}))
+    assert len(small) == 3 and isinstance(small[0]["cutoutScience"], str)  # base64
+
+
+@pytest.mark.parametrize("name", ["users", "filters", "system.users", "no_such_catalog",
+                                  "ZTF_alerts_rejected"])
+def test_protected_or_unknown_catalogs_are_404(api_server: Api, name: str) -> None:
+    for route, extra in [("find", {}), ("count", {}), ("estimated_count", {}),
+                         ("pipeline", {"pipeline": []})]:
+        user = "admin" if name != "ZTF_alerts_rejected" else "public"
+        message = error(post(api_server, route, {"catalog_name": name, **extra}, user), 404)
+        assert message == f"catalog {name!r} not found"
+
+
+def test_the_rejected_collection_is_readable_by_admins(api_server: Api) -> None:
+    assert envelope(post(api_server, "count", {"catalog_name": "ZTF_alerts_rejected"})) == 0
+
+
+@pytest.mark.parametrize(("route", "body", "operator"), [
+    ("find", {"filter": {"$where": "this.a > 1"}}, "$where"),
+    ("find", {"filter": {"$expr": {"$function": {"body": "x", "args": [], "lang": "js"}}}},
+     "$function"),
+    ("find", {"projection": {"x": {"$accumulator": {}}}}, "$accumulator"),
+    ("count", {"filter": {"$and": [{"a": 1}, {"$where": "1"}]}}, "$where"),
+    ("pipeline", {"pipeline": [{"$match": {}}, {"$out": "stolen"}]}, "$out"),
+    ("pipeline", {"pipeline": [{"$merge": {"into": "stolen"}}]}, "$merge"),
+    ("cone_search", {"object_coordinates": {"a": [1, 2]}, "radius": 1, "unit": "Degrees",
+                     "filter": {"$where": "1"}}, "$where"),
+])
+def test_forbidden_operators_are_refused_anywhere(api_server: Api, route: str,
+                                                  body: dict[str, Any], operator: str) -> None:
+    message = error(post(api_server, route, {"catalog_name": "ZTF_alerts", **body}), 403)
+    assert operator in message
+    assert "stolen" not in api_server.db.list_collection_names()
+
+
+def test_malformed_and_bad_queries(api_server: Api) -> None:
+    assert "catalog_name" in error(post(api_server, "find", {"filter": {}}), 422)
+    assert "filter" in error(post(api_server, "find", {"catalog_name": "ZTF_alerts",
+                                                       "filter": [1, 2]}), 422)
+    with api_server.client("admin") as client:
+        response = client.post("/queries/find", content=b"{not json",
+                               headers={"Content-Type": "application/json"})
+    error(response, 422)
+    assert "sort" in error(post(api_server, "find", {"catalog_name": "ZTF_alerts",
+                                                     "sort": {"candidate.jd": 3}}), 400)
+    assert "refused" in error(post(api_server, "find", {"catalog_name": "ZTF_alerts",
+                                                        "filter": {"a": {"$nope": 1}}}), 400)
+    assert "$collStats" in error(post(api_server, "pipeline", {
+        "catalog_name": "ZTF_alerts", "pipeline": [{"$collStats": {}}]}), 403)
+    error(post(api_server, "pipeline", {"catalog_name": "ZTF_alerts", "pipeline": [{}]}), 400)
+
+
+def test_count_and_estimated_count(api_server: Api) -> None:
+    db = api_server.db
+    total = db.ZTF_alerts.count_documents({})
+    public = db.ZTF_alerts.count_documents({"candidate.programid": 1})
+    assert 0 < public < total
+    assert envelope(post(api_server, "count", {"catalog_name": "ZTF_alerts"})) == total
+    assert envelope(post(api_server, "count", {"catalog_name": "ZTF_alerts"}, "public")) == public
+    assert envelope(post(api_server, "count", {"catalog_name": "ZTF_alerts"}, "nobody")) == 0
+    assert envelope(post(api_server, "count", {
+        "catalog_name": "ZTF_alerts", "filter": {"objectId": REAL_OBJECT}})) == 34
+    assert envelope(post(api_server, "estimated_count", {"catalog_name": "ZTF_alerts"})) == total
+    assert envelope(post(api_server, "estimated_count", {"catalog_name": "ZTF_alerts"},
+                         "public")) == public
+
+
+def test_pipeline_matches_the_database(api_server: Api) -> None:
+    pipeline = [{"$match": {"candidate.jd": {"$gt": 0}}},
+                {"$group": {"_id": "$objectId", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
+    found = envelope(post(api_server, "pipeline", {"catalog_name": "ZTF_alerts",
+                                                   "pipeline": pipeline}))
+    assert found == list(api_server.db.ZTF_alerts.aggregate(pipeline))
+    message = error(post(api_server, "pipeline", {"catalog_name": "slow_catalog",
+                                                  "pipeline": [{"$match": {}}]}), 413)
+    assert "more than 500" in message
+
+
+def _unit_vectors(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    ra, dec = np.radians(ra), np.radians(dec)
+    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
+
+
+def brute_force(docs: list[dict[str, Any]], ra: float, dec: float,
+                radius_arcsec: float) -> list[tuple[Any, float]]:
+    """(id, distance) of the documents within the radius, nearest first (vector math,
+    independent of the server's formula)."""
+    lon_lat = np.array([d["coordinates"]["radec_geojson"]["coordinates"] for d in docs])
+    vectors = _unit_vectors(lon_lat[:, 0] + 180.0, lon_lat[:, 1])
+    centre = _unit_vectors(np.array([ra]), np.array([dec]))[0]
+    angle = np.arctan2(np.linalg.norm(np.cross(vectors, centre), axis=1), vectors @ centre)
+    arcsec = np.degrees(angle) * 3600
+    inside = [(docs[i]["_id"], float(arcsec[i])) for i in np.flatnonzero(arcsec <= radius_arcsec)]
+    return sorted(inside, key=lambda pair: pair[1])
+
+
+@pytest.mark.parametrize(("user", "programids"), [("admin", [1, 2, 3]), ("public", [1])])
+@pytest.mark.parametrize(("radius", "unit", "arcsec"), [
+    (5.0, "Arcseconds", 5.0), (1.5, "arcminutes", 90.0), (2.0, "Degrees", 7200.0),
+    (0.02, "Radians", 0.02 * 180 / math.pi * 3600)])
+def test_cone_search_equals_brute_force(api_server: Api, user: str, programids: list[int],
+                                        radius: float, unit: str, arcsec: float) -> None:
+    docs = list(api_server.db.ZTF_alerts.find({"candidate.programid": {"$in": programids}},
+                                              {"coordinates": 1}))
+    assert len(docs) > 100
+    centres = {"supernova": docs[0]["coordinates"]["radec_geojson"]["coordinates"],
+               "star": docs[-1]["coordinates"]["radec_geojson"]["coordinates"],
+               "empty": [0.5 - 180.0, -89.0]}
+    positions = {name: [lon + 180.0, lat] for name, (lon, lat) in centres.items()}
+    body = {"catalog_name": "ZTF_alerts", "object_coordinates": positions, "radius": radius,
+            "unit": unit, "projection": {"objectId": 1}}
+    found = envelope(post(api_server, "cone_search", body, user))
+    assert set(found) == set(positions)
+    for name, (ra, dec) in positions.items():
+        expected = brute_force(docs, ra, dec, arcsec)
+        got = [(doc["_id"], doc["distance_arcsec"]) for doc in found[name]]
+        assert sorted(i for i, _ in got) == sorted(i for i, _ in expected)
+        assert [d for _, d in got] == sorted(d for _, d in got)  # nearest first
+        assert [d for _, d in got] == pytest.approx([d for _, d in expected], abs=1e-6)
+        assert dict(got) == pytest.approx(dict(expected), abs=1e-6)
+        assert all(set(doc) == {"_id", "objectId", "distance_arcsec"} for doc in found[name])
+    assert found["empty"] == []
+    assert found["supernova"]
+
+
+def test_cone_search_limits_and_errors(api_server: Api) -> None:
+    base = {"catalog_name": "ZTF_alerts", "radius": 1, "unit": "Degrees"}
+    many = {f"p{i}": [float(i % 360), 0.0] for i in range(10_001)}
+    assert "10001 positions" in error(post(api_server, "cone_search",
+                                           {**base, "object_coordinates": many}), 413)
+    one = {"a": [10.0, 20.0]}
+    assert "unit" in error(post(api_server, "cone_search",
+                                {**base, "object_coordinates": one, "unit": "parsecs"}), 400)
+    assert "object_coordinates.a" in error(post(api_server, "cone_search", {
+        **base, "object_coordinates": {"a": [400.0, 0.0]}}), 400)
+    error(post(api_server, "cone_search", {**base, "object_coordinates": {"a": [1.0]}}), 422)
+    error(post(api_server, "cone_search", {**base, "object_coordinates": one, "radius": -1}),
+          422)
+
+
+def test_near_sphere_filters_pass_through(api_server: Api) -> None:
+    doc = api_server.db.ZTF_alerts.find_one({"objectId": REAL_OBJECT})
+    point = doc["coordinates"]["radec_geojson"]
+    body = {"catalog_name": "ZTF_alerts", "limit": 5, "projection": {"coordinates": 1},
+            "filter": {"coordinates.radec_geojson": {"$nearSphere": {
+                "$geometry": point, "$maxDistance": 1000.0}}}}  # metres on the Earth: ~32"
+    found = envelope(post(api_server, "find", body, "public"))
+    assert len(found) == 5
+    lon, lat = point["coordinates"]
+    distances = [brute_force([d], lon + 180, lat, 1e9)[0][1] for d in found]
+    # Nearest first, as the server orders them (its distance formula rounds differently
+    # from ours by a few milli-arcseconds at these tiny separations).
+    assert all(b >= a - 0.01 for a, b in itertools.pairwise(distances))
+    assert max(distances) < 32.5
+    assert json.dumps(found)  # plain JSON

@@ -1,0 +1,76 @@
+"""A query over its time budget is stopped by the database and answered with 503,
+while the server keeps answering other requests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import Api, envelope, error
+
+pytestmark = [pytest.mark.services, pytest.mark.shared_data]
+
+#: Evaluating this on each of the 3,000 unindexed documents takes seconds in SecantusDB.
+SLOW_FILTER = {"$expr": {"$gt": [{"$size": {"$range": [0, {"$add": ["$value", 100_000]}]}},
+                                 10**9]}}
+MARGIN_S = 1.5
+
+
+def slow_find(api: Api, max_time_ms: int) -> tuple[httpx.Response, float]:
+    with api.client("public") as client:
+        started = time.monotonic()
+        response = client.post("/queries/find", json={
+            "catalog_name": "slow_catalog", "filter": SLOW_FILTER, "max_time_ms": max_time_ms})
+        return response, time.monotonic() - started
+
+
+@pytest.mark.parametrize("route", ["find", "count", "pipeline"])
+def test_a_query_over_budget_gets_503_within_the_budget(api_server: Api, route: str) -> None:
+    body: dict[str, Any] = {"catalog_name": "slow_catalog", "max_time_ms": 300}
+    if route == "pipeline":
+        body["pipeline"] = [{"$match": SLOW_FILTER}]
+    else:
+        body["filter"] = SLOW_FILTER
+    with api_server.client("public") as client:
+        started = time.monotonic()
+        response = client.post(f"/queries/{route}", json=body)
+        elapsed = time.monotonic() - started
+    message = error(response, 503)
+    assert "time budget of 300 ms" in message
+    assert elapsed < 0.3 + MARGIN_S, elapsed
+
+
+def test_the_server_keeps_serving_during_a_slow_query(api_server: Api) -> None:
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        result["response"], result["elapsed"] = slow_find(api_server, 4000)
+
+    slow = threading.Thread(target=run)
+    slow.start()
+    time.sleep(0.5)
+    latencies = []
+    with api_server.client("partner") as client:
+        for _ in range(3):
+            started = time.monotonic()
+            envelope(client.get("/"))
+            assert envelope(client.post("/queries/count", json={
+                "catalog_name": "slow_catalog", "filter": {"tag": "t1"}})) > 0
+            latencies.append(time.monotonic() - started)
+    still_running = slow.is_alive()
+    slow.join()
+    assert still_running  # the other requests were answered while the slow one ran
+    assert max(latencies) < 1.5, latencies
+    assert "time budget of 4000 ms" in error(result["response"], 503)
+    assert result["elapsed"] < 4.0 + MARGIN_S
+
+
+def test_max_time_ms_beyond_the_limit_is_refused(api_server: Api) -> None:
+    with api_server.client("public") as client:
+        response = client.post("/queries/find", json={"catalog_name": "slow_catalog",
+                                                      "max_time_ms": 300_001})
+    assert "max_time_ms must be between 1 and 300000" in error(response, 400)
