@@ -46,7 +46,7 @@ def real_packets(shared: Path) -> list[RawPacket]:
             for path in sorted((shared / "ztf" / "alerts").rglob("*.avro"))]
 
 
-def _rewrite(data: bytes, object_id: str, offset: int,
+def rewrite(data: bytes, object_id: str, offset: int,
              programid: Callable[[float], int]) -> bytes:
     reader = fastavro.reader(io.BytesIO(data))
     schema = reader.writer_schema
@@ -79,13 +79,13 @@ def private_copies(shared: Path) -> list[RawPacket]:
     for path in sorted((shared / "ztf/alerts/boom_20240716").glob("*.avro")):
         data = path.read_bytes()
         object_id = next(iter(fastavro.reader(io.BytesIO(data))))["objectId"]
-        packets.append(RawPacket(_rewrite(data, object_id + FP_SUFFIX, FP_OFFSET,
+        packets.append(RawPacket(rewrite(data, object_id + FP_SUFFIX, FP_OFFSET,
                                           mixed_programid), f"fp:{path.name}"))
     for path in sorted((shared / LIGHTCURVE).glob("*.avro")):
         data = path.read_bytes()
-        packets.append(RawPacket(_rewrite(data, MIXED, MIXED_OFFSET, mixed_programid),
+        packets.append(RawPacket(rewrite(data, MIXED, MIXED_OFFSET, mixed_programid),
                                  f"mixed:{path.name}"))
-        packets.append(RawPacket(_rewrite(data, PRIVATE, PRIVATE_OFFSET, private_programid),
+        packets.append(RawPacket(rewrite(data, PRIVATE, PRIVATE_OFFSET, private_programid),
                                  f"private:{path.name}"))
     return packets
 

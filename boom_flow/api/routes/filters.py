@@ -19,7 +19,7 @@ from boom_flow.api import archive
 from boom_flow.api.auth import CurrentUser, User
 from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.errors import ApiError, bad_request, forbidden, not_found, too_large
-from boom_flow.api.guards import SizeBudget
+from boom_flow.api.guards import SizeBudget, refuse_forbidden
 from boom_flow.api.rights import ZTF_PROGRAMIDS
 from boom_flow.api.state import ApiState, api_state
 
@@ -101,6 +101,7 @@ def create_filter(request: Request, body: NewFilter, user: CurrentUser) -> Docum
     from boom_flow.filters.mql import PipelineError
 
     state = api_state(request)
+    refuse_forbidden(body.pipeline, "pipeline")
     _check_rights(user, body.permissions)
     try:
         document = _store(state).create(
@@ -154,6 +155,7 @@ def add_version(request: Request, filter_id: str, body: NewVersion,
 
     state = api_state(request)
     _owned(state, user, filter_id)
+    refuse_forbidden(body.pipeline, "pipeline")
     try:
         version = _store(state).add_version(filter_id, body.pipeline)
     except FilterNotFound:
@@ -168,6 +170,7 @@ def _backtest(request: Request, body: FilterTest, user: User) -> list[dict[str, 
     from boom_flow.filters.mql import PipelineError
 
     state = api_state(request)
+    refuse_forbidden(body.pipeline, "pipeline")
     _check_rights(user, body.permissions)
     if not 0 < body.end_jd - body.start_jd <= MAX_TEST_DAYS:
         raise bad_request(f"end_jd must be after start_jd, at most {MAX_TEST_DAYS:g} days later")
