@@ -122,8 +122,11 @@ def list_command(ctx: Context) -> None:
                "columns")
     for info in found:
         size = f"{info.size_bytes / 2**20:,.1f} MiB"
+        columns = ", ".join(info.columns)
+        if len(columns) > 60:
+            columns = f"{columns[:50].rsplit(', ', 1)[0]}, ... ({len(info.columns)} columns)"
         click.echo(f"{info.name:16} {info.rows:>12,} {info.refused:>8,} "
-                   f"{len(info.partitions):>10} {size:>10}  {', '.join(info.columns)}")
+                   f"{len(info.partitions):>10} {size:>10}  {columns}")
     surveys = ctx.settings.crossmatch
     for survey in ("ztf", "lsst"):
         missing = [c.catalog for c in getattr(surveys, survey)
