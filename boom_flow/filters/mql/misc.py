@@ -8,7 +8,7 @@ from typing import Any
 
 from bson import Decimal128, Int64, ObjectId
 
-from boom_flow.filters.mql.arithmetic import DECIMAL, DOUBLE, as_float, kind
+from boom_flow.filters.mql.arithmetic import DECIMAL, DOUBLE, as_float, kind, millis
 from boom_flow.filters.mql.scope import Builder, Evaluator, Scope, fail
 from boom_flow.filters.mql.values import (
     INT32_MAX,
@@ -80,6 +80,8 @@ def to_double(value: Any) -> Any:
         return as_float(value)
     if type(value) is str:
         return _parse_number(value, False)
+    if isinstance(value, _dt.datetime):
+        return float(millis(value))
     raise fail("$toDouble", f"unsupported conversion from {type_name(value)} to double")
 
 
@@ -206,9 +208,9 @@ def _get_field(arg: Any, scope: Scope) -> Evaluator:
     def evaluate(variables: dict[str, Any]) -> Any:
         value = source(variables)
         if value is None or value is MISSING:
-            return MISSING if value is MISSING else None
+            return None
         if not isinstance(value, dict):
-            return MISSING
+            raise fail("$getField", f"'input' must be an object, not {type_name(value)}")
         return value.get(field, MISSING)
     return evaluate
 

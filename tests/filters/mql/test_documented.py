@@ -59,6 +59,12 @@ CASES: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]], list[dict[str
      [{"_id": 2, "a": {"b": 1}}, {"_id": 3, "a": [{"c": 1, "b": 1}, {"b": 1}]}]),
     ("a computed sub-field that is missing leaves its parent as {}; SecantusDB: no parent",
      [{"_id": 1}], [{"$project": {"r.x": "$nothing"}}], [{"_id": 1, "r": {}}]),
+    ("objects compare field by field in stored order; SecantusDB: internal error",
+     [{"_id": 1}], [{"$project": {"r": {"$eq": [{"b": 1, "c": 2}, {"c": 2, "b": 1}]}}}],
+     [{"_id": 1, "r": False}]),
+    ("$getField of a missing input is null; SecantusDB: missing",
+     [{"_id": 1}], [{"$project": {"r": {"$getField": {"field": "b", "input": "$x"}}}}],
+     [{"_id": 1, "r": None}]),
     ("$pow overflows to infinity; SecantusDB: internal error",
      [{"_id": 1, "x": 1e300}], [{"$project": {"r": {"$pow": ["$x", 2]}}}],
      [{"_id": 1, "r": math.inf}]),
@@ -82,6 +88,15 @@ def test_merge_objects_refuses_an_array() -> None:
                                 ).run_each([{"_id": 1, "a": [{"b": 1}]}])
     assert isinstance(outcome, EvaluationError)
     assert outcome.operator == "$mergeObjects"
+
+
+@pytest.mark.parametrize("expression", [
+    {"$getField": {"field": "b", "input": "$a"}},  # SecantusDB: null
+    {"$arrayToObject": [[[2, "two"]]]},  # a non-string key; SecantusDB: {"2": "two"}
+])
+def test_run_time_errors_where_mongodb_raises(expression: Any) -> None:
+    (outcome,) = compile_stages([{"$project": {"r": expression}}]).run_each([{"_id": 1, "a": 5}])
+    assert isinstance(outcome, EvaluationError)
 
 
 def test_path_collision_is_refused() -> None:

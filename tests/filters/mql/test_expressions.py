@@ -50,7 +50,29 @@ ANY_VALUE: list[Any] = [
     {"$toString": "$a"}, {"$concat": ["$b", "-"]}, {"$toUpper": "$b"},
     {"$mergeObjects": [{"$cond": [{"$eq": [{"$type": "$a"}, "object"]}, "$a", None]},
                        {"z": 1}]}, {"$objectToArray": "$a"}, {"$getField": "a"},
-    {"$toBool": "$a"}, {"$abs": "$a"}, {"$add": ["$a", 1]},
+    {"$toBool": "$a"}, {"$abs": "$a"}, {"$add": ["$a", 1]}, {"$toLower": "$b"},
+    {"$strLenCP": {"$ifNull": ["$b", ""]}}, {"$split": ["$b", "B"]},
+    {"$concat": ["$b", {"$toString": "$_id"}]}, {"$toLong": "$_id"}, {"$toInt": "$a"},
+    {"$toDouble": "$a"},
+    {"$arrayToObject": [[["k", "$a"], ["l", "$b"]]]},
+    {"$getField": {"field": "b", "input": {"$cond": [
+        {"$eq": [{"$type": "$a"}, "object"]}, "$a", {"b": "none"}]}}}, {"$multiply": ["$a", 2]},
+    {"$subtract": ["$a", 1]}, {"$divide": ["$a", 2]}, {"$mod": ["$a", 2]},
+    {"$floor": "$a"}, {"$round": ["$a", 1]}, {"$switch": {"branches": [
+        {"case": {"$isArray": "$a"}, "then": {"$size": "$a"}}]}},
+    {"$let": {"vars": {"a": 1, "b": {"$ifNull": ["$a", 0]}}, "in": {"$let": {"vars": {"a": "$$b"},
+                                                             "in": ["$$a", "$$b"]}}}},
+    {"$map": {"input": {"$ifNull": ["$b", []]}, "as": "o", "in": {"$map": {
+        "input": [1, 2], "as": "i", "in": [{"$type": "$$o"}, "$$i"]}}}},
+    {"$reduce": {"input": {"$range": [0, 4]}, "initialValue": {"n": 0},
+                 "in": {"n": {"$add": ["$$value.n", "$$this"]}, "last": "$$this"}}},
+    {"$filter": {"input": [1, "a", None, 2.5, [1]], "cond": {"$isNumber": "$$this"}}},
+    {"$allElementsTrue": [[1, True, "x", []]]}, {"$anyElementTrue": [[0, False, None]]},
+    {"$concatArrays": [[1], "$nothing"]}, {"$setIntersection": [[3, 1, 2, 1], [1, 3]]},
+    {"$setDifference": [[3, 1, 2, 1], [2]]}, {"$setEquals": [[1, 2], [2, 1, 1]]},
+    {"$setIsSubset": [[1], [2, 1]]}, {"$indexOfArray": [[1, 2, 3, 2], 2, 2]},
+    {"$cmp": [{"$literal": [1, 2]}, {"$literal": [1, 2, 0]}]},
+    {"$lt": [{"b": 1}, {"b": 1, "a": 0}]},
 ]
 
 ON_NUMBERS: list[Any] = [
