@@ -12,6 +12,7 @@ from boom_flow.cli.api import api, users
 from boom_flow.cli.bench import bench
 from boom_flow.cli.catalogs import catalogs
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.cli.filters import filters
 from boom_flow.cli.models import models
 from boom_flow.cli.pipeline import replay, run
 from boom_flow.cli.services import doctor, services
@@ -48,6 +49,7 @@ cli.add_command(run)
 cli.add_command(replay)
 cli.add_command(models)
 cli.add_command(catalogs)
+cli.add_command(filters)
 cli.add_command(api)
 cli.add_command(users)
 cli.add_command(bench)

@@ -22,6 +22,7 @@ from boom_flow.core import RawBatch
 from boom_flow.pipeline.cluster import dask_client
 from boom_flow.pipeline.flow import Pipeline
 from boom_flow.pipeline.graph import GraphSpec, SourceSpec
+from boom_flow.pipeline.sinks import plan_sinks
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome, BatchPlan
 from boom_flow.sources.files import file_batches
@@ -57,6 +58,7 @@ def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
                                                   s.params).items())))
             for s in graph.stages
         ),
+        sinks=plan_sinks(settings, graph),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pymongo
 
 from boom_flow.core import AlertBatch, RawBatch
+from boom_flow.pipeline.sinks import built_sinks
 from boom_flow.stages import Stage, build_stage
 from boom_flow.storage import write_batch
 from boom_flow.storage.aliases import PARTNERS, AliasSearch, find_aliases, write_aliases
@@ -35,6 +36,9 @@ class BatchPlan:
     mongo_options: tuple[tuple[str, Any], ...] = ()
     #: ``(stage name, sorted params)`` in the order they run after decoding.
     stages: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    #: ``(sink name, sorted params)`` run after the write and before the commit
+    #: (``boom_flow.pipeline.sinks``: the filter results publisher).
+    sinks: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
 
 @dataclass
@@ -109,6 +113,10 @@ def process_batch(raw: RawBatch, plan: BatchPlan) -> BatchOutcome:
         if aliases is not None:
             write_aliases(database, batch, aliases)
         outcome.seconds["write"] = time.perf_counter() - started
+        for (name, _), sink in zip(plan.sinks, built_sinks(plan.sinks), strict=True):
+            started = time.perf_counter()
+            sink(batch)
+            outcome.seconds[name] = time.perf_counter() - started
     except Exception:
         outcome.error = traceback.format_exc()
         return outcome

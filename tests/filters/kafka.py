@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import confluent_kafka
@@ -29,10 +30,13 @@ class TopicReader:
             self.partitions.append(confluent_kafka.TopicPartition(self.topic, number, high))
         self.consumer.assign(self.partitions)
 
-    def read(self, expected: int, idle_s: float = 1.0, timeout_s: float = 30.0
+    def read(self, expected: int, filter_ids: Collection[str] | None = None,
+             idle_s: float = 1.0, timeout_s: float = 30.0
              ) -> list[tuple[bytes | None, dict[str, Any]]]:
-        """(key, decoded record) of every new message: at least ``expected``, then
-        whatever else comes within ``idle_s`` (so that extra messages are seen)."""
+        """(key, decoded record) of every new message naming one of ``filter_ids`` (the
+        test's own: the topic is shared by the session's tests, and the broker's high
+        watermark may lag): at least ``expected``, then whatever else comes within
+        ``idle_s`` (so that extra messages are seen)."""
         messages: list[tuple[bytes | None, dict[str, Any]]] = []
         deadline = time.monotonic() + timeout_s
         idle_until = None
@@ -46,7 +50,9 @@ class TopicReader:
                 continue
             idle_until = None
             (record,) = decode(message.value())
-            messages.append((message.key(), record))
+            if filter_ids is None or {f["filter_id"] for f in record["filters"]} & set(
+                    filter_ids):
+                messages.append((message.key(), record))
         return messages
 
     def close(self) -> None:

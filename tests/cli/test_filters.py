@@ -1,0 +1,104 @@
+"""``boom-flow filters``: add, list, show, version, activate, deactivate, test."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from pymongo.database import Database
+
+from boom_flow.cli.filters import parse_permissions
+from boom_flow.cli.main import cli
+from boom_flow.core import RawPacket
+from tests.filters.helpers import ingest, server_results
+
+PIPELINE = [{"$match": {"candidate.drb": {"$gt": 0.9}}},
+            {"$project": {"objectId": 1, "annotations.drb": "$candidate.drb"}}]
+
+
+def _run(environment: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(cli, ["filters", *args], env=environment)
+
+
+@pytest.fixture
+def pipeline_file(tmp_path: Path) -> Path:
+    path = tmp_path / "drb.json"
+    path.write_text(json.dumps(PIPELINE))
+    return path
+
+
+def test_a_filters_life_from_the_command_line(environment: dict[str, str], mongo_db: Database,
+                                              pipeline_file: Path) -> None:
+    added = _run(environment, "add", str(pipeline_file), "--name", "high drb", "--survey",
+                 "ztf", "--permissions", "ZTF=1,2", "--user", "ada")
+    assert added.exit_code == 0, added.output
+    filter_id = re.search(r"created (\S+)", added.output).group(1)
+    stored = mongo_db.filters.find_one({"_id": filter_id})
+    assert stored["permissions"] == {"ZTF": [1, 2]} and stored["fv"][0]["pipeline"] == PIPELINE
+
+    listed = _run(environment, "list", "--survey", "ztf")
+    assert filter_id in listed.output and "high drb" in listed.output
+    assert "active" in listed.output
+    shown = json.loads(_run(environment, "show", filter_id).output)
+    assert shown["_id"] == filter_id and shown["user_id"] == "ada"
+
+    versioned = _run(environment, "version", filter_id, str(pipeline_file), "--no-activate")
+    assert versioned.exit_code == 0, versioned.output
+    new_fid = re.search(r"added version (\S+)", versioned.output).group(1)
+    assert mongo_db.filters.find_one({"_id": filter_id})["active_fid"] != new_fid
+    assert _run(environment, "activate", filter_id, "--fid", new_fid).exit_code == 0
+    assert mongo_db.filters.find_one({"_id": filter_id})["active_fid"] == new_fid
+    assert _run(environment, "deactivate", filter_id).exit_code == 0
+    assert mongo_db.filters.find_one({"_id": filter_id})["active"] is False
+    assert "no filters" in _run(environment, "list", "--active").output
+
+    missing = _run(environment, "activate", "no-such-id")
+    assert missing.exit_code == 1 and "no such filter" in missing.output
+
+
+def test_an_invalid_filter_is_refused_with_the_reason(environment: dict[str, str],
+                                                      mongo_db: Database, tmp_path: Path
+                                                      ) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"$match": {"$where": "true"}}, {"$project": {"objectId": 1}}]))
+    result = _run(environment, "add", str(bad), "--name", "x", "--survey", "ztf",
+                  "--permissions", "ZTF=1", "--user", "u")
+    assert result.exit_code == 1
+    assert "$where" in result.output and "pipeline[0].$match.$where" in result.output
+    bad.write_text("[{")
+    result = _run(environment, "add", str(bad), "--name", "x", "--survey", "ztf",
+                  "--permissions", "ZTF=1", "--user", "u")
+    assert result.exit_code == 1 and "not valid JSON" in result.output
+    assert mongo_db.filters.count_documents({}) == 0
+    assert _run(environment, "add", str(bad), "--name", "x", "--survey", "ztf",
+                "--permissions", "ZTF", "--user", "u").exit_code == 2
+
+
+def test_test_runs_over_files_and_over_the_archive(environment: dict[str, str],
+                                                   mongo_db: Database, shared_data: Path,
+                                                   pipeline_file: Path) -> None:
+    night = shared_data / "ztf" / "alerts" / "pgb_ZTF21abiuvdk_lightcurve"
+    over_files = _run(environment, "test", str(pipeline_file), "--survey", "ztf",
+                      "--permissions", "ZTF=1,2,3", "--path", str(night), "--sample", "2")
+    assert over_files.exit_code == 0, over_files.output
+    passed = int(re.search(r"(\d+) passed over 34 alerts", over_files.output).group(1))
+
+    packets = [RawPacket(p.read_bytes(), str(p)) for p in sorted(night.glob("*.avro"))]
+    ingest(mongo_db, "ztf", shared_data, packets, 10)
+    expected = server_results(mongo_db, "ZTF", PIPELINE, (1, 2, 3))
+    assert passed == len(expected) > 3
+    over_archive = _run(environment, "test", str(pipeline_file), "--survey", "ztf",
+                        "--permissions", "ZTF=1,2,3", "--start-jd", "0", "--end-jd", "3e6")
+    assert over_archive.exit_code == 0, over_archive.output
+    assert f"{len(expected)} passed over stored ZTF alerts" in over_archive.output
+    sample = [json.loads(line) for line in over_archive.output.splitlines()[1:]]
+    assert len(sample) == 3 and all(s["_id"] in expected for s in sample)
+    assert _run(environment, "test", str(pipeline_file), "--survey", "ztf",
+                "--permissions", "ZTF=1").exit_code == 2
+
+
+def test_permissions_are_parsed() -> None:
+    assert parse_permissions(("ZTF=1,2", "lsst=")) == {"ZTF": [1, 2], "LSST": []}
