@@ -53,6 +53,16 @@ def test_auth_returns_a_bearer_token_without_envelope(api_server: Api) -> None:
     assert claims["username"] == "admin"
 
 
+def test_auth_also_reads_json_credentials(api_server: Api) -> None:
+    response = httpx.post(api_server.url + "/auth",
+                          json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert response.status_code == 200 and response.json()["token_type"] == "Bearer"
+    error(httpx.post(api_server.url + "/auth", json={"username": "admin"}), 422)
+    error(httpx.post(api_server.url + "/auth", json=["admin"]), 422)
+    error(httpx.post(api_server.url + "/auth", json={"username": "admin", "password": "x"}),
+          401)
+
+
 def test_wrong_password_missing_fields_and_bad_tokens(api_server: Api) -> None:
     url = api_server.url
     error(httpx.post(url + "/auth", data={"username": "admin", "password": "nope"}), 401)

@@ -174,6 +174,15 @@ def test_cone_search_equals_brute_force(api_server: Api, user: str, programids: 
     assert found["supernova"]
 
 
+def test_boom_spellings_of_routes_are_served(api_server: Api) -> None:
+    body = {"catalog_name": " ZTF_alerts ", "object_coordinates": {"a": [10.0, 20.0]},
+            "radius": 1, "unit": "Degrees"}
+    assert envelope(post(api_server, "cone-search", body)) == \
+        envelope(post(api_server, "cone_search", body))
+    assert envelope(post(api_server, "estimated-count", {"catalog_name": "ZTF_alerts"})) == \
+        api_server.db.ZTF_alerts.estimated_document_count()
+
+
 def test_cone_search_limits_and_errors(api_server: Api) -> None:
     base = {"catalog_name": "ZTF_alerts", "radius": 1, "unit": "Degrees"}
     many = {f"p{i}": [float(i % 360), 0.0] for i in range(10_001)}

@@ -71,7 +71,8 @@ def test_object_view(api_server: Api) -> None:
         data = envelope(client.get(f"/surveys/ztf/objects/{REAL_OBJECT}"))
         error(client.get("/surveys/ztf/objects/ZTF00nothing"), 404)
     aux = db.ZTF_alerts_aux.find_one({"_id": REAL_OBJECT})
-    assert data["objectId"] == REAL_OBJECT
+    assert data["objectId"] == data["object_id"] == REAL_OBJECT
+    assert data["candidate"] == data["alerts"][-1]["candidate"]
     assert [a["_id"] for a in data["alerts"]] == [
         a["_id"] for a in db.ZTF_alerts.find({"objectId": REAL_OBJECT}).sort("candidate.jd", 1)]
     assert all("cutoutScience" not in a for a in data["alerts"])

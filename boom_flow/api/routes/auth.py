@@ -1,24 +1,55 @@
-"""``POST /auth``: a token for a username and password (BOOM's shape, no envelope)."""
+"""``POST /auth``: a token for a username and password (BOOM's shape, no envelope).
+
+The credentials come form-encoded (OAuth2's password flow, what api.md specifies and
+what the docs page sends) or as a JSON object (what earlier BOOM releases read).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from boom_flow.api.auth import issue_token
 from boom_flow.api.encoding import DocumentResponse
-from boom_flow.api.errors import unauthorized
+from boom_flow.api.errors import ApiError, unauthorized
 from boom_flow.api.state import api_state
 
 router = APIRouter(tags=["auth"])
 
+_CREDENTIALS = {"type": "object", "required": ["username", "password"],
+                "properties": {"username": {"type": "string"},
+                               "password": {"type": "string", "format": "password"}}}
+_BODY = {"requestBody": {"required": True, "content": {
+    "application/x-www-form-urlencoded": {"schema": _CREDENTIALS},
+    "application/json": {"schema": _CREDENTIALS}}}}
 
-@router.post("/auth", summary="Get a token (form fields username, password)")
-def login(request: Request, username: Annotated[str, Form()],
-          password: Annotated[str, Form()]) -> DocumentResponse:
+
+async def _credentials(request: Request) -> tuple[str, str]:
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("application/json"):
+            body: Any = json.loads(await request.body() or b"null")
+        else:
+            body = dict(await request.form())
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, "malformed request: expected username and password") from None
+    if not isinstance(body, dict):
+        body = {}
+    missing = [k for k in ("username", "password") if not isinstance(body.get(k), str)]
+    if missing:
+        raise ApiError(422, f"malformed request: missing {' and '.join(missing)}")
+    return body["username"], body["password"]
+
+
+@router.post("/auth", summary="Get a token (username, password)", openapi_extra=_BODY)
+async def login(request: Request) -> DocumentResponse:
+    username, password = await _credentials(request)
     state = api_state(request)
-    user = state.users.authenticate(username, password)
+    # bcrypt is deliberately slow: check the password off the event loop.
+    user = await run_in_threadpool(state.users.authenticate, username, password)
     if user is None:
         raise unauthorized("wrong username or password")
     expiry = state.token_expiry

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from boom_flow.api import archive, guards
@@ -22,6 +22,8 @@ Document = dict[str, Any]
 
 
 class CatalogQuery(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
     catalog_name: Annotated[str, Field(min_length=1)]
     max_time_ms: Annotated[int, Field(gt=0)] | None = None
 
@@ -76,6 +78,7 @@ def find(request: Request, query: FindQuery, user: CurrentUser) -> Response:
 
 
 @router.post("/cone_search", summary="Documents within a radius of each position")
+@router.post("/cone-search", include_in_schema=False)  # BOOM's own spelling
 def cone(request: Request, query: ConeQuery, user: CurrentUser) -> DocumentResponse:
     state = api_state(request)
     guards.refuse_forbidden(query.model_dump())
@@ -106,6 +109,7 @@ def count(request: Request, query: CountQuery, user: CurrentUser) -> DocumentRes
 
 
 @router.post("/estimated_count", summary="Number of documents of a catalog (from metadata)")
+@router.post("/estimated-count", include_in_schema=False)  # BOOM's own spelling
 def estimated_count(request: Request, query: CatalogQuery, user: CurrentUser
                     ) -> DocumentResponse:
     state = api_state(request)

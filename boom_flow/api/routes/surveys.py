@@ -130,7 +130,8 @@ def object_view(request: Request, survey: str, object_id: str,
     latest = next((a["classifications"] for a in reversed(alerts) if a.get("classifications")),
                   {})
     data = {
-        "objectId": oid, "alerts": alerts,
+        "objectId": oid, "object_id": oid, "alerts": alerts,
+        "candidate": alerts[-1].get("candidate") if alerts else None,
         **{field: aux.get(field, []) for field in
            ("prv_candidates", "prv_nondetections", "fp_hists")},
         "cross_matches": aux.get("cross_matches", {}), "aliases": aux.get("aliases", {}),
