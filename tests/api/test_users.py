@@ -22,7 +22,7 @@ def test_admin_creates_lists_and_deletes_users(api_server: Api) -> None:
                                                                     for u in listed}
         assert all("password_hash" not in u for u in listed)
         assert "already exists" in error(admin.post("/users", json={
-            "username": "carol", "password": "x"}), 400)
+            "username": "carol", "password": "x"}), 409)
         error(admin.post("/users", json={"username": "dave", "password": "x",
                                          "permissions": {"ZTF": [4]}}), 400)
         error(admin.post("/users", json={"username": "dave"}), 422)

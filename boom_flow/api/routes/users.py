@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from boom_flow.api.auth import AdminUser
 from boom_flow.api.encoding import DocumentResponse, envelope
-from boom_flow.api.errors import bad_request, not_found
+from boom_flow.api.errors import ApiError, bad_request, not_found
 from boom_flow.api.rights import ZTF_PROGRAMIDS
 from boom_flow.api.state import api_state
+from boom_flow.api.users import UserExists
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -35,6 +36,8 @@ def create_user(request: Request, body: NewUser, _: AdminUser) -> DocumentRespon
         user = api_state(request).users.create(
             username=body.username, password=body.password, email=body.email,
             permissions=body.permissions, is_admin=body.is_admin)
+    except UserExists as error:  # BOOM answers 409 here too
+        raise ApiError(409, str(error)) from None
     except ValueError as error:
         raise bad_request(str(error)) from None
     return envelope(f"created user {body.username}", user)
