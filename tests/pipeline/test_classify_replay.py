@@ -52,7 +52,7 @@ def test_the_plan_carries_only_the_models_that_load_and_reports_the_rest_once(
     shutil.copy(shared_data / "models" / "onnx" / "btsbot-v1.0.1.onnx", tmp_path)
     settings = load_settings(environ={"BOOM_FLOW_MODELS__MODELS_DIR": str(tmp_path)})
     graph = load_graph(Path(__file__).resolve().parents[2] / "graphs" / "ztf.yaml")
-    assert [stage.name for stage in graph.stages][-2:] == ["features", "classify"]
+    assert [stage.name for stage in graph.stages][-3:] == ["features", "classify", "filter"]
     caplog.set_level(logging.WARNING, logger="boom_flow")
     for _ in range(2):
         plan = make_plan(settings, graph)
