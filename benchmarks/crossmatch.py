@@ -113,6 +113,10 @@ def main() -> None:
             reader = readers[0][1]
             report(label, args.batch, cold, warm, matched, total, reader.reads,
                    len(reader.partitions))
+            cached = [reader.partition(i) for i in range(len(reader.partitions))]
+            size = sum(p.table.nbytes + 2 * p.tree.data.nbytes for p in cached)
+            print(f"  all partitions cached: ~{size / 2**20:,.0f} MiB "
+                  f"(columns {', '.join(reader.columns)}, KD-trees)")
     finally:
         if args.dir is None:
             shutil.rmtree(root, ignore_errors=True)

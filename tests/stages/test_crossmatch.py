@@ -177,3 +177,13 @@ def test_a_batch_costs_the_same_queries_whatever_its_number_of_objects(
     assert ("find", "LSST_alerts_aux") in costs[0]
     # No geo query and nothing read from a catalog collection: catalogs are files.
     assert not any("GCVS" in collection for _, collection in costs[0])
+
+
+def test_the_configuration_refuses_incomplete_catalog_settings() -> None:
+    from boom_flow.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"crossmatch\.ztf.*use_distance needs distance_key"):
+        load_settings(environ={"BOOM_FLOW_CROSSMATCH__ZTF":
+                               "[{catalog: NED, radius: 300.0, use_distance: true}]"})
+    with pytest.raises(ConfigError, match=r"crossmatch\.lsst\.0\.radius"):
+        load_settings(environ={"BOOM_FLOW_CROSSMATCH__LSST": "[{catalog: GCVS, radius: -1}]"})
