@@ -85,6 +85,7 @@ def ingest(ctx: Context, path: Path, name: str, ra_column: str | None, dec_colum
 
 
 def _load_mongo(ctx: Context, name: str, rows: SortedRows) -> None:
+    import bson
     import pymongo
     from tqdm import tqdm
 
@@ -99,7 +100,7 @@ def _load_mongo(ctx: Context, name: str, rows: SortedRows) -> None:
             written = load_catalog_collection(client[mongo.database], name, table,
                                               rows.ra_column, rows.dec_column,
                                               progress=bar.update)
-        except pymongo.errors.PyMongoError as error:
+        except (pymongo.errors.PyMongoError, bson.errors.BSONError) as error:
             raise click.ClickException(f"MongoDB load of {name} failed, nothing replaced: "
                                        f"{error}") from None
     click.echo(f"collection {mongo.database}.{name}: "

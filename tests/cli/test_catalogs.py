@@ -202,3 +202,20 @@ def test_backfill_adds_a_new_catalog_to_archived_objects_and_resumes(
            for d in documents]
     assert got == expected
     assert sum(1 for e in expected if e) >= 120
+
+
+def test_values_mongodb_cannot_store_fail_cleanly(catalog_env: dict[str, str],
+                                                  mongo_db: Database, tmp_path: Path) -> None:
+    import datetime
+
+    pq.write_table(pa.table({"ra": [1.0], "dec": [2.0],
+                             "day": pa.array([datetime.date(2020, 1, 2)], pa.date32())}),
+                   tmp_path / "dates.parquet")
+    result = run(catalog_env, "ingest", str(tmp_path / "dates.parquet"), "--name", "DATES")
+    assert result.exit_code == 1
+    assert "MongoDB load of DATES failed, nothing replaced" in result.output
+    assert mongo_db.list_collection_names() == []
+    assert list(Path(catalog_env["BOOM_FLOW_CROSSMATCH__CATALOGS_DIR"]).iterdir()) == []
+    # The partitioned store alone can hold them.
+    assert run(catalog_env, "ingest", str(tmp_path / "dates.parquet"), "--name", "DATES",
+               "--no-mongo").exit_code == 0

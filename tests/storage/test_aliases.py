@@ -132,3 +132,42 @@ def test_one_query_and_one_bulk_write_per_collection_whatever_the_batch_size(
                                               ("update", "ZTF_alerts_aux")]
     finally:
         client.close()
+
+
+def test_the_pipeline_worker_records_aliases_of_real_lsst_alerts(
+        mongo_db: Database, settings: Any, shared_data: Any, tmp_path: Any) -> None:
+    """Real LSST packets (Rubin's 2024 rehearsal, in both footprints) through the
+    worker with the crossmatch stage: ZTF objects placed 1" from some of them become
+    aliases both ways, those placed 4" away do not."""
+    from boom_flow.core import RawBatch, RawPacket
+    from boom_flow.pipeline.worker import BatchPlan, process_batch
+    from boom_flow.sources.files import discover, read_packets
+    from boom_flow.surveys import build_survey
+
+    lsst_dir = shared_data / "lsst"
+    options = (("schema_dir", str(lsst_dir / "schema")),)
+    packets = tuple(p for p in read_packets(discover(lsst_dir / "or4_comcamsim_v7_1"))
+                    if isinstance(p, RawPacket))
+    decoded = build_survey("lsst", **dict(options)).decode(packets)
+    first = decoded.alerts.assign(ra=decoded.candidates["ra"], dec=decoded.candidates["dec"])
+    first = first.drop_duplicates("objectId").head(6)
+    places = list(zip(first["objectId"].tolist(), first["ra"].tolist(), first["dec"].tolist(),
+                      strict=True))
+    ensure_indexes(mongo_db, "ZTF")
+    ensure_indexes(mongo_db, "LSST")
+    near = [(f"ZTF24n{i}", *offset(ra, dec, 1.0)) for i, (_, ra, dec) in enumerate(places[:3])]
+    far = [(f"ZTF24f{i}", *offset(ra, dec, 4.0)) for i, (_, ra, dec) in enumerate(places[3:])]
+    write_batch(mongo_db, batch_of("ZTF", near + far, 1))
+    mongo = settings.services.mongodb
+    params = (("aliases", True), ("catalogs", "[]"), ("catalogs_dir", str(tmp_path)))
+    plan = BatchPlan(survey="lsst", survey_options=options, mongo_uri=mongo.connection_uri,
+                     mongo_database=mongo.database, stages=(("crossmatch", params),))
+    outcome = process_batch(RawBatch(packets=packets), plan)
+    assert outcome.error is None, outcome.error
+    assert "aliases" in outcome.seconds
+    for (lsst_id, _, _), (ztf_id, _, _) in zip(places[:3], near, strict=True):
+        assert aliases(mongo_db, "ZTF", ztf_id) == {"LSST": [lsst_id]}
+        assert aliases(mongo_db, "LSST", lsst_id) == {"ZTF": [ztf_id]}
+    for (lsst_id, _, _), (ztf_id, _, _) in zip(places[3:], far, strict=True):
+        assert aliases(mongo_db, "ZTF", ztf_id) is None
+        assert aliases(mongo_db, "LSST", lsst_id) is None
