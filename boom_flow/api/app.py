@@ -21,7 +21,7 @@ from boom_flow.api.errors import install_handlers
 from boom_flow.api.routes import auth, catalogs, filters, queries, surveys, users
 from boom_flow.api.state import ApiState
 from boom_flow.api.users import UserStore
-from boom_flow.config import Settings
+from boom_flow.config import Settings, load_settings
 
 log = logging.getLogger(__name__)
 #: RFC 7518 3.2: an HS256 key at least as long as the hash.
@@ -87,3 +87,9 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (auth, queries, catalogs, surveys, filters, users):
         app.include_router(module.router)
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """``create_app`` with the configuration of the environment (``BOOM_FLOW_CONFIG`` and
+    ``BOOM_FLOW_*``): the factory each uvicorn worker process calls."""
+    return create_app(load_settings())

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING
 
 import click
 import pymongo
 
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.config import CONFIG_PATH_VARIABLE
 
 if TYPE_CHECKING:
     from boom_flow.api.users import UserStore
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 @click.command("api")
 @click.option("--host", default=None, help="Address to listen on [default: api.host].")
 @click.option("--port", type=int, default=None, help="Port to listen on [default: api.port].")
-@click.option("--workers", type=int, default=1, show_default=True,
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Server processes (each serves requests from a thread pool).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
@@ -30,11 +32,20 @@ def api(ctx: Context, host: str | None, port: int | None, workers: int, log_leve
 
     settings = ctx.settings
     try:
-        app = create_app(settings)
+        app = create_app(settings)  # checks the configuration before anything listens
     except ApiConfigError as error:
         raise click.ClickException(str(error)) from None
-    uvicorn.run(app, host=host or settings.api.host, port=port or settings.api.port,
-                log_level=log_level, workers=workers if workers > 1 else None)
+    address = {"host": host or settings.api.host, "port": port or settings.api.port,
+               "log_level": log_level}
+    if workers == 1:
+        uvicorn.run(app, **address)
+        return
+    # Several processes: each builds its app from the same configuration.
+    app.state.boom.close()
+    if ctx.config_path is not None:
+        os.environ[CONFIG_PATH_VARIABLE] = str(ctx.config_path)
+    uvicorn.run("boom_flow.api.app:create_app_from_environment", factory=True,
+                workers=workers, **address)
 
 
 def _users(ctx: Context) -> UserStore:
