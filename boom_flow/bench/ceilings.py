@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import pymongo
@@ -87,15 +86,15 @@ def _timed(client: Client, function: Any, inputs: list[Any], **kwargs: Any) -> d
 def measure_ceilings(client: Client, plan: BatchPlan, packets: list[RawPacket],
                      batch_alerts: int, scratch_database: str) -> dict[str, Any]:
     """Decode alone, inference alone and write alone over ``packets``, in batches of
-    the pipeline's size, spread over the cluster's workers."""
-    chunks = [tuple(packets[i:i + batch_alerts]) for i in range(0, len(packets), batch_alerts)]
+    the pipeline's size, spread over the cluster's workers (already warm: schemas,
+    models and connections loaded by the pipeline run)."""
+    # Batches of the pipeline's size, but at least one per worker so that every
+    # worker takes part even in a small sample.
+    workers = max(len(client.scheduler_info()["workers"]), 1)
+    size = max(1, min(batch_alerts, -(-len(packets) // workers)))
+    chunks = [tuple(packets[i:i + size]) for i in range(0, len(packets), size)]
     scattered = client.scatter(chunks)
     results: dict[str, Any] = {"alerts": len(packets), "batches": len(chunks)}
-    # Warm each worker (schemas, models, connections) so no ceiling pays start-up.
-    warm = client.map(prepare_task, scattered[:len(client.scheduler_info()["workers"])],
-                      plan=plan, pure=False)
-    wait(warm)
-    del warm
     results["decode"] = _timed(client, decode_task, scattered, plan=plan)
     prepared = client.map(prepare_task, scattered, plan=plan, pure=False)
     wait(prepared)
@@ -112,6 +111,3 @@ def measure_ceilings(client: Client, plan: BatchPlan, packets: list[RawPacket],
     del prepared, scattered
     return results
 
-
-def scratch_plan(plan: BatchPlan, database: str) -> BatchPlan:
-    return replace(plan, mongo_database=database)

@@ -1,5 +1,5 @@
 """The parts of the workload that belong to optional stages: the galaxy catalog the
-crossmatch reads, the 25 filter copies, and where filter results are found.
+crossmatch reads, the filter copies, and where filter results are found.
 
 Each part is set up only when its stage is installed (``STAGE_BUILDERS``); the report
 says which stages ran, so a run without one of them is never mistaken for the full
@@ -8,32 +8,92 @@ reference workload.
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from boom_flow.bench.workload import WorkloadSpec
+from boom_flow.bench.workload import SHARED_DATA, WorkloadSpec
 from boom_flow.config import Settings
+
+#: The catalog the benchmark matches against: NED-like (positions and redshifts),
+#: with BOOM's NED rule (300" search, 30 kpc, 300" below z = 0.01).
+CATALOG = "NED"
+CATALOG_RULE = {"catalog": CATALOG, "radius": 300.0, "use_distance": True,
+                "distance_key": "z", "distance_max": 30.0, "distance_max_near": 300.0,
+                "projection": {}}
 
 
 @dataclass
 class Setup:
     """What preparation produced: the settings to run with, per-stage graph params,
-    the filters created, and parameters for the report."""
+    the filters created, parameters for the report, and what to remove afterwards."""
 
     settings: Settings
     stage_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     filter_ids: list[str] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def cleanup(self) -> None:
+        for step in reversed(self.cleanups):
+            step()
 
 
 def prepare(settings: Settings, spec: WorkloadSpec, stages: list[str], run_id: str,
             progress: Callable[[str], None]) -> Setup:
     setup = Setup(settings)
+    if "crossmatch" in stages and spec.catalog_rows > 0:
+        prepare_catalog(setup, spec, progress)
     if "classify" in stages:
-        setup.parameters["models"] = usable_models(settings)
+        setup.parameters["models"] = usable_models(setup.settings)
+    if "filter" in stages and spec.n_filters > 0:
+        prepare_filters(setup, spec, run_id, progress)
     return setup
 
+
+# -- crossmatch -----------------------------------------------------------------------
+
+def prepare_catalog(setup: Setup, spec: WorkloadSpec, progress: Callable[[str], None]) -> None:
+    """Write the simulated catalog into a temporary crossmatch store (Parquet partitions
+    only: the MongoDB copy that ``catalogs ingest`` also makes is for API users and is
+    never read by the pipeline) and point the configuration at it."""
+    import pyarrow as pa
+
+    from boom_flow.crossmatch.store import stage_catalog
+    from boom_flow.crossmatch.tables import sort_rows
+
+    started = time.monotonic()
+    progress(f"catalog: simulating and partitioning {spec.catalog_rows:,} galaxies")
+    from boom_flow.simulate import simulate_galaxy_catalog
+
+    frame = simulate_galaxy_catalog(spec.catalog_rows, seed=spec.seed)
+    root = Path(tempfile.mkdtemp(prefix="boom-flow-bench-catalogs-"))
+    setup.cleanups.append(lambda: shutil.rmtree(root, ignore_errors=True))
+    crossmatch = setup.settings.crossmatch
+    rows = sort_rows(pa.Table.from_pandas(frame, preserve_index=False), "ra", "dec")
+    stage_catalog(root, CATALOG, rows, source="boom-flow bench (simulated)",
+                  max_rows=crossmatch.partition_max_rows).commit()
+    rule = type(crossmatch.ztf[0]).model_validate(CATALOG_RULE) if crossmatch.ztf else None
+    if rule is None:
+        from boom_flow.config.model import CatalogMatchSettings
+
+        rule = CatalogMatchSettings.model_validate(CATALOG_RULE)
+    updated = crossmatch.model_copy(update={"catalogs_dir": root, "ztf": [rule]})
+    setup.settings = setup.settings.model_copy(update={"crossmatch": updated})
+    setup.parameters.update({
+        "catalog": f"{CATALOG} (simulated galaxies, 300\" with the distance rule)",
+        "catalog_rows_ingested": rows.table.num_rows,
+        "catalog_columns": list(frame.columns),
+    })
+    setup.parameters["catalog_ingest_s"] = round(time.monotonic() - started, 2)
+
+
+# -- classify -------------------------------------------------------------------------
 
 def usable_models(settings: Settings) -> list[str]:
     """The ZTF models that load from the configured folder (the report lists them)."""
@@ -44,7 +104,76 @@ def usable_models(settings: Settings) -> list[str]:
     return [spec["name"] for spec in usable]
 
 
+# -- filters --------------------------------------------------------------------------
+
+#: A filter of the project's own, used when ``cats150`` (real data, kept outside the
+#: project) is not at hand: real-looking, positive, not a known solar-system object.
+DEMO_FILTER: list[dict[str, Any]] = [
+    {"$match": {"candidate.drb": {"$gt": 0.5}, "candidate.rb": {"$gte": 0.3},
+                "candidate.isdiffpos": True, "candidate.nbad": {"$lt": 5},
+                "$or": [{"candidate.ssdistnr": {"$lt": 0}},
+                        {"candidate.ssdistnr": {"$gte": 12}},
+                        {"candidate.ssdistnr": None}]}},
+    {"$project": {"objectId": 1, "annotations": {
+        "magpsf": "$candidate.magpsf", "drb": "$candidate.drb",
+        "ndethist": "$candidate.ndethist"}}},
+]
+
+
+def benchmark_filter() -> tuple[str, str]:
+    """``(pipeline JSON, where it came from)``: cats150 from the shared data when it is
+    there, else the project's demo filter."""
+    path = SHARED_DATA / "filters" / "cats150.pipeline.json"
+    if path.is_file():
+        return path.read_text(), "cats150 (../shared/data/filters/cats150.pipeline.json)"
+    return json.dumps(DEMO_FILTER), "boom_flow demo filter (cats150 not found)"
+
+
+def create_filters(settings: Settings, copies: int, pipeline: str, prefix: str
+                   ) -> list[str]:
+    """``copies`` active ZTF filters with ``pipeline`` (all programids); their ids."""
+    import pymongo
+    import redis
+
+    from boom_flow.filters.store import FilterStore
+
+    mongo = settings.services.mongodb
+    with pymongo.MongoClient(mongo.connection_uri, **mongo.client_options()) as client:
+        notifier = redis.Redis.from_url(settings.services.valkey.connection_url)
+        try:
+            store = FilterStore(client[mongo.database], notifier)
+            return [store.create(name=f"{prefix} #{i + 1}", survey="ZTF", user_id="bench",
+                                 permissions={"ZTF": [1, 2, 3]}, pipeline=pipeline)["_id"]
+                    for i in range(copies)]
+        finally:
+            notifier.close()
+
+
+def prepare_filters(setup: Setup, spec: WorkloadSpec, run_id: str,
+                    progress: Callable[[str], None]) -> None:
+    pipeline, origin = benchmark_filter()
+    progress(f"filters: {spec.n_filters} copies of {origin.split(' (')[0]}")
+    ids = create_filters(setup.settings, spec.n_filters, pipeline, f"bench {run_id}")
+    setup.filter_ids = ids
+    setup.parameters.update({"filters_active": len(ids), "filter": origin})
+
+
 def filter_result_times(settings: Settings, setup: Setup, since_ms: float) -> dict[int, float]:
-    """alert id -> when its first filter result was published (ms), for the results
-    published after ``since_ms``; empty when no filter ran."""
-    return {}
+    """alert id -> when its first filter result was published (ms: the Valkey stream
+    entry's id, the server's clock at ``XADD``), for results after ``since_ms``."""
+    if not setup.filter_ids:
+        return {}
+    import redis
+
+    first: dict[int, float] = {}
+    client = redis.Redis.from_url(settings.services.valkey.connection_url)
+    try:
+        for filter_id in setup.filter_ids:
+            for entry_id, fields in client.xrange(f"filter:{filter_id}:results",
+                                                  min=f"{int(since_ms)}-0"):
+                at = float(entry_id.decode().split("-")[0])
+                candid = int(json.loads(fields[b"data"])["candid"])
+                first[candid] = min(at, first.get(candid, at))
+    finally:
+        client.close()
+    return first

@@ -68,26 +68,33 @@ class OutcomeRecorder:
                 totals[stage] += seconds
         return dict(totals)
 
-    def throughput(self) -> dict[str, Any]:
-        """Rates over the whole run and in steady state (first to last completion,
-        the first batch's alerts excluded: it carries the start-up)."""
+    def throughput(self, workers: int = 1) -> dict[str, Any]:
+        """Rates over the whole run (from the run's start: consumer group join and the
+        workers' cold start included) and in steady state: from the completion of the
+        first batch of each worker to the last completion, counting only the batches
+        completed in between."""
         if not self.completions:
             return {"alerts": 0, "alerts_per_s": 0.0}
-        first_ms, first = self.completions[0]
         last_ms = self.completions[-1][0]
         wall_s = (last_ms - self.started_ms) / 1000
-        steady_s = (last_ms - first_ms) / 1000
-        steady_alerts = self.alerts - first.alerts
-        return {
+        result: dict[str, Any] = {
             "alerts": self.alerts,
             "packets": self.packets,
             "batches": len(self.completions),
             "wall_s": round(wall_s, 2),
             "alerts_per_s": round(self.alerts / wall_s, 2) if wall_s > 0 else 0.0,
-            "steady_s": round(steady_s, 2),
-            "steady_alerts_per_s": round(steady_alerts / steady_s, 2) if steady_s > 0
-            else None,
+            "steady_s": None,
+            "steady_alerts_per_s": None,
         }
+        warm = max(workers, 1)
+        if len(self.completions) > warm:
+            since_ms = self.completions[warm - 1][0]
+            steady_s = (last_ms - since_ms) / 1000
+            steady_alerts = sum(o.alerts for _, o in self.completions[warm:])
+            if steady_s > 0:
+                result["steady_s"] = round(steady_s, 2)
+                result["steady_alerts_per_s"] = round(steady_alerts / steady_s, 2)
+        return result
 
     def completion_latencies(self) -> list[tuple[float, int]]:
         """``(latency, Kafka timestamp)``, ms, from each alert's Kafka timestamp to the

@@ -47,8 +47,8 @@ def markdown(results: dict[str, Any]) -> str:
         "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".",
         "",
         f"Workload: {params['n_alerts']:,} ZTF alerts ({params['alert_source']}, seed "
-        f"{params['seed']}), {params['prior_nights']} earlier nights of "
-        f"{params['prior_alerts']:,} alerts stored first; stages "
+        f"{params['seed']}), {params['prior_nights']} earlier night(s) of the same objects "
+        f"stored first; stages "
         f"{' → '.join(params['stages'])}"
         + (f" (NOT run: {', '.join(params['stages_missing'])} — not installed or failed "
            "to start, see stages_broken in bench.json)"

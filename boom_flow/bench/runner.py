@@ -10,10 +10,11 @@ Order of a run:
 1. earlier nights go through the pipeline (untimed) so objects have a history;
 2. the measured night is produced to Kafka, whole, before the pipeline starts
    (like a backlog: the throughput run is never waiting for its producer);
-3. the ceilings run on a sample of the same night, against the same history;
-4. the throughput run consumes the night while the workers' RSS is sampled;
-5. a latency run streams fresh alerts at a fraction of the measured rate, so the
-   latency is the pipeline's and not the backlog's queueing time.
+3. the throughput run consumes the night while the workers' RSS is sampled;
+4. a latency run streams fresh alerts at a fraction of the measured rate, so the
+   latency is the pipeline's and not the backlog's queueing time;
+5. the ceilings run last, on a sample of the same night, so that what they leave in
+   the workers' memory does not count against the pipeline.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from dask.utils import parse_bytes
 from distributed import Client
 
 from boom_flow.bench import extras
@@ -42,12 +44,11 @@ from boom_flow.bench.metrics import (
 )
 from boom_flow.bench.workload import (
     WorkloadSpec,
-    alert_source,
     create_topic,
     delete_topics,
     describe,
     night_alerts,
-    prior_nights,
+    prior_night_dates,
     produce,
 )
 from boom_flow.config import Settings
@@ -65,6 +66,7 @@ WANTED_STAGES = ("crossmatch", "features", "classify", "filter")
 _WARMUP_ALERTS = 20
 #: A run that stops receiving for this long has lost its input: end it.
 _IDLE_TIMEOUT_S = 120.0
+_MIN_WORKER_MEMORY = "8GiB"
 
 Progress = Callable[[str], None]
 
@@ -109,11 +111,17 @@ def usable_stages(settings: Settings, stages: list[str], params: dict[str, dict[
 
 def bench_settings(settings: Settings, run_id: str) -> Settings:
     """The configuration with a consumer group of the run's own and a cluster of one
-    single-threaded worker per core."""
+    single-threaded worker per core, each allowed at least ``_MIN_WORKER_MEMORY``: the
+    benchmark measures the workers' memory, so the nanny must not restart a worker
+    that needs more than the default limit (its peak is reported instead)."""
     cores = os.cpu_count() or 1
     kafka = settings.services.kafka.model_copy(update={"group_id": f"boom-flow-bench-{run_id}"})
     services = settings.services.model_copy(update={"kafka": kafka})
-    dask = settings.dask.model_copy(update={"n_workers": cores, "threads_per_worker": 1})
+    limit = settings.dask.memory_limit
+    if limit != "auto" and parse_bytes(limit) < parse_bytes(_MIN_WORKER_MEMORY):
+        limit = _MIN_WORKER_MEMORY
+    dask = settings.dask.model_copy(update={"n_workers": cores, "threads_per_worker": 1,
+                                            "memory_limit": limit})
     return settings.model_copy(update={"services": services, "dask": dask})
 
 
@@ -142,8 +150,11 @@ def run_benchmark(settings: Settings, spec: WorkloadSpec, progress: Progress = p
         "machine": machine_info(),
         "versions": versions(),
     }
+    setup = extras.Setup(ctx.settings)
     try:
+        started = time.monotonic()
         setup = extras.prepare(ctx.settings, spec, stages, ctx.run_id, progress)
+        ctx.step("prepare_stages", started)
         ctx.settings = setup.settings
         stages, broken = usable_stages(ctx.settings, stages, setup.stage_params)
         for name, reason in broken.items():
@@ -153,6 +164,7 @@ def run_benchmark(settings: Settings, spec: WorkloadSpec, progress: Progress = p
             results.update(_measure(ctx, client, stages, setup))
     finally:
         delete_topics(ctx.settings.services.kafka.bootstrap, ctx.topics)
+        setup.cleanup()
     results["preparation_s"] = ctx.timings
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return results
@@ -168,40 +180,41 @@ def _measure(ctx: BenchContext, client: Client, stages: list[str],
     started = time.monotonic()
     ctx.progress(f"producing the night: {spec.n_alerts} alerts to Kafka")
     night_topic = ctx.topic("night")
-    produce(settings.services.kafka.producer_config(), night_topic,
-            night_alerts(spec, spec.n_alerts, spec.night_jd, spec.seed))
+    produce(settings.services.kafka.producer_config(), night_topic, night_alerts(spec))
     ctx.step("produce_night", started)
 
     graph = kafka_graph(night_topic, stages, spec.batch_alerts, setup.stage_params)
-    plan = make_plan(settings, graph)
-    started = time.monotonic()
-    ctx.progress(f"ceilings: decode, inference and write alone on {spec.ceiling_alerts} alerts")
-    sample = [RawPacket(a.data, "bench") for a in
-              night_alerts(spec, spec.ceiling_alerts, spec.night_jd, spec.seed)]
-    ceilings = measure_ceilings(client, plan, sample, spec.batch_alerts,
-                                f"{settings.services.mongodb.database}_ceiling")
-    del sample
-    ctx.step("ceilings", started)
-
     ctx.progress(f"throughput: the pipeline ({', '.join(['decode', *stages, 'write'])}) "
                  f"on {spec.n_alerts} alerts from Kafka")
     recorder = OutcomeRecorder(expected_packets=spec.n_alerts)
     with MemorySampler(workers) as memory:
         summary = run_pipeline(settings, graph, stop=recorder.stop, on_outcome=recorder,
                                client=client)
-    throughput = recorder.throughput()
+    throughput = recorder.throughput(len(workers))
     latency = _latency_run(ctx, client, stages, setup, throughput)
+
+    # Last, on warm workers: each step alone on a sample of the same night, with the
+    # same plan (the same stages, models, catalogs and filters).
+    started = time.monotonic()
+    ctx.progress(f"ceilings: decode, inference and write alone on {spec.ceiling_alerts} alerts")
+    sample = [RawPacket(a.data, "bench")
+              for a in night_alerts(spec, limit=spec.ceiling_alerts)]
+    ceilings = measure_ceilings(client, make_plan(settings, graph), sample, spec.batch_alerts,
+                                f"{settings.services.mongodb.database}_ceiling")
+    del sample
+    ctx.step("ceilings", started)
     stage_rows = stage_table(recorder.stage_seconds(), recorder.alerts)
     return {
         "parameters": {
             **describe(spec),
-            "alert_source": alert_source(),
+            "alert_source": "boom_flow.simulate (ZTF 4.02 packets)",
             "stages": ["decode", "history", *stages, "write"],
             "stages_missing": [s for s in WANTED_STAGES if s not in stages],
             "stages_missing_why": "not installed (not in boom_flow.stages.STAGE_BUILDERS) "
                                   "or failed to start (see stages_broken)",
             "dask_workers": len(workers),
             "threads_per_worker": settings.dask.threads_per_worker,
+            "worker_memory_limit": settings.dask.memory_limit,
             "max_in_flight": settings.batch.max_in_flight,
             "batch_max_ms": settings.batch.max_ms,
             **setup.parameters,
@@ -219,16 +232,17 @@ def _measure(ctx: BenchContext, client: Client, stages: list[str],
 
 def _preload_history(ctx: BenchContext, client: Client, stages: list[str],
                      setup: extras.Setup) -> None:
-    nights = prior_nights(ctx.spec)
+    nights = prior_night_dates(ctx.spec)
     if not nights:
         return
     started = time.monotonic()
-    total = sum(n.n_alerts for n in nights)
-    ctx.progress(f"history: {len(nights)} earlier nights ({total} alerts) stored before timing")
+    total = len(nights) * ctx.spec.n_alerts
+    ctx.progress(f"history: {len(nights)} earlier night(s) of the same objects ({total} "
+                 f"alerts; stages: decode, {', '.join([*stages, 'write'])}) stored before timing")
     topic = ctx.topic("history")
-    for night in nights:
+    for night_jd in nights:
         produce(ctx.settings.services.kafka.producer_config(), topic,
-                night_alerts(night, night.n_alerts, night.night_jd, night.seed))
+                night_alerts(ctx.spec, night_jd))
     recorder = OutcomeRecorder(expected_packets=total)
     run_pipeline(ctx.settings, kafka_graph(topic, stages, ctx.spec.batch_alerts,
                                            setup.stage_params),
@@ -241,23 +255,26 @@ def _latency_run(ctx: BenchContext, client: Client, stages: list[str], setup: ex
     spec, settings = ctx.spec, ctx.settings
     if spec.latency_alerts <= 0:
         return {}
-    measured = throughput.get("steady_alerts_per_s") or throughput.get("alerts_per_s") or 1.0
-    rate = max(1.0, measured * spec.latency_rate_fraction)
-    ctx.progress(f"latency: {spec.latency_alerts} fresh alerts streamed at {rate:.0f}/s "
-                 f"({spec.latency_rate_fraction:.0%} of the measured rate)")
+    steady = throughput.get("steady_alerts_per_s") or throughput.get("alerts_per_s") or 1.0
+    rate = max(1.0, steady * spec.latency_rate_fraction)
     topic = ctx.topic("latency")
-    alerts = list(night_alerts(spec, _WARMUP_ALERTS + spec.latency_alerts,
-                               spec.night_jd + 1, spec.seed + 1))
+    # The next night of the same sky: fresh alerts of objects the archive knows (that
+    # night has n_alerts alerts: the warm-up and the measured ones come out of them).
+    warmup = min(_WARMUP_ALERTS, max(1, spec.n_alerts // 4))
+    measured = min(spec.latency_alerts, spec.n_alerts - warmup)
+    alerts = list(night_alerts(spec, spec.night_jd + 1, warmup + measured))
+    ctx.progress(f"latency: {measured} fresh alerts streamed at {rate:.1f}/s "
+                 f"({spec.latency_rate_fraction:.0%} of the measured rate)")
     recorder = OutcomeRecorder(expected_packets=len(alerts))
     sent: dict[int, int] = {}
     paced_from = [float("inf")]
     producer_config = settings.services.kafka.producer_config()
 
     def stream() -> None:
-        produce(producer_config, topic, iter(alerts[:_WARMUP_ALERTS]))
+        produce(producer_config, topic, iter(alerts[:warmup]))
         recorder.first_done.wait(_IDLE_TIMEOUT_S)
         paced_from[0] = now_ms() - 1
-        sent.update(produce(producer_config, topic, iter(alerts[_WARMUP_ALERTS:]), rate=rate))
+        sent.update(produce(producer_config, topic, iter(alerts[warmup:]), rate=rate))
 
     producer = threading.Thread(target=stream, name="latency-producer", daemon=True)
     since = now_ms()
@@ -272,8 +289,8 @@ def _latency_run(ctx: BenchContext, client: Client, stages: list[str], setup: ex
     headline = "to_filter_result" if to_result else "to_batch_completion"
     return {
         "rate_alerts_per_s": round(rate, 1),
-        "alerts": spec.latency_alerts,
-        "warmup_alerts_excluded": _WARMUP_ALERTS,
+        "alerts": measured,
+        "warmup_alerts_excluded": warmup,
         "headline": headline,
         "to_filter_result": percentiles(to_result),
         "to_batch_completion": percentiles(completion),

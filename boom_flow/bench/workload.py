@@ -3,24 +3,20 @@
 The reference workload is the BOOM paper's night (benchmark.md): 29,140 ZTF alerts,
 a ~1.9-million-row galaxy catalog, ACAI x5 + BTSbot, 25 copies of ``cats150``, and
 each object's earlier history already stored. Alerts come from the project's night
-simulator (``boom_flow.simulate``); where it is not installed, the real packets under
-``../shared/data/ztf/alerts`` stand in, repeated to the asked count (their repeats are
-duplicates the archive ignores, so such a run says so in its report).
+simulator (``boom_flow.simulate``), deterministic under the seed.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import confluent_kafka
-import fastavro
 from confluent_kafka.admin import AdminClient, NewTopic
 
 #: The night the benchmark simulates (2024-07-16 UTC, as the BOOM paper's night).
@@ -37,10 +33,9 @@ class WorkloadSpec:
     n_alerts: int
     seed: int = 0
     night_jd: float = NIGHT_JD
-    #: Earlier nights simulated and stored before timing, so objects have a history.
-    prior_nights: int = 2
-    #: Alerts per prior night (their own size; a fraction of the measured night's).
-    prior_alerts: int = 0
+    #: Earlier nights of the same objects (same size and seed), stored before timing
+    #: so that objects have a history in the archive.
+    prior_nights: int = 1
     catalog_rows: int = 0
     catalog_radius_arcsec: float = 300.0
     n_filters: int = 25
@@ -55,17 +50,17 @@ class WorkloadSpec:
 
 def full_workload(seed: int = 0, n_alerts: int | None = None) -> WorkloadSpec:
     n = n_alerts or 29_140
-    return WorkloadSpec(mode="full", n_alerts=n, seed=seed, prior_nights=2,
-                        prior_alerts=max(n // 4, 1), catalog_rows=1_870_000, n_filters=25,
+    return WorkloadSpec(mode="full", n_alerts=n, seed=seed, prior_nights=1,
+                        catalog_rows=1_870_000, n_filters=25,
                         latency_alerts=min(n, 3_000), ceiling_alerts=min(n, 4_000))
 
 
 def quick_workload(seed: int = 0, n_alerts: int | None = None) -> WorkloadSpec:
     n = n_alerts or 2_000
     return WorkloadSpec(mode="quick", n_alerts=n, seed=seed, prior_nights=1,
-                        prior_alerts=max(n // 4, 1), catalog_rows=50_000, n_filters=25,
-                        latency_alerts=min(n, 500), ceiling_alerts=min(n, 1_000),
-                        batch_alerts=min(500, max(n // 4, 10)))
+                        catalog_rows=50_000, n_filters=25,
+                        latency_alerts=min(n, 200), ceiling_alerts=min(n, 500),
+                        batch_alerts=min(250, max(n // 4, 10)))
 
 
 def describe(spec: WorkloadSpec) -> dict[str, Any]:
@@ -82,45 +77,17 @@ class Alert:
     data: bytes
 
 
-def simulator_available() -> bool:
-    try:
-        from boom_flow.simulate import NightSpec, simulate_night  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def night_alerts(spec: WorkloadSpec, night_jd: float | None = None,
+                 limit: int | None = None) -> Iterator[Alert]:
+    """The packets of the night of ``spec`` (or of the same sky on ``night_jd``: the
+    simulator draws the same objects for the same seed and size, so an earlier night
+    gives them a history and a later one revisits them), the first ``limit`` of them."""
+    from boom_flow.simulate import NightSpec, simulate_night
 
-
-def alert_source() -> str:
-    """``simulator`` or ``shared-data stand-in`` (what the report says the alerts were)."""
-    return "simulator" if simulator_available() else "shared-data stand-in"
-
-
-def night_alerts(spec: WorkloadSpec, n_alerts: int, night_jd: float, seed: int
-                 ) -> Iterator[Alert]:
-    """The packets of one night, deterministic under ``seed``."""
-    if simulator_available():
-        from boom_flow.simulate import NightSpec, simulate_night
-
-        night = NightSpec(survey="ztf", n_alerts=n_alerts, seed=seed, night_jd=night_jd)
-        for alert in simulate_night(night):
-            yield Alert(int(alert.alert_id), alert.packet)
-        return
-    yield from itertools.islice(itertools.cycle(stand_in_alerts()), n_alerts)
-
-
-def stand_in_alerts() -> list[Alert]:
-    """The real ZTF packets of ../shared/data, for when the simulator is absent."""
-    paths = sorted((SHARED_DATA / "ztf" / "alerts").rglob("*.avro"))
-    if not paths:
-        raise FileNotFoundError(
-            f"no night simulator (boom_flow.simulate) and no real packets under {SHARED_DATA}")
-    alerts = []
-    for path in paths:
-        data = path.read_bytes()
-        records = list(fastavro.reader(io.BytesIO(data)))
-        if records and "candid" in records[0]:
-            alerts.append(Alert(int(records[0]["candid"]), data))
-    return alerts
+    night = NightSpec(survey="ztf", n_alerts=spec.n_alerts, seed=spec.seed,
+                      night_jd=spec.night_jd if night_jd is None else night_jd)
+    for alert in itertools.islice(simulate_night(night), limit):
+        yield Alert(int(alert.alert_id), alert.packet)
 
 
 # -- Kafka ----------------------------------------------------------------------------
@@ -171,7 +138,6 @@ def produce(producer_config: dict[str, Any], topic: str, alerts: Iterator[Alert]
     return timestamps
 
 
-def prior_nights(spec: WorkloadSpec) -> list[WorkloadSpec]:
-    """The earlier nights whose alerts are stored before timing (their own seeds)."""
-    return [replace(spec, night_jd=spec.night_jd - k, n_alerts=spec.prior_alerts)
-            for k in range(spec.prior_nights, 0, -1)]
+def prior_night_dates(spec: WorkloadSpec) -> list[float]:
+    """The earlier nights whose alerts are stored before timing, oldest first."""
+    return [spec.night_jd - k for k in range(spec.prior_nights, 0, -1)]

@@ -12,27 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from boom_flow.bench.workload import simulator_available
-
 N_ALERTS = 60
 
 
-@pytest.fixture
-def bench_environment(request: pytest.FixtureRequest) -> dict[str, str]:
-    environment = {**os.environ, "BOOM_FLOW_DASK__MEMORY_LIMIT": "2GiB"}
-    if not simulator_available():
-        # Without the simulator the harness replays the real packets instead.
-        request.getfixturevalue("shared_data")
-    return environment
-
-
-def test_quick_bench_writes_well_formed_results(tmp_path: Path,
-                                                bench_environment: dict[str, str]) -> None:
+def test_quick_bench_writes_well_formed_results(tmp_path: Path) -> None:
     out = tmp_path / "results"
     process = subprocess.run(
         [sys.executable, "-m", "boom_flow", "bench", "--quick", "--alerts", str(N_ALERTS),
          "--catalog-rows", "2000", "--out", str(out)],
-        env=bench_environment, capture_output=True, text=True, timeout=170,
+        env=dict(os.environ), capture_output=True, text=True, timeout=170,
     )
     assert process.returncode == 0, process.stdout + process.stderr
     results = json.loads((out / "bench.json").read_text())
