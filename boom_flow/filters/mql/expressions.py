@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from boom_flow.filters.mql import arithmetic, arrays, logic, misc
+from boom_flow.filters.mql import arithmetic, arrays, codegen, logic, misc
 from boom_flow.filters.mql.errors import PipelineError
 from boom_flow.filters.mql.paths import expression_value
 from boom_flow.filters.mql.scope import Builder, Evaluator, Scope
@@ -46,11 +46,20 @@ def compile_expression(spec: Any, scope: Scope) -> Evaluator:
             return _field_path(spec[1:], scope)
         return constant(spec)
     if isinstance(spec, dict):
+        if len(spec) == 1 and next(iter(spec)) in codegen.SUPPORTED:
+            return codegen.generate(spec, scope, _closure)
         return _object(spec, scope)
     if isinstance(spec, list):
         items = [scope.compile(item, index) for index, item in enumerate(spec)]
         return lambda variables: [_present(item(variables)) for item in items]
     return constant(spec)
+
+
+def _closure(spec: Any, scope: Scope) -> Evaluator:
+    """``spec`` compiled as a closure at its root (its arguments may be generated code)."""
+    if isinstance(spec, dict):
+        return _object(spec, scope)
+    return compile_expression(spec, scope)
 
 
 def _present(value: Any) -> Any:

@@ -103,7 +103,8 @@ def compile_project(spec: Any, path: str) -> Stage:
         tree = {"_id": INCLUDE, **tree}
     elif tree["_id"] is EXCLUDE:
         tree = {key: value for key, value in tree.items() if key != "_id"}
-    return lambda doc: _include(tree, doc, {"CURRENT": doc, "ROOT": doc})
+    inclusion = _Inclusion(tree)
+    return lambda doc: inclusion.apply(doc, {"CURRENT": doc, "ROOT": doc})
 
 
 def _has_computed(node: Node) -> bool:
@@ -111,43 +112,79 @@ def _has_computed(node: Node) -> bool:
                for value in node.values())
 
 
-def _include(node: Node, doc: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in doc.items():
-        spec = node.get(key)
-        if spec is None or callable(spec):
-            continue
-        if spec is INCLUDE:
-            result[key] = value
-        elif isinstance(spec, dict):
-            projected = _include_value(spec, value, variables)
-            if projected is not MISSING:
-                result[key] = projected
-    for key, spec in node.items():
-        if callable(spec):
+class _Inclusion:
+    """One level of an inclusion projection, prepared once.
+
+    ``kept``: field -> INCLUDE or the sub-level; ``computed``: (field, expression or
+    sub-level that creates fields) in spec order. ``_plans`` remembers, per order of a
+    document's field names (documents of one schema share it), which of its fields
+    this level keeps: a 100-field ``candidate`` is then not walked field by field.
+    """
+
+    __slots__ = ("_plans", "computed", "has_computed", "kept")
+
+    def __init__(self, node: Node) -> None:
+        self.kept: dict[str, Any] = {}
+        self.computed: list[tuple[str, Any]] = []
+        for key, spec in node.items():
+            if callable(spec):
+                self.computed.append((key, spec))
+            elif isinstance(spec, dict):
+                child = _Inclusion(spec)
+                self.kept[key] = child
+                if child.has_computed:
+                    self.computed.append((key, child))
+            else:
+                self.kept[key] = spec
+        self.has_computed = bool(self.computed)
+        self._plans: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def _plan(self, doc: dict[str, Any]) -> Any:
+        if len(doc) <= 8:
+            return doc
+        names = tuple(doc)
+        plan = self._plans.get(names)
+        if plan is None:
+            if len(self._plans) > 256:
+                self._plans.clear()
+            plan = self._plans[names] = tuple(k for k in names if k in self.kept)
+        return plan
+
+    def apply(self, doc: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        kept = self.kept
+        for key in self._plan(doc):
+            spec = kept.get(key)
+            if spec is INCLUDE:
+                result[key] = doc[key]
+            elif spec is not None:
+                projected = spec.apply_value(doc[key], variables)
+                if projected is not MISSING:
+                    result[key] = projected
+        for key, spec in self.computed:
+            if isinstance(spec, _Inclusion):
+                if key not in result:
+                    result[key] = spec.apply({}, variables)
+                continue
             value = spec(variables)
             if value is MISSING:
                 result.pop(key, None)
             else:
                 result[key] = value
-        elif isinstance(spec, dict) and key not in result and _has_computed(spec):
-            result[key] = _include(spec, {}, variables)
-    return result
+        return result
 
-
-def _include_value(node: Node, value: Any, variables: dict[str, Any]) -> Any:
-    if isinstance(value, dict):
-        return _include(node, value, variables)
-    if type(value) is list:
-        kept = []
-        computed = _has_computed(node)
-        for element in value:
-            if isinstance(element, dict) or type(element) is list:
-                kept.append(_include_value(node, element, variables))
-            elif computed:
-                kept.append(_include(node, {}, variables))
-        return kept
-    return MISSING
+    def apply_value(self, value: Any, variables: dict[str, Any]) -> Any:
+        if isinstance(value, dict):
+            return self.apply(value, variables)
+        if type(value) is list:
+            kept = []
+            for element in value:
+                if isinstance(element, dict) or type(element) is list:
+                    kept.append(self.apply_value(element, variables))
+                elif self.has_computed:
+                    kept.append(self.apply({}, variables))
+            return kept
+        return MISSING  # a scalar: dropped here, rebuilt from computed fields in `apply`
 
 
 def _exclude(node: Node, doc: dict[str, Any]) -> dict[str, Any]:

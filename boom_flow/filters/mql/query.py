@@ -100,7 +100,7 @@ def _field(field: str, condition: Any, path: str) -> Predicate:
     if isinstance(condition, dict) and condition and next(iter(condition)).startswith("$"):
         tests = _operators(condition, path)
     else:
-        tests = [_any(_expand(equality(condition)))]
+        tests = [any_of(expanded(equality(condition)))]
     getter = fast_getter(parts)
     if len(tests) == 1:
         (test,) = tests
@@ -134,7 +134,7 @@ def _operators(condition: dict[str, Any], path: str) -> list[ValuesTest]:
         if operator == "$options":
             continue
         if operator == "$regex":
-            tests.append(_any(_expand(_regex(argument, options, where))))
+            tests.append(any_of(expanded(_regex(argument, options, where))))
             continue
         build = _OPERATORS.get(operator)
         if build is None:
@@ -144,7 +144,7 @@ def _operators(condition: dict[str, Any], path: str) -> list[ValuesTest]:
     return tests
 
 
-def _any(test: ValueTest) -> ValuesTest:
+def any_of(test: ValueTest) -> ValuesTest:
     def any_value(values: Sequence[Any]) -> bool:
         for value in values:  # noqa: SIM110 (hot path: faster than any/all on a generator)
             if test(value):
@@ -154,13 +154,13 @@ def _any(test: ValueTest) -> ValuesTest:
 
 
 def _none(test: ValueTest) -> ValuesTest:
-    check = _any(test)
+    check = any_of(test)
     return lambda values: not check(values)
 
 
-def _expand(test: ValueTest) -> ValueTest:
+def expanded(test: ValueTest) -> ValueTest:
     """Also try the elements of an array value (one level, as MongoDB does)."""
-    def expanded(value: Any) -> bool:
+    def with_elements(value: Any) -> bool:
         if type(value) is list:
             if test(value):
                 return True
@@ -169,7 +169,7 @@ def _expand(test: ValueTest) -> ValueTest:
                     return True
             return False
         return test(value)
-    return expanded
+    return with_elements
 
 
 def _is_nan(value: Any) -> bool:
@@ -246,20 +246,20 @@ def ordering(operator: str, target: Any) -> ValueTest:
 
 def _comparison(operator: str) -> Callable[[Any, str], ValuesTest]:
     def build(argument: Any, path: str) -> ValuesTest:
-        return _any(_expand(ordering(operator, argument)))
+        return any_of(expanded(ordering(operator, argument)))
     return build
 
 
 def _eq(argument: Any, path: str) -> ValuesTest:
     if isinstance(argument, (re.Pattern, Regex)):
         pattern = regex_parts(argument)
-        return _any(_expand(lambda value: isinstance(value, (re.Pattern, Regex))
+        return any_of(expanded(lambda value: isinstance(value, (re.Pattern, Regex))
                             and regex_parts(value) == pattern))
-    return _any(_expand(equality(argument)))
+    return any_of(expanded(equality(argument)))
 
 
 def _ne(argument: Any, path: str) -> ValuesTest:
-    return _none(_expand(equality(argument)))
+    return _none(expanded(equality(argument)))
 
 
 def _membership(argument: Any, path: str) -> ValueTest:
@@ -275,11 +275,11 @@ def _membership(argument: Any, path: str) -> ValueTest:
             if test(value):
                 return True
         return False
-    return _expand(member)
+    return expanded(member)
 
 
 def _in(argument: Any, path: str) -> ValuesTest:
-    return _any(_membership(argument, path))
+    return any_of(_membership(argument, path))
 
 
 def _nin(argument: Any, path: str) -> ValuesTest:
@@ -312,14 +312,14 @@ def _type_matcher(argument: Any, path: str) -> ValueTest:
 
 
 def _type(argument: Any, path: str) -> ValuesTest:
-    return _any(_expand(_type_matcher(argument, path)))
+    return any_of(expanded(_type_matcher(argument, path)))
 
 
 def _size(argument: Any, path: str) -> ValuesTest:
     if not is_number(argument) or isinstance(argument, bool) or argument != int(argument):
         raise PipelineError("$size needs a whole number", operator="$size", path=path)
     size = int(argument)
-    return _any(lambda value: isinstance(value, list) and len(value) == size)
+    return any_of(lambda value: isinstance(value, list) and len(value) == size)
 
 
 def _element_match(argument: Any, path: str) -> ValueTest:
@@ -343,7 +343,7 @@ def _element_match(argument: Any, path: str) -> ValueTest:
 
 
 def _elem_match(argument: Any, path: str) -> ValuesTest:
-    return _any(_element_match(argument, path))
+    return any_of(_element_match(argument, path))
 
 
 def _all_of(argument: Any, path: str) -> ValuesTest:
@@ -354,15 +354,15 @@ def _all_of(argument: Any, path: str) -> ValuesTest:
     tests = []
     for index, item in enumerate(argument):
         if isinstance(item, dict) and "$elemMatch" in item:
-            tests.append(_any(_element_match(item["$elemMatch"], f"{path}[{index}]")))
+            tests.append(any_of(_element_match(item["$elemMatch"], f"{path}[{index}]")))
         else:
-            tests.append(_any(_expand(equality(item))))
+            tests.append(any_of(expanded(equality(item))))
     return lambda values: all(test(values) for test in tests)
 
 
 def _not(argument: Any, path: str) -> ValuesTest:
     if isinstance(argument, (re.Pattern, Regex)):
-        return _none(_expand(_regex_or_equal(argument)))
+        return _none(expanded(_regex_or_equal(argument)))
     if not isinstance(argument, dict) or not argument:
         raise PipelineError("$not needs a regex or a non-empty operator object",
                             operator="$not", path=path)
@@ -418,7 +418,7 @@ def _mod(argument: Any, path: str) -> ValuesTest:
             number = int(number)
         result = abs(number) % abs(divisor)
         return (-result if number < 0 else result) == remainder
-    return _any(_expand(test))
+    return any_of(expanded(test))
 
 
 _OPERATORS: dict[str, Callable[[Any, str], ValuesTest]] = {

@@ -8,9 +8,11 @@ pipeline is a chain ``doc -> doc | None``, and each document's run is independen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from boom_flow.filters.mql.errors import EvaluationError, PipelineError
 from boom_flow.filters.mql.projection import (
@@ -21,6 +23,7 @@ from boom_flow.filters.mql.projection import (
     compile_unset,
 )
 from boom_flow.filters.mql.query import compile_query
+from boom_flow.filters.mql.vectorise import column_mask
 
 
 def _match(spec: Any, path: str) -> Stage:
@@ -69,12 +72,27 @@ class CompiledPipeline:
                                   ) from error
         return current
 
-    def run_each(self, documents: Sequence[dict[str, Any]],
+    def prefilter(self, columns: Mapping[str, Any], size: int) -> np.ndarray:
+        """A mask over ``size`` documents, False where the first stage (a ``$match``)
+        certainly drops the document, from ``columns`` (dotted path -> one value per
+        document; see ``vectorise.column_mask``). All True when nothing is vectorisable."""
+        first = self.pipeline[0] if self.pipeline else {}
+        if "$match" not in first:
+            return np.ones(size, dtype=bool)
+        return column_mask(first["$match"], columns, size)
+
+    def run_each(self, documents: Sequence[dict[str, Any]], mask: Sequence[bool] | None = None,
                  ) -> list[dict[str, Any] | EvaluationError | None]:
         """One outcome per input document, aligned with the input: the output document,
-        None (filtered out), or the ``EvaluationError`` that document raised."""
+        None (filtered out), or the ``EvaluationError`` that document raised.
+
+        ``mask`` (e.g. from ``prefilter``): documents where it is False are not evaluated
+        and give None."""
         outcomes: list[dict[str, Any] | EvaluationError | None] = []
         for index, document in enumerate(documents):
+            if mask is not None and not mask[index]:
+                outcomes.append(None)
+                continue
             try:
                 outcomes.append(self.run_one(document))
             except EvaluationError as error:
