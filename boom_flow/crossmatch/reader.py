@@ -10,6 +10,7 @@ whole batch.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,8 @@ class CatalogReader:
         self._low = ranges[:, 0] if len(ranges) else np.empty(0, np.int64)
         self._high = ranges[:, 1] if len(ranges) else np.empty(0, np.int64)
         self._cache: OrderedDict[int, LoadedPartition] = OrderedDict()
+        # A Dask worker may run several tasks at once (threads_per_worker > 1).
+        self._lock = threading.Lock()
         self._cache_size = cache_partitions
         #: Partition files read from disk by this reader (the cache's misses).
         self.reads = 0
@@ -101,16 +104,23 @@ class CatalogReader:
 
     def partition(self, number: int) -> LoadedPartition:
         """Partition ``number`` (an index into ``partitions``), from the cache if loaded."""
-        loaded = self._cache.get(number)
-        if loaded is not None:
-            self._cache.move_to_end(number)
-            return loaded
+        with self._lock:
+            loaded = self._cache.get(number)
+            if loaded is not None:
+                self._cache.move_to_end(number)
+                return loaded
         table = read_partition(self.info, self.partitions[number], self.columns)
         ra = table[self.info.ra_column].to_numpy(zero_copy_only=False).astype(np.float64)
         dec = table[self.info.dec_column].to_numpy(zero_copy_only=False).astype(np.float64)
         loaded = LoadedPartition(table=table, tree=cKDTree(unit_vectors(ra, dec)))
-        self.reads += 1
-        self._cache[number] = loaded
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self.reads += 1
+            self._cache[number] = loaded
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return loaded
+
+    def reopened(self) -> CatalogReader:
+        """A fresh reader of the catalog as it is now on disk (after a re-ingestion)."""
+        return CatalogReader(catalog_info(self.info.path.parent, self.info.name), self.columns,
+                             self._cache_size)

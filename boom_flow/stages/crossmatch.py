@@ -71,6 +71,20 @@ class Crossmatcher:
 
     catalogs: tuple[tuple[CatalogSpec, CatalogReader], ...]
 
+    def _match(self, position: int, ra: np.ndarray, dec: np.ndarray
+               ) -> list[list[dict[str, Any]]]:
+        spec, reader = self.catalogs[position]
+        try:
+            return match_catalog(reader, spec, ra, dec)
+        except FileNotFoundError:
+            # The catalog was ingested again while this worker ran: its old partition
+            # files are gone. Read the new version from now on.
+            log.info("crossmatch: catalog %s changed on disk; reloading", spec.catalog)
+            fresh = reader.reopened()
+            self.catalogs = (*self.catalogs[:position], (spec, fresh),
+                             *self.catalogs[position + 1:])
+            return match_catalog(fresh, spec, ra, dec)
+
     def __call__(self, batch: AlertBatch) -> AlertBatch:
         if not len(batch) or not self.catalogs:
             return batch
@@ -78,8 +92,8 @@ class Crossmatcher:
         todo = np.flatnonzero(new_alerts(batch) & usable_positions(ra, dec))
         values: list[dict[str, Any] | None] = [None] * len(batch)
         if len(todo):
-            per_catalog = {spec.catalog: match_catalog(reader, spec, ra[todo], dec[todo])
-                           for spec, reader in self.catalogs}
+            per_catalog = {spec.catalog: self._match(i, ra[todo], dec[todo])
+                           for i, (spec, _) in enumerate(self.catalogs)}
             for slot, alert in enumerate(todo.tolist()):
                 values[alert] = {name: found[slot] for name, found in per_catalog.items()}
         return batch.with_enrichment(

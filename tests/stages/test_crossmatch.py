@@ -187,3 +187,23 @@ def test_the_configuration_refuses_incomplete_catalog_settings() -> None:
                                "[{catalog: NED, radius: 300.0, use_distance: true}]"})
     with pytest.raises(ConfigError, match=r"crossmatch\.lsst\.0\.radius"):
         load_settings(environ={"BOOM_FLOW_CROSSMATCH__LSST": "[{catalog: GCVS, radius: -1}]"})
+
+
+def test_a_catalog_ingested_again_while_running_is_reloaded(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    ra, dec = rng.uniform(0, 360, 4000), rng.uniform(-80, 80, 4000)
+    ingest(tmp_path, "CAT", {"ra": ra, "dec": dec, "v": np.zeros(4000)}, max_rows=200)
+    stage = build_stage("crossmatch", {"catalogs": specs_to_json(
+        [CatalogSpec("CAT", 2.0, projection={"v": 1})]), "catalogs_dir": str(tmp_path)})
+    first = stage(batch_of([("a", ra[0], dec[0])])).enrichments["cross_matches"][0]
+    assert [m["v"] for m in first["CAT"]] == [0.0]
+    before = stage.catalogs[0][1]
+    assert min(p.order for p in before.partitions) >= 1
+    # Order-0 partitions now: none of the files the running stage knows exists any more.
+    ingest(tmp_path, "CAT", {"ra": ra, "dec": dec, "v": np.ones(4000)}, max_rows=5000)
+    # Another part of the sky: a partition the stage had not read, whose file is gone.
+    far = int(np.argmax(separation_arcsec(ra[0], dec[0], ra, dec)))
+    later = stage(batch_of([("b", ra[far], dec[far])])).enrichments["cross_matches"][0]
+    assert [m["v"] for m in later["CAT"]] == [1.0]
+    assert stage.catalogs[0][1] is not before
+    assert {p.order for p in stage.catalogs[0][1].partitions} == {0}
