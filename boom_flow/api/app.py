@@ -81,7 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_handlers(app)
 
     @app.get("/", tags=["health"], summary="Health check (no token needed)")
-    def health() -> DocumentResponse:
+    async def health() -> DocumentResponse:  # no thread needed: answers even when busy
         return envelope("boom_flow API is running", {"version": __version__})
 
     for module in (auth, queries, catalogs, surveys, filters, users):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +13,7 @@ import redis
 from fastapi import Request
 from pymongo.database import Database
 
+from boom_flow.api.errors import ApiError
 from boom_flow.api.users import UserStore
 from boom_flow.config import Settings
 
@@ -23,6 +26,14 @@ class ApiState:
     users: UserStore
     secret_key: str
     _valkey: redis.Redis | None = field(default=None, repr=False)
+    _slots: threading.BoundedSemaphore | None = field(default=None, repr=False)
+
+    @property
+    def slots(self) -> threading.BoundedSemaphore:
+        """Database-bound requests in progress (``api.max_concurrent_queries``)."""
+        if self._slots is None:
+            self._slots = threading.BoundedSemaphore(self.api.max_concurrent_queries)
+        return self._slots
 
     @property
     def api(self) -> Any:
@@ -47,3 +58,17 @@ class ApiState:
 
 def api_state(request: Request) -> ApiState:
     return request.app.state.boom
+
+
+def query_slot(request: Request) -> Iterator[None]:
+    """A route dependency: hold one of the process's query slots for the request, or
+    answer 429 at once when all are taken (api.md: overloaded, clients retry), rather
+    than queueing work the server cannot start soon."""
+    state = api_state(request)
+    if not state.slots.acquire(blocking=False):
+        raise ApiError(429, f"the server is busy ({state.api.max_concurrent_queries} queries "
+                            "in progress); retry shortly", {"Retry-After": "1"})
+    try:
+        yield
+    finally:
+        state.slots.release()

@@ -278,6 +278,8 @@ class ApiSettings(Section):
     max_response_bytes: PositiveInt
     #: Most positions in one cone search.
     max_cone_positions: PositiveInt
+    #: Database-bound requests served at once per process; more are answered 429.
+    max_concurrent_queries: PositiveInt
     #: bcrypt work factor for stored passwords (4..31; 12 takes ~0.25 s per check).
     password_hash_rounds: Annotated[int, Field(ge=4, le=31)]
     secret_key: SecretStr | None = None

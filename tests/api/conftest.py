@@ -32,7 +32,8 @@ ADMIN_PASSWORD = "admin-secret-password"
 PASSWORDS = {"public": "public-pw", "partner": "partner-pw", "nobody": "nobody-pw"}
 PERMISSIONS = {"public": {"ZTF": [1]}, "partner": {"ZTF": [1, 2]}, "nobody": {}}
 #: Small caps, so the tests can reach them.
-LIMITS = {"MAX_LIMIT": "500", "MAX_RESPONSE_BYTES": "8000000", "MAX_CONE_POSITIONS": "10000"}
+LIMITS = {"MAX_LIMIT": "500", "MAX_RESPONSE_BYTES": "8000000", "MAX_CONE_POSITIONS": "10000",
+          "MAX_CONCURRENT_QUERIES": "3"}
 SLOW_DOCS = 3000
 
 

@@ -74,3 +74,25 @@ def test_max_time_ms_beyond_the_limit_is_refused(api_server: Api) -> None:
         response = client.post("/queries/find", json={"catalog_name": "slow_catalog",
                                                       "max_time_ms": 300_001})
     assert "max_time_ms must be between 1 and 300000" in error(response, 400)
+
+
+def test_queries_beyond_the_concurrency_cap_get_429_at_once(api_server: Api) -> None:
+    responses: list[tuple[httpx.Response, float]] = []
+    threads = [threading.Thread(target=lambda: responses.append(slow_find(api_server, 2500)))
+               for _ in range(4)]  # the test server serves 3 queries at once
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    time.sleep(0.5)
+    with api_server.client("public") as client:
+        envelope(client.get("/"))  # health needs no query slot
+    for thread in threads:
+        thread.join()
+    statuses = sorted(response.status_code for response, _ in responses)
+    assert statuses == [429, 503, 503, 503], statuses
+    busy, elapsed = next((r, s) for r, s in responses if r.status_code == 429)
+    assert "busy" in error(busy, 429) and busy.headers["Retry-After"] == "1"
+    assert elapsed < 1.0
+    with api_server.client("public") as client:  # slots are given back
+        assert envelope(client.post("/queries/count", json={"catalog_name": "slow_catalog"})) \
+            == 3000

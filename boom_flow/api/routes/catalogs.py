@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from boom_flow.api import archive
 from boom_flow.api.auth import CurrentUser
 from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.guards import SizeBudget, is_protected
 from boom_flow.api.rights import Rights, readable
-from boom_flow.api.state import api_state
+from boom_flow.api.state import api_state, query_slot
 
-router = APIRouter(prefix="/catalogs", tags=["catalogs"])
+router = APIRouter(prefix="/catalogs", tags=["catalogs"], dependencies=[Depends(query_slot)])
 
 
 def visible_catalogs(names: list[str], rights: Rights) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from boom_flow.api import archive
@@ -21,7 +21,7 @@ from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.errors import ApiError, bad_request, forbidden, not_found, too_large
 from boom_flow.api.guards import SizeBudget, refuse_forbidden
 from boom_flow.api.rights import ZTF_PROGRAMIDS
-from boom_flow.api.state import ApiState, api_state
+from boom_flow.api.state import ApiState, api_state, query_slot
 
 router = APIRouter(prefix="/filters", tags=["filters"])
 
@@ -188,14 +188,16 @@ def _backtest(request: Request, body: FilterTest, user: User) -> list[dict[str, 
         raise _invalid(error) from None
 
 
-@router.post("/test", summary="Run a filter on the archive's alerts of a time window")
+@router.post("/test", summary="Run a filter on the archive's alerts of a time window",
+             dependencies=[Depends(query_slot)])
 def test_filter(request: Request, body: FilterTest, user: CurrentUser) -> DocumentResponse:
     passed = _backtest(request, body, user)
     SizeBudget(api_state(request).api.max_response_bytes).encode_all(passed)
     return envelope(f"{len(passed)} alerts pass", passed)
 
 
-@router.post("/test/count", summary="How many alerts of a time window pass a filter")
+@router.post("/test/count", summary="How many alerts of a time window pass a filter",
+             dependencies=[Depends(query_slot)])
 def test_filter_count(request: Request, body: FilterTest, user: CurrentUser
                       ) -> DocumentResponse:
     passed = _backtest(request, body, user)

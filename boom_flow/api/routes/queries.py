@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
@@ -14,9 +14,9 @@ from boom_flow.api.cone import cone_search
 from boom_flow.api.encoding import DocumentResponse, dumps, envelope
 from boom_flow.api.errors import too_large
 from boom_flow.api.rights import scope_pipeline
-from boom_flow.api.state import ApiState, api_state
+from boom_flow.api.state import ApiState, api_state, query_slot
 
-router = APIRouter(prefix="/queries", tags=["queries"])
+router = APIRouter(prefix="/queries", tags=["queries"], dependencies=[Depends(query_slot)])
 
 Document = dict[str, Any]
 

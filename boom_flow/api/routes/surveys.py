@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from pymongo.database import Database
 
@@ -18,11 +18,11 @@ from boom_flow.api.auth import CurrentUser, User
 from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.errors import bad_request, not_found, too_large
 from boom_flow.api.guards import SizeBudget
-from boom_flow.api.state import api_state
+from boom_flow.api.state import api_state, query_slot
 from boom_flow.storage import collection_names
 from boom_flow.surveys import Survey, get_survey
 
-router = APIRouter(prefix="/surveys/{survey}", tags=["surveys"])
+router = APIRouter(prefix="/surveys/{survey}", tags=["surveys"], dependencies=[Depends(query_slot)])
 
 CUTOUTS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
 MAX_CANDIDS = 100
