@@ -10,6 +10,7 @@ one document at a time instead (correct, slower).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,9 @@ class ActiveFilter:
     hides_id: bool = False
     #: ``_id`` in the output is not the alert id: evaluate one document at a time.
     per_document: bool = False
+    #: Equal for filters that compute the same thing (same prepared pipeline): the
+    #: stage evaluates such copies once per permission set.
+    signature: str = ""
 
 
 def keep_alert_id(pipeline: Sequence[Mapping[str, Any]]
@@ -88,6 +92,7 @@ def build_active_filter(document: Mapping[str, Any], compile_pipeline: Any = Non
         programids=permitted_programids(document["survey"], document.get("permissions")),
         pipeline=list(version["pipeline"]), compiled=compile_pipeline(prepared),
         hides_id=hides, per_document=computes,
+        signature=json.dumps([prepared, hides, computes], sort_keys=True, default=repr),
     )
 
 

@@ -35,15 +35,20 @@ class Evaluation:
 
 def evaluate(documents: FilterDocuments, filters: Sequence[ActiveFilter], now_ms: int
              ) -> Evaluation:
-    """Every filter over the documents its rights allow."""
+    """Every filter over the documents its rights allow. Copies of one pipeline with the
+    same rights (``ActiveFilter.signature``) are evaluated once."""
     result = Evaluation()
+    done: dict[tuple[str, Programids], Any] = {}
     for active in filters:
         if active.survey != documents.survey:
             continue
         rows, docs = documents.documents(active.programids)
         if not docs:
             continue
-        outputs, failures = run_tolerant(active, docs)
+        key = (active.signature, active.programids)
+        if not active.signature or key not in done:
+            done[key] = run_tolerant(active, docs)
+        outputs, failures = done[key]
         for position, output in outputs:
             result.passed.setdefault(int(rows[position]), []).append({
                 "filter_id": active.filter_id, "filter_name": active.name, "fid": active.fid,
