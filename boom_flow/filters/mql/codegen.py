@@ -144,6 +144,12 @@ class _Writer:
             b = self.constant(right_spec)
             return (f"({a} {symbol} {b} if type({a} := {left}) in PLAIN and {a} == {a} "
                     f"else compare({a}, {b}) {symbol} 0)")
+        if type(right_spec) is bool or (type(right_spec) is str
+                                        and not right_spec.startswith("$")):
+            # a constant of the same type: Python's order is MongoDB's
+            b, kind = self.constant(right_spec), self.constant(type(right_spec))
+            return (f"({a} {symbol} {b} if type({a} := {left}) is {kind} "
+                    f"else compare({a}, {b}) {symbol} 0)")
         right, b = self.expression(right_spec, scope.at(1)), self.temp()
         return (f"({a} {symbol} {b} if (type({a} := {left}) in PLAIN) & "
                 f"(type({b} := {right}) in PLAIN) and {a} == {a} and {b} == {b} "

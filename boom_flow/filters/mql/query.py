@@ -104,6 +104,12 @@ def _field(field: str, condition: Any, path: str) -> Predicate:
     getter = fast_getter(parts)
     if len(tests) == 1:
         (test,) = tests
+        one = getattr(test, "single", None)
+        if one is not None:
+            def scalar_first(doc: Any) -> bool:
+                value = getter(doc)
+                return one(value) if value is not DESCEND else test(query_values(doc, parts))
+            return scalar_first
 
         def single(doc: Any) -> bool:
             value = getter(doc)
@@ -150,6 +156,7 @@ def any_of(test: ValueTest) -> ValuesTest:
             if test(value):
                 return True
         return False
+    any_value.single = test  # type: ignore[attr-defined]  # the test of one value
     return any_value
 
 
