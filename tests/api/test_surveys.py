@@ -100,3 +100,23 @@ def test_private_objects_are_hidden_from_the_public(api_server: Api) -> None:
         seen = envelope(client.get(f"/surveys/ztf/objects/{PRIVATE}"))
     assert {a["candidate"]["programid"] for a in seen["alerts"]} == {2}
     assert {p["programid"] for p in seen["prv_candidates"]} == {2}
+
+
+def test_lsst_objects_have_integer_ids_and_no_programid_rights(api_server: Api) -> None:
+    db = api_server.db
+    db.LSST_alerts.insert_many([
+        {"_id": 9000 + j, "objectId": 4400, "candidate": {"jd": 2460800.5 + j, "band": "r",
+                                                         "magpsf": 20.0 - j}}
+        for j in range(3)])
+    db.LSST_alerts_cutouts.insert_one({"_id": 9002, "cutoutScience": b"fits",
+                                       "cutoutTemplate": b"t", "cutoutDifference": b"d"})
+    db.LSST_alerts_aux.insert_one({"_id": 4400, "prv_candidates": [{"jd": 2460800.5}]})
+    with api_server.client("nobody") as client:  # no ZTF rights at all
+        data = envelope(client.get("/surveys/lsst/objects/4400"))
+        assert [a["_id"] for a in data["alerts"]] == [9000, 9001, 9002]
+        assert data["prv_candidates"] == [{"jd": 2460800.5}]
+        brightest = envelope(client.get("/surveys/LSST/cutouts",
+                                        params={"objectId": "4400", "which": "brightest"}))
+        assert brightest["candid"] == 9002
+        assert base64.b64decode(brightest["cutoutScience"]) == b"fits"
+        error(client.get("/surveys/ztf/objects/ZTF21abiuvdk"), 404)  # ZTF: nothing visible
