@@ -1,5 +1,5 @@
 """Array expression operators: iteration (``$map``, ``$filter``, ``$reduce``), access,
-construction, sets, and the array-or-arguments reducers (``$sum``, ``$max``...).
+construction, ``$sortArray``, ``$in`` (sets and reducers are in ``sets.py``).
 
 Null rules follow MongoDB: most operators give null for a null or missing array and fail
 on any other non-array; ``$size``, ``$in``, ``$anyElementTrue`` and ``$range`` fail on
@@ -12,15 +12,6 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from boom_flow.filters.mql.arithmetic import (
-    DECIMAL,
-    DOUBLE,
-    INT,
-    decimal_result,
-    integer,
-    kind,
-    to_decimal,
-)
 from boom_flow.filters.mql.paths import query_values
 from boom_flow.filters.mql.scope import Builder, Evaluator, Scope, fail
 from boom_flow.filters.mql.values import (
@@ -45,7 +36,7 @@ def _array_or_null(operator: str, value: Any) -> list | None:
     return value
 
 
-def _required_array(operator: str, value: Any) -> list:
+def required_array(operator: str, value: Any) -> list:
     if not is_array(value):
         raise fail(operator, f"argument must be an array, but is {type_name(value)}")
     return value
@@ -166,7 +157,7 @@ def _size(arg: Any, scope: Scope) -> Evaluator:
         value = item(variables)
         if type(value) is list:
             return len(value)
-        return len(_required_array("$size", value))
+        return len(required_array("$size", value))
     return evaluate
 
 
@@ -177,7 +168,7 @@ def _array_elem_at(arg: Any, scope: Scope) -> Evaluator:
         array, index = source(variables), position(variables)
         if array is None or array is MISSING or index is None or index is MISSING:
             return None
-        _required_array("$arrayElemAt", array)
+        required_array("$arrayElemAt", array)
         if not is_integral(index):
             raise fail("$arrayElemAt", f"second argument must be an integer, not "
                        f"{type_name(index)}")
@@ -273,7 +264,7 @@ def _elements_test(operator: str, want_any: bool) -> Builder:
         (item,) = scope.args(arg, 1)
 
         def evaluate(variables: dict[str, Any]) -> bool:
-            array = _required_array(operator, item(variables))
+            array = required_array(operator, item(variables))
             if want_any:
                 return any(truthy(element) for element in array)
             return all(truthy(element) for element in array)
@@ -286,7 +277,7 @@ def _in(arg: Any, scope: Scope) -> Evaluator:
 
     def evaluate(variables: dict[str, Any]) -> bool:
         value = needle(variables)
-        array = _required_array("$in", haystack(variables))
+        array = required_array("$in", haystack(variables))
         return any(equal(value, element) for element in array)
     return evaluate
 
@@ -322,7 +313,7 @@ def _slice(arg: Any, scope: Scope) -> Evaluator:
         values = [item(variables) for item in items]
         if any(v is None or v is MISSING for v in values):
             return None
-        array = _required_array("$slice", values[0])
+        array = required_array("$slice", values[0])
         for value in values[1:]:
             if not is_integral(value):
                 raise fail("$slice", f"arguments must be integers, not {type_name(value)}")
@@ -351,123 +342,6 @@ def _is_array(arg: Any, scope: Scope) -> Evaluator:
     return lambda variables: is_array(item(variables))
 
 
-def distinct(values: list[Any]) -> list[Any]:
-    """Values without duplicates (MongoDB equality), first occurrence kept."""
-    kept: list[Any] = []
-    for value in values:
-        if not any(equal(value, seen) for seen in kept):
-            kept.append(value)
-    return kept
-
-
-def _set_operator(operator: str, combine: Callable[[list[list[Any]]], Any],
-                  low: int, high: int) -> Builder:
-    def build(arg: Any, scope: Scope) -> Evaluator:
-        items = scope.args(arg, low, high)
-
-        def evaluate(variables: dict[str, Any]) -> Any:
-            arrays = [item(variables) for item in items]
-            if operator not in ("$setEquals", "$setIsSubset") and any(
-                    a is None or a is MISSING for a in arrays):
-                return None
-            return combine([_required_array(operator, array) for array in arrays])
-        return evaluate
-    return build
-
-
-def _contains(array: list[Any], value: Any) -> bool:
-    return any(equal(value, element) for element in array)
-
-
-def _ordered(values: list[Any]) -> list[Any]:
-    """Set results in canonical order, as MongoDB's ordered value sets give them."""
-    return sorted(values, key=functools.cmp_to_key(compare))
-
-
-def _union(arrays: list[list[Any]]) -> list[Any]:
-    return _ordered(distinct([value for array in arrays for value in array]))
-
-
-def _intersection(arrays: list[list[Any]]) -> list[Any]:
-    if not arrays:
-        return []
-    return _ordered([v for v in distinct(arrays[0])
-                     if all(_contains(a, v) for a in arrays[1:])])
-
-
-def _difference(arrays: list[list[Any]]) -> list[Any]:
-    first, second = arrays
-    return [v for v in distinct(first) if not _contains(second, v)]
-
-
-def _set_equals(arrays: list[list[Any]]) -> bool:
-    first = arrays[0]
-    return all(all(_contains(a, v) for v in first) and all(_contains(first, v) for v in a)
-               for a in arrays[1:])
-
-
-def _set_is_subset(arrays: list[list[Any]]) -> bool:
-    first, second = arrays
-    return all(_contains(second, v) for v in first)
-
-
-def _numbers_of(items: list[Evaluator], variables: dict[str, Any]) -> list[Any]:
-    """The arguments, or the elements of the single array argument."""
-    values = [item(variables) for item in items]
-    if len(values) == 1 and is_array(values[0]):
-        values = list(values[0])
-    return values
-
-
-def _extreme(operator: str, sign: int) -> Builder:
-    def build(arg: Any, scope: Scope) -> Evaluator:
-        items = scope.args(arg, 1, 10_000)
-
-        def evaluate(variables: dict[str, Any]) -> Any:
-            best: Any = MISSING
-            for value in _numbers_of(items, variables):
-                if value is None or value is MISSING:
-                    continue
-                if best is MISSING or sign * compare(value, best) > 0:
-                    best = value
-            return None if best is MISSING else best
-        return evaluate
-    return build
-
-
-def total(values: list[Any]) -> Any:
-    """``$sum`` of the numbers among ``values`` (others ignored); 0 when there are none."""
-    numbers = [v for v in values if kind(v) >= 0]
-    widest = max((kind(v) for v in numbers), default=INT)
-    if widest == DECIMAL:
-        return decimal_result(sum((to_decimal(v) for v in numbers), to_decimal(0)))
-    if widest == DOUBLE:
-        result = 0.0
-        for value in numbers:
-            result += float(value)
-        return result
-    return integer(sum(int(v) for v in numbers), widest)
-
-
-def _sum(arg: Any, scope: Scope) -> Evaluator:
-    items = scope.args(arg, 1, 10_000)
-    return lambda variables: total(_numbers_of(items, variables))
-
-
-def _avg(arg: Any, scope: Scope) -> Evaluator:
-    items = scope.args(arg, 1, 10_000)
-
-    def evaluate(variables: dict[str, Any]) -> Any:
-        numbers = [v for v in _numbers_of(items, variables) if kind(v) >= 0]
-        if not numbers:
-            return None
-        result = total(numbers)
-        if kind(result) == DECIMAL:
-                return decimal_result(result.to_decimal() / len(numbers))
-        return float(result) / len(numbers)
-    return evaluate
-
-
 OPERATORS: dict[str, Builder] = {
     "$map": _map,
     "$filter": _filter,
@@ -486,13 +360,4 @@ OPERATORS: dict[str, Builder] = {
     "$slice": _slice,
     "$reverseArray": _reverse_array,
     "$isArray": _is_array,
-    "$setUnion": _set_operator("$setUnion", _union, 0, 10_000),
-    "$setIntersection": _set_operator("$setIntersection", _intersection, 0, 10_000),
-    "$setDifference": _set_operator("$setDifference", _difference, 2, 2),
-    "$setEquals": _set_operator("$setEquals", _set_equals, 2, 10_000),
-    "$setIsSubset": _set_operator("$setIsSubset", _set_is_subset, 2, 2),
-    "$max": _extreme("$max", 1),
-    "$min": _extreme("$min", -1),
-    "$sum": _sum,
-    "$avg": _avg,
 }

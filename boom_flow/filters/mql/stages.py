@@ -55,6 +55,11 @@ class CompiledPipeline:
     pipeline: tuple[dict[str, Any], ...]
     steps: tuple[Stage, ...]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its pipeline and compiled again where it is unpickled (closures and
+        generated code do not pickle): ships to Dask workers as it is."""
+        return (compile_stages, (list(self.pipeline),))
+
     def run_one(self, document: dict[str, Any]) -> dict[str, Any] | None:
         """The output for one document, or None if a ``$match`` dropped it.
 

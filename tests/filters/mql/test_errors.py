@@ -3,6 +3,8 @@ are still evaluated (MongoDB would fail the whole aggregate)."""
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from boom_flow.filters.mql import EvaluationError, compile_stages
@@ -46,3 +48,10 @@ def test_inputs_are_never_modified() -> None:
     out = compile_stages(pipeline).run([doc])
     assert repr(doc) == before
     assert out == [{"_id": 1, "a": {"b": [{"d": 2}], "e": 3}}]
+
+
+def test_a_compiled_pipeline_pickles_as_its_pipeline() -> None:
+    compiled = compile_stages(PIPELINE)
+    again = pickle.loads(pickle.dumps(compiled))
+    assert again.pipeline == compiled.pipeline
+    assert [str(o) for o in again.run_each(DOCS)] == [str(o) for o in compiled.run_each(DOCS)]
