@@ -103,32 +103,47 @@ class Crossmatcher:
 def open_readers(specs: Sequence[CatalogSpec], catalogs_dir: Path
                  ) -> tuple[tuple[CatalogSpec, CatalogReader], ...]:
     """A reader per spec, with just the columns it needs (raises for a catalog that is
-    missing or lacks a configured column)."""
+    missing, or lacks the redshift column its distance rule needs). A projected column
+    the catalog lacks is simply absent from the matches, as in a MongoDB projection
+    (BOOM's configurations project ``_id``, which a file catalog may not have)."""
     readers = []
     for spec in specs:
         info = catalog_info(catalogs_dir, spec.catalog)
-        missing = sorted({k for k, v in spec.projection.items() if v} - set(info.columns))
         if spec.use_distance and spec.distance_key not in info.columns:
-            missing.append(str(spec.distance_key))
-        if missing:
-            raise KeyError(f"catalog {spec.catalog!r} has no column {', '.join(missing)} "
-                           f"(it has: {', '.join(info.columns)})")
+            raise KeyError(f"catalog {spec.catalog!r} has no column {spec.distance_key} for "
+                           f"its distance rule (it has: {', '.join(info.columns)})")
         readers.append((spec, CatalogReader(info, spec.needed_columns(info.columns))))
     return tuple(readers)
 
 
+def projected_but_absent(spec: CatalogSpec, catalogs_dir: Path) -> list[str]:
+    columns = set(catalog_info(catalogs_dir, spec.catalog).columns)
+    return sorted(k for k, v in spec.projection.items() if v and k not in columns)
+
+
 def usable_specs(specs: Sequence[CatalogSpec], catalogs_dir: Path
                  ) -> tuple[list[CatalogSpec], list[str]]:
-    """The specs whose catalog is ingested and has the configured columns, and a
-    message for each of the others."""
-    usable, problems = [], []
+    """The specs whose catalog can be used, and a message for each problem (a catalog
+    not ingested, a missing redshift column: left out; projected columns the catalog
+    lacks: kept, said)."""
+    usable: list[CatalogSpec] = []
+    problems: list[str] = []
     for spec in specs:
+        if spec.catalog in {u.catalog for u in usable}:
+            problems.append(f"catalog {spec.catalog!r} is configured twice; the first "
+                            "entry is used (cross_matches holds one list per catalog)")
+            continue
         try:
             open_readers([spec], catalogs_dir)
         except (FileNotFoundError, KeyError, ValueError) as error:
-            problems.append(str(error).strip("'\""))
-        else:
-            usable.append(spec)
+            problems.append(f"{str(error).strip(chr(39) + chr(34))}; the pipeline runs "
+                            "without it")
+            continue
+        usable.append(spec)
+        absent = [c for c in projected_but_absent(spec, catalogs_dir) if c != "_id"]
+        if absent:
+            problems.append(f"catalog {spec.catalog!r} has no column {', '.join(absent)}: "
+                            "its matches will not carry it")
     return usable, problems
 
 
@@ -140,8 +155,7 @@ def configure_crossmatch(settings: Settings, survey: str, params: dict[str, Any]
     specs = [CatalogSpec(**entry.model_dump()) for entry in getattr(settings.crossmatch, survey)]
     usable, problems = usable_specs(specs, catalogs_dir)
     for problem in problems:
-        log.warning("crossmatch (%s): %s; the pipeline runs without it (ingest it with "
-                    "`boom-flow catalogs ingest`)", survey, problem)
+        log.warning("crossmatch (%s): %s", survey, problem)
     return {**params, "catalogs": specs_to_json(usable), "catalogs_dir": str(catalogs_dir),
             "aliases": bool(params.get("aliases", True))}
 

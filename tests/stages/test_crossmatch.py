@@ -74,23 +74,36 @@ def test_the_stage_refuses_unknown_settings() -> None:
 def test_configured_catalogs_not_ingested_are_reported_once_and_left_out(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     ingest(tmp_path, "GCVS", {"ra": [1.0], "dec": [2.0], "VarType": ["M"]})
+    ingest(tmp_path, "VARS", {"ra": [1.0], "dec": [2.0], "VarType": ["RR"]})
+    ingest(tmp_path, "SPICY", {"ra": [1.0], "dec": [2.0]})
     settings = load_settings(environ={
         "BOOM_FLOW_CROSSMATCH__CATALOGS_DIR": str(tmp_path),
         "BOOM_FLOW_CROSSMATCH__ZTF": "[{catalog: GCVS, radius: 2.0, projection: {VarType: 1}},"
                                      " {catalog: NED, radius: 300.0, use_distance: true,"
                                      " distance_key: z, distance_max: 30, distance_max_near: 300},"
-                                     " {catalog: GCVS, radius: 5.0, projection: {period: 1}}]",
+                                     " {catalog: VARS, radius: 5.0,"
+                                     "  projection: {_id: 1, period: 1, VarType: 1}},"
+                                     " {catalog: GCVS, radius: 3.0},"
+                                     " {catalog: SPICY, radius: 9.0, use_distance: true,"
+                                     " distance_key: z, distance_max: 30, distance_max_near: 9}]",
     })
     caplog.set_level(logging.WARNING, logger="boom_flow")
     params = configure_stage(settings, "ztf", "crossmatch", {})
-    assert [s.catalog for s in specs_from_json(params["catalogs"])] == ["GCVS"]
+    assert [(s.catalog, s.radius) for s in specs_from_json(params["catalogs"])] == [
+        ("GCVS", 2.0), ("VARS", 5.0)]
     assert params["catalogs_dir"] == str(tmp_path) and params["aliases"] is True
     warnings = [r.getMessage() for r in caplog.records]
-    assert len(warnings) == 2
-    assert "'NED' is not ingested" in warnings[0]
-    assert "has no column period" in warnings[1]
+    assert len(warnings) == 4
+    assert "'NED' is not ingested" in warnings[0] and "runs without it" in warnings[0]
+    # A projected column the catalog lacks: kept, said (``_id`` silently, as in MongoDB).
+    assert "'VARS' has no column period: its matches will not carry it" in warnings[1]
+    assert "'GCVS' is configured twice; the first entry is used" in warnings[2]
+    assert "'SPICY' has no column z for its distance rule" in warnings[3]
     hash(tuple(sorted(params.items())))  # the plan stays hashable
-    build_stage("crossmatch", params)
+    stage = build_stage("crossmatch", params)
+    found = stage(batch_of([("x", 1.0, 2.0)])).enrichments["cross_matches"][0]
+    assert found == {"GCVS": [{"VarType": "M", "distance_arcsec": 0.0}],
+                     "VARS": [{"VarType": "RR", "distance_arcsec": 0.0}]}
 
 
 def test_real_alerts_match_gcvs_and_spicy_exactly_as_brute_force(
