@@ -20,9 +20,13 @@ import numpy as np
 SIZE = 63
 BLOCK = 2880
 CARD = 80
-#: zlib level 1: real stamps are ~12-15 kB gzipped at any level (float noise hardly
-#: compresses) and level 1 is 4-5 times faster than the default.
+#: Real stamps are ~12-15 kB gzipped at any level: float noise hardly compresses, the
+#: gain is in the bytes' skewed distribution (exponents) and in the runs of blanks and
+#: zeros of the header and padding. Deflate's run-length strategy gets exactly that
+#: (13.3 kB for 20 kB of FITS, like level 1's 13.4 kB) at less than half the time of
+#: level 1's string matching, which finds nothing in noise.
 GZIP_LEVEL = 1
+GZIP_STRATEGY = zlib.Z_RLE
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
@@ -50,7 +54,8 @@ def fits_bytes(image: np.ndarray) -> bytes:
 
 def gzip_bytes(data: bytes) -> bytes:
     """Gzip framing (header with mtime 0, so output depends on the pixels only)."""
-    return zlib.compress(data, GZIP_LEVEL, wbits=GZIP_WBITS)
+    deflate = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS, 9, GZIP_STRATEGY)
+    return deflate.compress(data) + deflate.flush()
 
 
 @dataclass(frozen=True)

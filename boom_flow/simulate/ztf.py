@@ -17,6 +17,7 @@ import numpy as np
 
 from boom_flow.simulate import avro, stamps
 from boom_flow.simulate import ztf_columns as zc
+from boom_flow.simulate.columnar_avro import encode_rows
 from boom_flow.simulate.plan import HISTORY_DAYS, VARIABLE, Plan, make_plan
 from boom_flow.simulate.schemas import ztf as schema
 from boom_flow.simulate.spec import KINDS, NightSpec, SimulatedAlert
@@ -65,26 +66,25 @@ class ZtfNight:
         images = stamps.make_images(rng, self._stamp_inputs(rows))
         science, template, difference = (stamps.gzipped_fits(stack) for stack in images)
         syncs = rng.bytes(16 * len(rows))
-        candidates = records(cols, schema.field_names(schema.CANDIDATE), rows)
+        candidates = encode_rows(schema.CANDIDATE, {name: cols[name][rows] for name in
+                                                    schema.field_names(schema.CANDIDATE)})
         kinds = plan.kind_names(rows).tolist()
-        candidate_schema = schema.record_schema("candidate")
-        for i, row in enumerate(rows.tolist()):
-            candidate = candidates[i]
-            candid, pid = candidate["candid"], candidate["pid"]
+        starts = self.history_start[rows].tolist()
+        facts = zip(rows.tolist(), starts, cols["candid"][rows].tolist(),
+                    cols["pid"][rows].tolist(), cols["isdiffpos"][rows].tolist(),
+                    cols["jd"][rows].tolist(), strict=True)
+        for i, (row, start, candid, pid, isdiffpos, jd) in enumerate(facts):
             object_id = self.object_ids[plan.obj[row]]
-            start = self.history_start[row]
             # Field by field in schema order; history entries were encoded once.
             payload = b"".join((
-                self.head, avro.string(object_id), avro.encode_long(candid),
-                avro.record_bytes(candidate, candidate_schema),
+                self.head, avro.string(object_id), avro.encode_long(candid), candidates[i],
                 avro.optional_array(self.history[start:row]),
                 avro.optional_array(self.forced[start:row]),
-                cutouts(candid, pid, candidate["isdiffpos"], science[i], template[i],
-                        difference[i]),
+                cutouts(candid, pid, isdiffpos, science[i], template[i], difference[i]),
             ))
             packet = avro.container(self.header, syncs[16 * i:16 * i + 16], payload)
             yield SimulatedAlert(packet=packet, alert_id=candid, object_id=object_id,
-                                 jd=candidate["jd"], kind=kinds[i])
+                                 jd=jd, kind=kinds[i])
 
     def _stamp_inputs(self, rows: np.ndarray) -> stamps.StampInputs:
         plan, cols = self.plan, self.columns
@@ -124,36 +124,26 @@ def records(columns: dict[str, np.ndarray], names: Sequence[str],
 
 
 def history_records(plan: Plan, cols: dict[str, np.ndarray]) -> list[bytes]:
-    """One ``prv_candidate`` per observation: detections in full, non-detections with
-    the image's facts only."""
-    names = schema.field_names(schema.PRV_CANDIDATE)
+    """One encoded ``prv_candidate`` per observation: detections in full,
+    non-detections with the image's facts only."""
     # History entries name the archived, compressed image.
     archived = np.array([f"/ztf/archive/sci/{n[4:8]}/{n[8:12]}/{n[12:18]}/{n}.fz"
                          for n in cols["pdiffimfilename"].tolist()])
-    view = {**cols, "pdiffimfilename": archived}
-    rows = records(view, names)
     keep = set(NONDETECTION_FIELDS)
-    for entry, detected in zip(rows, plan.detected.tolist(), strict=True):
-        if not detected:
-            for name in names:
-                if name not in keep:
-                    entry[name] = None
-        else:
-            for name in NULL_IN_HISTORY:
-                entry[name] = None
-    return encoded(rows, schema.record_schema("prv_candidate"))
-
-
-def encoded(rows: list[dict[str, Any]], record_schema: Any) -> list[bytes]:
-    """Each row encoded once (an observation appears in many later packets)."""
-    return [avro.record_bytes(row, record_schema) for row in rows]
+    missing = ~plan.detected
+    always = np.ones(len(plan.obj), dtype=bool)
+    nulls = {name: missing for name in schema.field_names(schema.PRV_CANDIDATE)
+             if name not in keep}
+    nulls.update({name: always for name in NULL_IN_HISTORY})
+    return encode_rows(schema.PRV_CANDIDATE, {**cols, "pdiffimfilename": archived}, nulls,
+                       n=len(plan.obj))
 
 
 def forced_records(plan: Plan, cols: dict[str, np.ndarray], exposures: dict[str, np.ndarray],
                    rng: np.random.Generator) -> list[bytes]:
-    """One ``fp_hist`` per observation: the forced PSF flux at the object's position
-    (DN at the image's zero point), detected or not; a few failed measurements carry
-    ZTF's -99999 sentinel."""
+    """One encoded ``fp_hist`` per observation: the forced PSF flux at the object's
+    position (DN at the image's zero point), detected or not; a few failed
+    measurements carry ZTF's -99999 sentinel."""
     n = len(plan.obj)
     zp = cols["magzpsci"]
     error = 10 ** (-0.4 * (plan.limit - zp)) / 5.0
@@ -169,8 +159,7 @@ def forced_records(plan: Plan, cols: dict[str, np.ndarray], exposures: dict[str,
         **{name: sentinel(cols[name]) for name in ("distnr", "ranr", "decnr", "magnr",
                                                    "sigmagnr", "chinr", "sharpnr")},
     }
-    return encoded(records(view, schema.field_names(schema.FP_HIST)),
-                   schema.record_schema("fp_hist"))
+    return encode_rows(schema.FP_HIST, view, n=n)
 
 
 def history_starts(plan: Plan) -> np.ndarray:

@@ -125,4 +125,5 @@ def parsed_schema() -> Any:
 def record_schema(name: str) -> Any:
     """A named record of the parsed schema (``candidate``, ``prv_candidate``,
     ``fp_hist``), to encode parts of a packet on their own."""
-    return parsed_schema()["__named_schemas"][f"{NAMESPACE}.{name}"]
+    # Parsed on its own: fastavro re-parses a sub-schema on every call otherwise.
+    return fastavro.parse_schema(parsed_schema()["__named_schemas"][f"{NAMESPACE}.{name}"])
