@@ -107,7 +107,7 @@ def dask_client() -> Iterator[object]:
     from distributed import Client, LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
         memory_limit="2GiB",
     ) as cluster, Client(cluster) as client:
         yield client
