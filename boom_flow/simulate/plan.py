@@ -89,6 +89,10 @@ def make_plan(spec: NightSpec, rng: np.random.Generator, n_bands: int,
     visits, kind = _objects_and_visits(spec, rng)
     n_obj = len(kind)
     ra, dec = _positions(rng, n_obj, dec_range)
+    # Asteroids move on: each night's are somewhere else (the other objects stay put).
+    moving = kind == MOVING
+    night_rng = np.random.default_rng([spec.seed, 3, round(spec.night_jd * 1e5)])
+    ra[moving], dec[moving] = _positions(night_rng, int(moving.sum()), dec_range)
     lc = _light_curves(rng, kind, spec.night_jd + np.mean(WINDOW))
     tonight = _tonight_times(rng, spec.night_jd, visits)
     history_obj, history_jd = _history_epochs(rng, spec, n_obj)

@@ -43,8 +43,12 @@ class ZtfNight:
         self.spec = spec
         rng = np.random.default_rng([spec.seed, 0])
         self.plan = plan = make_plan(spec, rng, 3, BAND_WEIGHTS, DEC_RANGE)
-        self.object_ids = zc.object_ids(plan, rng)
-        self.objects = zc.object_columns(plan, rng)
+        # Objects come from a stream of their own: the same seed and size give the same
+        # objects (names, positions, kinds, hosts) whatever the night and its history,
+        # so earlier nights simulated separately revisit them.
+        objects_rng = np.random.default_rng([spec.seed, 2])
+        self.object_ids = zc.object_ids(plan, objects_rng, spec.night_jd)
+        self.objects = zc.object_columns(plan, objects_rng)
         self.exposures = exposures = zc.exposure_columns(plan, rng)
         self.columns = cols = zc.observation_columns(plan, rng, self.objects, exposures)
         cols["rbversion"] = np.full(len(plan.obj), zc.RB_VERSION)

@@ -26,15 +26,18 @@ ID_LETTERS = 7
 ID_STRIDE = 1_000_003  # odd, not a multiple of 13: a bijection modulo 26**7
 
 
-def object_ids(plan: Plan, rng: np.random.Generator) -> list[str]:
-    """``ZTFyyaaaaaaa`` names, unique within a night: the year of first detection and
-    seven letters from a bijection of the object index."""
+def object_ids(plan: Plan, rng: np.random.Generator, night_jd: float) -> list[str]:
+    """``ZTFyyaaaaaaa`` names, unique within a night: the year of first detection
+    (variables: years ago; the others: this night's) and seven letters from a
+    bijection of the object index."""
     n = plan.n_objects
-    first_seen = np.where(np.isfinite(plan.obj_first_jd), plan.obj_first_jd,
-                          plan.jd.min() if len(plan.jd) else 2460000.5)
-    year = (2000 + (first_seen - 2451544.5) / 365.25).astype(int) % 100
-    code = (np.arange(n, dtype=np.int64) * ID_STRIDE + int(rng.integers(26 ** ID_LETTERS))) \
-        % 26 ** ID_LETTERS
+    years_ago = np.nan_to_num((night_jd - plan.obj_first_jd) / 365.25, nan=0.0)
+    year = (int(2000 + (night_jd - 2451544.5) / 365.25) - years_ago.astype(int)) % 100
+    # Asteroids get new names every night: their index runs on with the night id.
+    index = np.arange(n, dtype=np.int64)
+    night = int(np.floor(night_jd - NID_ZERO_JD))
+    index = np.where(plan.obj_kind == MOVING, index + n * (1 + night), index)
+    code = (index * ID_STRIDE + int(rng.integers(26 ** ID_LETTERS))) % 26 ** ID_LETTERS
     letters = np.zeros((n, ID_LETTERS), dtype=np.int64)
     for position in range(ID_LETTERS - 1, -1, -1):
         code, letters[:, position] = np.divmod(code, 26)

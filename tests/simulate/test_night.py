@@ -130,3 +130,23 @@ def test_the_object_count_follows_the_spec() -> None:
     alerts = list(simulate_night(NightSpec(n_alerts=300, n_objects=40, seed=4)))
     assert len(alerts) == 300
     assert len({alert.object_id for alert in alerts}) == 40
+
+
+def test_the_same_seed_and_size_draw_the_same_objects_on_any_night() -> None:
+    """What lets earlier nights, simulated on their own, give tonight's objects a past."""
+    def objects(spec: NightSpec) -> dict[str, tuple[str, float, float]]:
+        out = {}
+        for alert in simulate_night(spec):
+            candidate = next(fastavro.reader(io.BytesIO(alert.packet)))["candidate"]
+            out.setdefault(alert.object_id, (alert.kind, candidate["ra"], candidate["dec"]))
+        return out
+
+    tonight = objects(NightSpec(n_alerts=150, seed=8, night_jd=2460500.5, prior_nights=3))
+    earlier = objects(NightSpec(n_alerts=150, seed=8, night_jd=2460499.5))
+    static = {o for o, (kind, _, _) in tonight.items() if kind != "moving"}
+    assert static == {o for o, (kind, _, _) in earlier.items() if kind != "moving"}
+    assert not (set(tonight) - static) & set(earlier)  # asteroids: new names every night
+    for name in static:
+        kind, ra, dec = tonight[name]
+        assert earlier[name][0] == kind
+        assert separation_arcsec(ra, dec, earlier[name][1], earlier[name][2]) < 1.5
