@@ -59,38 +59,48 @@ def prepare(settings: Settings, spec: WorkloadSpec, stages: list[str], run_id: s
 # -- crossmatch -----------------------------------------------------------------------
 
 def prepare_catalog(setup: Setup, spec: WorkloadSpec, progress: Callable[[str], None]) -> None:
-    """Write the simulated catalog into a temporary crossmatch store (Parquet partitions
-    only: the MongoDB copy that ``catalogs ingest`` also makes is for API users and is
-    never read by the pipeline) and point the configuration at it."""
-    import pyarrow as pa
-
-    from boom_flow.crossmatch.store import stage_catalog
-    from boom_flow.crossmatch.tables import sort_rows
-
+    """Write the simulated catalog into a temporary crossmatch store and point the
+    configuration at it."""
     started = time.monotonic()
     progress(f"catalog: simulating and partitioning {spec.catalog_rows:,} galaxies")
-    from boom_flow.simulate import simulate_galaxy_catalog
-
-    frame = simulate_galaxy_catalog(spec.catalog_rows, seed=spec.seed)
     root = Path(tempfile.mkdtemp(prefix="boom-flow-bench-catalogs-"))
     setup.cleanups.append(lambda: shutil.rmtree(root, ignore_errors=True))
-    crossmatch = setup.settings.crossmatch
-    rows = sort_rows(pa.Table.from_pandas(frame, preserve_index=False), "ra", "dec")
-    stage_catalog(root, CATALOG, rows, source="boom-flow bench (simulated)",
-                  max_rows=crossmatch.partition_max_rows).commit()
-    rule = type(crossmatch.ztf[0]).model_validate(CATALOG_RULE) if crossmatch.ztf else None
-    if rule is None:
-        from boom_flow.config.model import CatalogMatchSettings
-
-        rule = CatalogMatchSettings.model_validate(CATALOG_RULE)
-    updated = crossmatch.model_copy(update={"catalogs_dir": root, "ztf": [rule]})
-    setup.settings = setup.settings.model_copy(update={"crossmatch": updated})
+    setup.settings, rows = with_galaxy_catalog(setup.settings, spec.catalog_rows, spec.seed,
+                                               root)
     setup.parameters.update({
         "catalog": f"{CATALOG} (simulated galaxies, 300\" with the distance rule)",
-        "catalog_rows_ingested": rows.table.num_rows,
-        "catalog_columns": list(frame.columns),
+        "catalog_rows_ingested": rows,
+        "catalog_ingest_s": round(time.monotonic() - started, 2),
     })
-    setup.parameters["catalog_ingest_s"] = round(time.monotonic() - started, 2)
+
+
+def with_galaxy_catalog(settings: Settings, n_rows: int, seed: int, root: Path,
+                        name: str = CATALOG, hosts: Any = None) -> tuple[Settings, int]:
+    """Simulate a NED-like catalog, write it as catalog ``name`` under ``root`` (the
+    Parquet partitions the crossmatch reads; the MongoDB copy that ``catalogs ingest``
+    also makes is for API users and is never read by the pipeline), and return the
+    settings matching ZTF's new objects against it alone, with the rows written.
+    ``hosts`` (a DataFrame with the catalog's columns) is appended: galaxies placed
+    under chosen objects, as real transients have hosts in NED."""
+    import pyarrow as pa
+
+    from boom_flow.config.model import CatalogMatchSettings
+    from boom_flow.crossmatch.store import stage_catalog
+    from boom_flow.crossmatch.tables import sort_rows
+    from boom_flow.simulate import simulate_galaxy_catalog
+
+    frame = simulate_galaxy_catalog(n_rows, seed=seed)
+    if hosts is not None and len(hosts):
+        import pandas as pd
+
+        frame = pd.concat([frame, hosts], ignore_index=True)
+    crossmatch = settings.crossmatch
+    rows = sort_rows(pa.Table.from_pandas(frame, preserve_index=False), "ra", "dec")
+    stage_catalog(root, name, rows, source="boom-flow (simulated)",
+                  max_rows=crossmatch.partition_max_rows).commit()
+    rule = CatalogMatchSettings.model_validate({**CATALOG_RULE, "catalog": name})
+    updated = crossmatch.model_copy(update={"catalogs_dir": root, "ztf": [rule]})
+    return settings.model_copy(update={"crossmatch": updated}), rows.table.num_rows
 
 
 # -- classify -------------------------------------------------------------------------
@@ -129,8 +139,8 @@ def benchmark_filter() -> tuple[str, str]:
     return json.dumps(DEMO_FILTER), "boom_flow demo filter (cats150 not found)"
 
 
-def create_filters(settings: Settings, copies: int, pipeline: str, prefix: str
-                   ) -> list[str]:
+def create_filters(settings: Settings, copies: int, pipeline: str, name: str,
+                   user_id: str = "bench", numbered: bool = True) -> list[str]:
     """``copies`` active ZTF filters with ``pipeline`` (all programids); their ids."""
     import pymongo
     import redis
@@ -142,8 +152,9 @@ def create_filters(settings: Settings, copies: int, pipeline: str, prefix: str
         notifier = redis.Redis.from_url(settings.services.valkey.connection_url)
         try:
             store = FilterStore(client[mongo.database], notifier)
-            return [store.create(name=f"{prefix} #{i + 1}", survey="ZTF", user_id="bench",
-                                 permissions={"ZTF": [1, 2, 3]}, pipeline=pipeline)["_id"]
+            return [store.create(name=f"{name} #{i + 1}" if numbered else name, survey="ZTF",
+                                 user_id=user_id, permissions={"ZTF": [1, 2, 3]},
+                                 pipeline=pipeline)["_id"]
                     for i in range(copies)]
         finally:
             notifier.close()

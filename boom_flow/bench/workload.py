@@ -52,7 +52,7 @@ def full_workload(seed: int = 0, n_alerts: int | None = None) -> WorkloadSpec:
     n = n_alerts or 29_140
     return WorkloadSpec(mode="full", n_alerts=n, seed=seed, prior_nights=1,
                         catalog_rows=1_870_000, n_filters=25,
-                        latency_alerts=min(n, 3_000), ceiling_alerts=min(n, 4_000))
+                        latency_alerts=min(n, 1_500), ceiling_alerts=min(n, 2_000))
 
 
 def quick_workload(seed: int = 0, n_alerts: int | None = None) -> WorkloadSpec:

@@ -12,6 +12,7 @@ from boom_flow.cli.api import api, users
 from boom_flow.cli.bench import bench
 from boom_flow.cli.catalogs import catalogs
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.cli.demo import demo
 from boom_flow.cli.filters import filters
 from boom_flow.cli.models import models
 from boom_flow.cli.pipeline import replay, run
@@ -53,6 +54,7 @@ cli.add_command(filters)
 cli.add_command(api)
 cli.add_command(users)
 cli.add_command(bench)
+cli.add_command(demo)
 cli.add_command(simulate)
 
 
