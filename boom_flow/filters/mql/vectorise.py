@@ -11,8 +11,14 @@ Only what is exact on columns is vectorised: ``$gt/$gte/$lt/$lte`` against a num
 ``$eq``/implicit equality/``$in`` against numbers, booleans and strings, under ``$and``
 and ``$or``. Null, missing and NaN never satisfy these, so None/NaN cells are False,
 as in MongoDB; a number never equals a boolean (type brackets). Anything else
-(``$expr``, ``$ne``, ``$exists``, null constants, arrays...) counts as "maybe": all True.
+(``$ne``, ``$exists``, null constants, arrays...) counts as "maybe": all True.
 Object columns (mixed types, arrays) are tested cell by cell with the query's own test.
+
+In ``$expr``, comparisons of ``$abs``/``$add``/``$subtract``/``$multiply``/``$divide``
+over numeric columns and numbers are computed on the columns (float64 is what MongoDB
+computes for doubles; integers stay below 2**53). A row where an input is null or
+missing (null sorts below numbers there: ``{$lt: [null, 7]}`` is true), where the
+result is NaN, or a divisor is 0 (an error in MongoDB) is a "maybe" for that row.
 """
 
 from __future__ import annotations
@@ -50,6 +56,10 @@ def _query_mask(query: Any, columns: Mapping[str, Any], size: int) -> Mask | Non
             branches = [_query_mask(clause, columns, size) for clause in value]
             if all(branch is not None for branch in branches):
                 masks.append(np.logical_or.reduce(branches))
+        elif key == "$expr":
+            mask = _expression_mask(value, columns, size)
+            if mask is not None:
+                masks.append(mask)
         elif not key.startswith("$") and key in columns:
             mask = _field_mask(value, _cells(columns[key], size))
             if mask is not None:
@@ -136,3 +146,67 @@ def _python(cell: Any) -> Any:
     if isinstance(cell, np.generic):
         return cell.item()
     return cell
+
+
+_EXPRESSION_ORDER = {"$lt": operator.lt, "$lte": operator.le, "$gt": operator.gt,
+                     "$gte": operator.ge, "$eq": operator.eq, "$ne": operator.ne}
+_EXPRESSION_ARITHMETIC = {"$add": operator.add, "$subtract": operator.sub,
+                          "$multiply": operator.mul, "$divide": operator.truediv}
+Known = tuple[np.ndarray, np.ndarray]  # float64 values, and where they are certain
+
+
+def _expression_mask(spec: Any, columns: Mapping[str, Any], size: int) -> Mask | None:
+    """Necessary-condition mask of an ``$expr`` (None: nothing vectorisable)."""
+    if not isinstance(spec, dict) or len(spec) != 1:
+        return None
+    (op, argument), = spec.items()
+    if op in ("$and", "$or") and isinstance(argument, list) and argument:
+        masks = [_expression_mask(item, columns, size) for item in argument]
+        if op == "$and":
+            found = [m for m in masks if m is not None]
+            return np.logical_and.reduce(found) if found else None
+        return np.logical_or.reduce(masks) if all(m is not None for m in masks) else None
+    if op not in _EXPRESSION_ORDER or not isinstance(argument, list) or len(argument) != 2:
+        return None
+    left, right = (_numbers(item, columns, size) for item in argument)
+    if left is None or right is None:
+        return None
+    known = left[1] & right[1]
+    with np.errstate(invalid="ignore"):
+        holds = _EXPRESSION_ORDER[op](left[0], right[0])
+    return np.where(known, holds, True)
+
+
+def _numbers(spec: Any, columns: Mapping[str, Any], size: int) -> Known | None:
+    """Values of a numeric expression over the batch, or None if not vectorisable."""
+    if _plain_number(spec):
+        return np.full(size, float(spec)), np.ones(size, dtype=bool)
+    if isinstance(spec, str) and spec.startswith("$") and not spec.startswith("$$"):
+        column = columns.get(spec[1:])
+        if column is None:
+            return None
+        cells = _cells(column, size)
+        if cells.dtype.kind not in "fiu" or (
+                cells.dtype.kind in "iu" and len(cells)
+                and max(abs(int(cells.max())), abs(int(cells.min()))) >= _EXACT_FLOAT):
+            return None
+        values = cells.astype(np.float64)
+        return values, ~np.isnan(values)
+    if not isinstance(spec, dict) or len(spec) != 1:
+        return None
+    (op, argument), = spec.items()
+    if op == "$abs":
+        inner = _numbers(argument[0] if isinstance(argument, list) and len(argument) == 1
+                         else argument, columns, size)
+        return None if inner is None else (np.abs(inner[0]), inner[1])
+    if op not in _EXPRESSION_ARITHMETIC or not isinstance(argument, list) or len(argument) != 2:
+        return None
+    left, right = (_numbers(item, columns, size) for item in argument)
+    if left is None or right is None:
+        return None
+    known = left[1] & right[1]
+    if op == "$divide":
+        known &= right[0] != 0
+    with np.errstate(all="ignore"):
+        values = _EXPRESSION_ARITHMETIC[op](left[0], right[0])
+    return values, known & ~np.isnan(values)

@@ -57,7 +57,7 @@ def test_mask_is_exact_on_numeric_columns(query: dict[str, Any]) -> None:
 
 
 def test_unvectorisable_conditions_keep_everything() -> None:
-    query = {"$expr": {"$gt": ["$x", 1]}, "x": {"$exists": True}, "y": None}
+    query = {"$expr": {"$gt": ["$x", "$$ROOT.y"]}, "x": {"$exists": True}, "y": None}
     columns = {"x": np.arange(4.0), "y": np.arange(4.0)}
     assert column_mask(query, columns, 4).all()
     assert column_mask({"z": {"$gt": 1}}, columns, 4).all()  # no column: unknown
@@ -70,3 +70,33 @@ def test_run_each_skips_masked_documents() -> None:
     assert mask.tolist() == [False, False, True, True]
     assert pipeline.run_each(docs, mask) == [None, None, {"_id": 2, "x": 2.0},
                                              {"_id": 3, "x": 3.0}]
+
+
+EXPRESSIONS = [
+    {"$lt": [{"$abs": {"$subtract": ["$x", "$y"]}}, 1.5]}, {"$gt": ["$x", "$y"]},
+    {"$lte": [{"$divide": ["$x", "$y"]}, 0.5]}, {"$eq": [{"$add": ["$x", 1]}, "$y"]},
+    {"$and": [{"$gt": ["$x", 0]}, {"$lt": [{"$multiply": ["$x", "$y"]}, 4]}]},
+    {"$or": [{"$lt": ["$x", -1]}, {"$gte": ["$y", 2]}]}, {"$ne": ["$x", 2]},
+    {"$lt": ["$x", 99]}, {"$gt": [{"$abs": "$y"}, 0]},
+]
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS, ids=[repr(e) for e in EXPRESSIONS])
+def test_expression_mask_never_drops_a_match(expression: dict[str, Any]) -> None:
+    """Null, missing, NaN, zero divisors and ints among the rows: a False in the mask is
+    always a document the query drops, and the mask does drop some."""
+    values = [None, float("nan"), 0, 0.0, -2, 1, 1.5, 2, 3.25, -0.5, 2**40]
+    docs = []
+    for i, x in enumerate(values):
+        for j, y in enumerate(values):
+            doc: dict[str, Any] = {"_id": i * 100 + j, "x": x, "y": y}
+            if i == 0:
+                del doc["x"]  # missing, not null
+            docs.append(doc)
+    columns = {name: pd.Series([d.get(name) for d in docs]) for name in ("x", "y")}
+    query = {"$expr": expression}
+    mask = column_mask(query, columns, len(docs))
+    kept = compile_stages([{"$match": query}]).run_each(docs)
+    for doc, maybe, outcome in zip(docs, mask, kept, strict=True):
+        assert maybe or outcome is None, doc
+    assert not mask.all()
