@@ -22,7 +22,7 @@ from boom_flow.filters.publish import (
     recent_results,
     sent_key,
 )
-from boom_flow.filters.results import result_records, stream_key
+from boom_flow.filters.results import decode, encode, result_records, stream_key
 from boom_flow.stages.filter import filter_batch
 from tests.filters.helpers import active, with_forced_programids
 from tests.filters.kafka import TopicReader
@@ -139,3 +139,16 @@ def test_undelivered_results_fail_the_batch_and_leave_no_dedup_keys(
         publisher(batch)
     assert valkey.get(sent_key("ZTF", filter_id, candid(7, 0))) is None
     assert valkey.xlen(stream_key(filter_id)) == 0
+
+
+def test_a_record_keeps_an_integer_object_id_and_null_cutouts() -> None:
+    record = {"candid": 2**62 + 1, "objectId": 3068394670028800017, "jd": 2460000.5,
+              "ra": 10.0, "dec": -5.0, "survey": "LSST",
+              "filters": [{"filter_id": "f", "filter_name": "n", "passed_at": 1,
+                           "annotations": "{}"}],
+              "classifications": [],
+              "photometry": [{"jd": 2460000.5, "flux": 12.5, "flux_err": None, "band": "r",
+                              "origin": "alert", "programid": None, "survey": "LSST",
+                              "ra": 10.0, "dec": -5.0}],
+              "cutoutScience": None, "cutoutTemplate": None, "cutoutDifference": b"x"}
+    assert decode(encode(record)) == [record]

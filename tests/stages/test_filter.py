@@ -10,7 +10,14 @@ from pymongo.database import Database
 from boom_flow.filters.evaluate import ERRORS, RESULTS
 from boom_flow.stages.filter import FilterStage, filter_batch
 from boom_flow.storage import write_batch
-from tests.filters.helpers import active, ingest, real_pipeline, server_results, ztf_packets
+from tests.filters.helpers import (
+    active,
+    ingest,
+    lsst_packets,
+    real_pipeline,
+    server_results,
+    ztf_packets,
+)
 from tests.storage.helpers import candid, ztf_batch
 
 EVERYTHING = [{"$match": {"candidate.magpsf": {"$gt": 0}}},
@@ -123,3 +130,25 @@ def test_the_real_filters_pass_what_the_server_passes(mongo_db: Database,
     for alert_id, output in live["cats150.pipeline.json"].items():
         candidate = mongo_db.ZTF_alerts.find_one({"_id": alert_id})["candidate"]
         assert output["annotations"]["mag"] == round(candidate["magpsf"], 4)
+
+
+def test_lsst_filters_pass_what_the_server_passes(mongo_db: Database,
+                                                  shared_data: Path) -> None:
+    real = real_pipeline(shared_data, "lsst.json")
+    looser = [{"$match": {"candidate.snr": {"$gt": 5.0}, "candidate.magpsf": {"$lte": 23.0}}},
+              real[1]]
+    filters = [active("lsst", real, survey="LSST"), active("looser", looser, survey="LSST")]
+    live: dict[str, dict[int, dict]] = {"lsst": {}, "looser": {}}
+
+    def stage(batch: object) -> object:
+        out = filter_batch(batch, filters)  # type: ignore[arg-type]
+        ids = out.alerts["_id"].tolist()
+        for row, result in enumerate(out.enrichments[RESULTS].tolist()):
+            for filter_pass in result["filters"] if result else ():
+                live[filter_pass["filter_id"]][ids[row]] = filter_pass["output"]
+        return out
+
+    ingest(mongo_db, "lsst", shared_data, lsst_packets(shared_data), 20, stage)
+    assert live["lsst"] == server_results(mongo_db, "LSST", real, None)
+    assert live["looser"] == server_results(mongo_db, "LSST", looser, None)
+    assert live["looser"]  # (the real one passes none of these packets)
