@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from boom_flow.filters.mql.arithmetic import absolute, divide, subtract
-from boom_flow.filters.mql.errors import PipelineError
 from boom_flow.filters.mql.paths import expression_value
 from boom_flow.filters.mql.scope import Evaluator, Scope
 from boom_flow.filters.mql.values import MISSING, compare, truthy
@@ -190,16 +189,16 @@ class _Writer:
 
 
 def generate(spec: dict[str, Any], scope: Scope,
-             compile_closure: Callable[[Any, Scope], Evaluator]) -> Evaluator:
-    """One Python function evaluating ``spec`` (an operator of ``SUPPORTED``)."""
+             compile_closure: Callable[[Any, Scope], Evaluator]) -> Evaluator | None:
+    """One Python function evaluating ``spec`` (an operator of ``SUPPORTED``); None when
+    the tree is too deep for Python's parser (the closures then evaluate it)."""
     writer = _Writer(compile_closure)
     body = writer.expression(spec, scope)
     source = f"def evaluate(V):\n    return {body}\n"
     try:
         code = compile(source, f"<mql {scope.path}>", "exec")
-    except (SyntaxError, RecursionError, MemoryError) as error:  # pathological depth
-        raise PipelineError(f"expression too deep to compile: {error}", path=scope.path
-                            ) from error
+    except (SyntaxError, RecursionError, MemoryError):  # "too many nested parentheses"
+        return None
     # our own generated source: user strings appear in it only as repr() literals
     exec(code, writer.names)
     return writer.names["evaluate"]

@@ -48,7 +48,9 @@ def compile_expression(spec: Any, scope: Scope) -> Evaluator:
         return constant(spec)
     if isinstance(spec, dict):
         if len(spec) == 1 and next(iter(spec)) in codegen.SUPPORTED:
-            return codegen.generate(spec, scope, _closure)
+            generated = codegen.generate(spec, scope, _closure)
+            if generated is not None:
+                return generated
         return _object(spec, scope)
     if isinstance(spec, list):
         items = [scope.compile(item, index) for index, item in enumerate(spec)]

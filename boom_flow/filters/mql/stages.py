@@ -138,5 +138,9 @@ def compile_stages(pipeline: Sequence[Any]) -> CompiledPipeline:
         if compiler is None:
             raise PipelineError(f"unsupported stage {name}", operator=name,
                                 path=f"{path}.{name}")
-        steps.append(compiler(spec, f"{path}.{name}"))
+        try:
+            steps.append(compiler(spec, f"{path}.{name}"))
+        except RecursionError as error:
+            raise PipelineError("the stage is nested too deeply", operator=name,
+                                path=f"{path}.{name}") from error
     return CompiledPipeline(tuple(pipeline), tuple(steps))

@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from boom_flow.filters.mql import EvaluationError, compile_stages
+from boom_flow.filters.mql import EvaluationError, PipelineError, compile_stages
 
 PIPELINE = [{"$project": {"n": {"$size": "$a"}, "q": {"$divide": [1, "$b"]}}}]
 DOCS = [{"_id": 1, "a": [1, 2], "b": 2}, {"_id": 2, "a": "x", "b": 1},
@@ -55,3 +55,17 @@ def test_a_compiled_pipeline_pickles_as_its_pipeline() -> None:
     again = pickle.loads(pickle.dumps(compiled))
     assert again.pipeline == compiled.pipeline
     assert [str(o) for o in again.run_each(DOCS)] == [str(o) for o in compiled.run_each(DOCS)]
+
+
+def test_a_very_deep_expression_still_evaluates() -> None:
+    """Deeper than Python's parser allows generated code to be (BSON itself stops at 100
+    levels): closures take over; absurd depths are refused, not crashed on."""
+    expression: dict = {"$abs": "$x"}
+    for _ in range(95):
+        expression = {"$abs": expression}
+    out = compile_stages([{"$project": {"r": expression}}]).run([{"_id": 1, "x": -2.5}])
+    assert out == [{"_id": 1, "r": 2.5}]
+    for _ in range(2000):
+        expression = {"$abs": expression}
+    with pytest.raises(PipelineError, match="deep"):
+        compile_stages([{"$project": {"r": expression}}])
