@@ -29,6 +29,8 @@ UNITS = {
     "arcseconds": math.pi / (180 * 3600),
 }
 ARCSEC_PER_RADIAN = 180 * 3600 / math.pi
+#: Positions searched with one query.
+CHUNK = 100
 
 
 class ConeRequest(Protocol):
@@ -74,7 +76,10 @@ def with_position(projection: dict[str, Any] | None) -> tuple[dict[str, Any] | N
     it was added (then it is removed from the answer)."""
     if not projection:
         return projection, False
-    inclusive = any(value not in (0, False) for key, value in projection.items() if key != "_id")
+    others = [value for key, value in projection.items() if key != "_id"]
+    # MongoDB: an inclusion projection includes some field; {_id: 1} alone includes _id.
+    inclusive = (any(value not in (0, False) for value in others) if others
+                 else projection.get("_id") not in (0, False))
     if inclusive:
         if projection.get(GEO_FIELD) or projection.get("coordinates"):
             return projection, False
@@ -92,42 +97,97 @@ def _position_of(document: dict[str, Any]) -> tuple[float, float]:
     return float(lon) + 180.0, float(lat)
 
 
-def _strip_position(document: dict[str, Any]) -> None:
-    coordinates = document.get("coordinates")
-    if isinstance(coordinates, dict):
-        coordinates.pop("radec_geojson", None)
-        if not coordinates:
-            del document["coordinates"]
-
-
 def cone_search(db: Database, collection: str, rights: Rights, query: ConeRequest, *,
                 limit: int, max_matches: int) -> dict[str, list[dict[str, Any]]]:
-    """``{position name: [documents nearest first, with distance_arcsec]}``.
-
-    Without a ``sort``, every match of a position is read to order them by distance:
-    more than ``max_matches`` of them is refused (413) rather than truncated at random.
-    """
+    """``{position name: [documents with distance_arcsec]}``, nearest first unless the
+    request names a ``sort`` (then the database sorts, skips and limits each cone)."""
     radians = radius_radians(query.radius, query.unit)
     projection, added = with_position(query.projection)
     sort = archive.normalise_sort(query.sort)
     positions = {name: check_position(name, xy) for name, xy in query.object_coordinates.items()}
+    names = list(positions)
     results: dict[str, list[dict[str, Any]]] = {}
-    for name, (ra, dec) in positions.items():
-        cone = {GEO_FIELD: {"$geoWithin": {"$centerSphere": [[ra - 180.0, dec], radians]}}}
-        found = list(archive.find(
-            db, collection, rights, restrict_filter(query.filter, cone), projection=projection,
-            sort=sort, skip=query.skip if sort else 0, limit=limit if sort else max_matches + 1))
-        if not sort and len(found) > max_matches:
-            raise too_large(f"more than {max_matches} documents lie within the radius of "
-                            f"{name!r}; use a smaller radius or a filter")
-        places = np.array([_position_of(doc) for doc in found], dtype=float).reshape(-1, 2)
-        distances = angular_distance_arcsec(ra, dec, places[:, 0], places[:, 1])
-        for doc, distance in zip(found, distances.tolist(), strict=True):
-            doc["distance_arcsec"] = distance if math.isfinite(distance) else None
-            if added:
-                _strip_position(doc)
-        if not sort:
-            order = np.argsort(np.nan_to_num(distances, nan=np.inf), kind="stable")
-            found = [found[i] for i in order[query.skip:query.skip + limit].tolist()]
-        results[name] = found
+    if sort:
+        for name in names:
+            condition = restrict_filter(query.filter, _cone(positions[name], radians))
+            found = list(archive.find(db, collection, rights, condition, projection=projection,
+                                      sort=sort, skip=query.skip, limit=limit))
+            results[name] = _with_distances(found, [positions[name]], [[True] * len(found)],
+                                            added, by_distance=False)[0]
+        return results
+    for start in range(0, len(names), CHUNK):
+        chunk = names[start:start + CHUNK]
+        for name, docs in zip(chunk, _nearest(db, collection, rights, query, projection,
+                                              [positions[n] for n in chunk], radians,
+                                              max_matches, added), strict=True):
+            results[name] = docs[query.skip:query.skip + limit]
     return results
+
+
+def _cone(position: tuple[float, float], radians: float) -> dict[str, Any]:
+    ra, dec = position
+    return {GEO_FIELD: {"$geoWithin": {"$centerSphere": [[ra - 180.0, dec], radians]}}}
+
+
+def _nearest(db: Database, collection: str, rights: Rights, query: ConeRequest,
+             projection: dict[str, Any] | None, positions: list[tuple[float, float]],
+             radians: float, max_matches: int, added: bool) -> list[list[dict[str, Any]]]:
+    """Every match of each position, nearest first: one query for the whole chunk (an
+    ``$or`` of the cones), each document then given to the cones that hold it.
+
+    Every match must be read to order them by distance: more than ``max_matches`` is
+    refused (413) rather than truncated at random.
+    """
+    cones = [_cone(position, radians) for position in positions]
+    condition = cones[0] if len(cones) == 1 else {"$or": cones}
+    found = list(archive.find(db, collection, rights, restrict_filter(query.filter, condition),
+                              projection=projection, limit=max_matches + 1))
+    if len(found) > max_matches:
+        raise too_large(f"more than {max_matches} documents lie within the radius of these "
+                        "positions; use a smaller radius, fewer positions or a filter")
+    places = np.array([_position_of(doc) for doc in found], dtype=float).reshape(-1, 2)
+    radius_arcsec = radians * ARCSEC_PER_RADIAN
+    inside = []
+    for position in positions:
+        distances = angular_distance_arcsec(*position, places[:, 0], places[:, 1])
+        # One cone: the database decided; several: the document is in this one if its
+        # distance says so (a relative 1e-9 absorbs the two formulas' rounding).
+        inside.append((distances <= radius_arcsec * (1 + 1e-9)).tolist() if len(cones) > 1
+                      else [True] * len(found))
+    return _with_distances(found, positions, inside, added, by_distance=True)
+
+
+def _with_distances(found: list[dict[str, Any]], positions: list[tuple[float, float]],
+                    inside: list[list[bool]], added: bool, *,
+                    by_distance: bool) -> list[list[dict[str, Any]]]:
+    """Per position, its documents (``inside[j][i]``: document ``i`` lies in cone ``j``)
+    with ``distance_arcsec``, nearest first when ``by_distance``; a document in several
+    cones is copied, since its distance differs in each."""
+    places = np.array([_position_of(doc) for doc in found], dtype=float).reshape(-1, 2)
+    copy = len(positions) > 1
+    results = []
+    for position, members in zip(positions, inside, strict=True):
+        distances = angular_distance_arcsec(*position, places[:, 0], places[:, 1])
+        order = (np.argsort(np.nan_to_num(distances, nan=np.inf), kind="stable")
+                 if by_distance else np.arange(len(found)))
+        docs = []
+        for i in order.tolist():
+            if not members[i]:
+                continue
+            doc = dict(found[i]) if copy else found[i]
+            distance = float(distances[i])
+            doc["distance_arcsec"] = distance if math.isfinite(distance) else None
+            docs.append(_without_position(doc) if added else doc)
+        results.append(docs)
+    return results
+
+
+def _without_position(document: dict[str, Any]) -> dict[str, Any]:
+    coordinates = document.get("coordinates")
+    if not isinstance(coordinates, dict):
+        return document
+    kept = {key: value for key, value in coordinates.items() if key != "radec_geojson"}
+    result = {key: value for key, value in document.items() if key != "coordinates"}
+    if kept:
+        result["coordinates"] = kept
+    return result

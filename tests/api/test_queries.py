@@ -174,6 +174,38 @@ def test_cone_search_equals_brute_force(api_server: Api, user: str, programids: 
     assert found["supernova"]
 
 
+def test_many_positions_equal_brute_force_and_share_documents(api_server: Api) -> None:
+    docs = list(api_server.db.ZTF_alerts.find({}, {"coordinates": 1}))
+    positions = {}
+    for i, doc in enumerate(docs[:150]):  # more than one query's worth of positions
+        lon, lat = doc["coordinates"]["radec_geojson"]["coordinates"]
+        positions[f"p{i}"] = [lon + 180.0 + 1e-4, lat - 1e-4]
+    body = {"catalog_name": "ZTF_alerts", "object_coordinates": positions, "radius": 20,
+            "unit": "Arcseconds", "projection": {"_id": 1}}
+    found = envelope(post(api_server, "cone_search", body))
+    owners: dict[Any, int] = {}
+    for name, (ra, dec) in positions.items():
+        expected = brute_force(docs, ra, dec, 20.0)
+        assert sorted(d["_id"] for d in found[name]) == sorted(i for i, _ in expected)
+        assert [d["distance_arcsec"] for d in found[name]] == pytest.approx(
+            [d for _, d in expected], abs=1e-6)
+        for doc in found[name]:
+            owners[doc["_id"]] = owners.get(doc["_id"], 0) + 1
+    assert max(owners.values()) > 1  # one alert in several cones, with its own distances
+
+
+def test_cone_search_with_a_sort_keeps_the_database_order(api_server: Api) -> None:
+    doc = api_server.db.ZTF_alerts.find_one({"objectId": REAL_OBJECT})
+    lon, lat = doc["coordinates"]["radec_geojson"]["coordinates"]
+    body = {"catalog_name": "ZTF_alerts", "object_coordinates": {"sn": [lon + 180, lat]},
+            "radius": 10, "unit": "Arcseconds", "sort": {"candidate.jd": -1}, "limit": 4,
+            "skip": 1, "projection": {"candidate.jd": 1}}
+    found = envelope(post(api_server, "cone_search", body, "public"))["sn"]
+    jds = [d["candidate"]["jd"] for d in found]
+    assert len(found) == 4 and jds == sorted(jds, reverse=True)
+    assert all(d["distance_arcsec"] < 10 and "coordinates" not in d for d in found)
+
+
 def test_boom_spellings_of_routes_are_served(api_server: Api) -> None:
     body = {"catalog_name": " ZTF_alerts ", "object_coordinates": {"a": [10.0, 20.0]},
             "radius": 1, "unit": "Degrees"}
@@ -213,3 +245,18 @@ def test_near_sphere_filters_pass_through(api_server: Api) -> None:
     assert all(b >= a - 0.01 for a, b in itertools.pairwise(distances))
     assert max(distances) < 32.5
     assert json.dumps(found)  # plain JSON
+
+
+@pytest.mark.parametrize(("projection", "expected"), [
+    ({"_id": 1}, ({"_id": 1, "coordinates.radec_geojson": 1}, True)),
+    ({"_id": 0}, ({"_id": 0}, False)),
+    ({"objectId": 1, "_id": 0}, ({"objectId": 1, "_id": 0, "coordinates.radec_geojson": 1},
+                                 True)),
+    ({"coordinates": 0}, (None, True)),
+    ({"coordinates": 1}, ({"coordinates": 1}, False)),
+    (None, (None, False)),
+])
+def test_cone_projection_keeps_the_position(projection: Any, expected: Any) -> None:
+    from boom_flow.api.cone import with_position
+
+    assert with_position(projection) == expected
