@@ -90,6 +90,8 @@ ON_NUMBERS: list[Any] = [
     {"$multiply": ["$x", 1000000000]}, {"$subtract": ["$x", 0.5]}, {"$add": []},
     {"$abs": {"$subtract": ["$x", "$y"]}}, {"$lt": [{"$abs": "$x"}, 7.0]},
     {"$gte": [{"$divide": [{"$subtract": ["$x", "$y"]}, "$y"]}, 0.2]},
+    {"$log": ["$y", 2]}, {"$log": [100, "$y"]}, {"$toBool": "$x"}, {"$isNumber": "$x"},
+    {"$cond": {"if": {"$gt": ["$x", "$y"]}, "then": "$x", "else": {"$ifNull": ["$x", -1]}}},
 ]
 
 

@@ -30,6 +30,7 @@ PROJECTIONS: list[dict[str, Any]] = [
     {"objectId": 1, "arr": [1, {"$ifNull": ["$annotations", "$objectId"]}, "$nothing"]},
     {"objectId": 1, "num": 1},
     {"objectId": True, "candidate.band": 1, "prv_candidates.x": 1},
+    {"_id": "$objectId", "x": 1}, {"_id": 0, "missing": 1},
 ]
 
 ADDITIONS: list[dict[str, Any]] = [
@@ -82,3 +83,12 @@ REFUSED: list[dict[str, Any]] = [
 def test_refused_by_both(parity: Parity, stage: dict[str, Any]) -> None:
     error = parity.check_refused(DOCS, [stage])
     assert error.path.startswith("pipeline[0].")
+
+
+@pytest.mark.parametrize("stage", [
+    {"$replaceRoot": {"newRoot": {"id": "$objectId", "c": {"$ifNull": ["$candidate", {}]}}}},
+    {"$replaceWith": {"$mergeObjects": [{"n": 1}, {"o": "$objectId"}]}},
+    {"$replaceWith": "$candidate"},  # not an object for most documents: an error each
+])
+def test_replace_root(parity: Parity, stage: dict[str, Any]) -> None:
+    parity.check(DOCS, [stage])
