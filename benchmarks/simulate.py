@@ -13,7 +13,8 @@ Times, in one process, the median of ``--rounds`` runs of:
 - the NED-like galaxy catalog of ``--galaxies`` rows.
 
 Stamp compression runs on up to 4 threads (zlib releases the GIL); everything else is
-one thread. The machine's load matters: quote medians and the core count.
+one thread. The machine's load matters: quote medians and the core count; the CPU time
+(all threads) per alert is the figure least affected by other processes.
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ DEFAULT_DATA = Path(os.environ.get("BOOM_FLOW_SHARED_DATA",
                                    Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-def median_seconds(run: Callable[[], object], rounds: int) -> tuple[float, object]:
-    times, result = [], None
+def median_seconds(run: Callable[[], object], rounds: int) -> tuple[float, float, object]:
+    """Median wall time, median CPU time (all threads of the process) and the result."""
+    wall, cpu, result = [], [], None
     for _ in range(rounds):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu), result
 
 
 def night_bytes(spec: NightSpec) -> tuple[int, int]:
@@ -62,12 +65,13 @@ def main() -> None:
           f"median of {args.rounds} rounds")
 
     spec = NightSpec(n_alerts=args.alerts, seed=0, prior_nights=args.prior_nights)
-    seconds, (count, size) = median_seconds(lambda: night_bytes(spec), args.rounds)
+    seconds, cpu, (count, size) = median_seconds(lambda: night_bytes(spec), args.rounds)
     print(f"ZTF night in memory: {count} alerts in {seconds:.1f} s = {count / seconds:.0f} "
-          f"alerts/s, {size / seconds / 1e6:.1f} MB/s, mean packet {size / count / 1e3:.1f} kB")
+          f"alerts/s, {size / seconds / 1e6:.1f} MB/s, mean packet {size / count / 1e3:.1f} kB; "
+          f"{cpu:.1f} CPU-s = {count / cpu:.0f} alerts per CPU-second")
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "night.tar.gz"
-        seconds, _ = median_seconds(lambda: write_night(spec, out, "tarball"), 1)
+        seconds, _, _ = median_seconds(lambda: write_night(spec, out, "tarball"), 1)
         print(f"ZTF night as .tar.gz: {count / seconds:.0f} alerts/s "
               f"({out.stat().st_size / 1e6:.0f} MB)")
 
@@ -75,11 +79,11 @@ def main() -> None:
     if schemas.is_dir() and args.lsst_alerts:
         lsst = NightSpec(survey="lsst", n_alerts=args.lsst_alerts, prior_nights=args.prior_nights,
                          lsst_schema_dir=schemas, lsst_schema_version="7.1")
-        seconds, (count, size) = median_seconds(lambda: night_bytes(lsst), args.rounds)
+        seconds, _, (count, size) = median_seconds(lambda: night_bytes(lsst), args.rounds)
         print(f"LSST night in memory: {count / seconds:.0f} alerts/s, "
               f"mean packet {size / count / 1e3:.1f} kB")
 
-    seconds, _ = median_seconds(lambda: simulate_galaxy_catalog(args.galaxies), args.rounds)
+    seconds, _, _ = median_seconds(lambda: simulate_galaxy_catalog(args.galaxies), args.rounds)
     print(f"galaxy catalog: {args.galaxies} rows in {seconds:.1f} s "
           f"= {args.galaxies / seconds / 1e6:.2f} M rows/s")
 

@@ -8,11 +8,7 @@ generator so that a seed gives byte-identical files.
 
 from __future__ import annotations
 
-import io
 import struct
-from typing import Any
-
-import fastavro
 
 MAGIC = b"Obj\x01"
 WIRE_MAGIC = b"\x00"
@@ -38,13 +34,6 @@ def container_header(schema_json: bytes, codec: bytes = b"null") -> bytes:
     entries = ((b"avro.codec", codec), (b"avro.schema", schema_json))
     body = b"".join(encode_bytes(key) + encode_bytes(value) for key, value in entries)
     return MAGIC + encode_long(len(entries)) + body + encode_long(0)
-
-
-def record_bytes(record: dict[str, Any], parsed_schema: Any) -> bytes:
-    """One record, schemaless."""
-    stream = io.BytesIO()
-    fastavro.schemaless_writer(stream, parsed_schema, record)
-    return stream.getvalue()
 
 
 def string(text: str) -> bytes:

@@ -78,13 +78,13 @@ def field_pieces(code: str, values: np.ndarray, null: np.ndarray | None) -> list
     pieces = [(branch, np.ones(n, dtype=np.int64))]
     if null.all():
         return pieces
-    filled = values if not null.any() else np.where(null, _placeholder(code[1], values), values)
+    filled = values if not null.any() else np.where(null, _placeholder(code[1]), values)
     for data, lengths in _value(code[1], filled):
         pieces.append((data, np.where(null, 0, lengths)))
     return pieces
 
 
-def _placeholder(code: str, values: np.ndarray) -> object:
+def _placeholder(code: str) -> object:
     return "" if code == "s" else 0
 
 

@@ -12,7 +12,7 @@ schema version from 7.x on can be written.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,8 @@ import fastavro.schema
 import numpy as np
 
 from boom_flow.simulate import avro, stamps
-from boom_flow.simulate.plan import MOVING, Plan, make_plan
+from boom_flow.simulate.plan import BOGUS, MOVING, Plan, make_plan
 from boom_flow.simulate.spec import NightSpec, SimulatedAlert
-from boom_flow.simulate.ztf import records
 
 BANDS = ("u", "g", "r", "i", "z", "y")
 BAND_WEIGHTS = np.array([0.05, 0.2, 0.25, 0.25, 0.15, 0.1])
@@ -182,6 +181,14 @@ FORCED_FIELDS = ("diaForcedSourceId", "diaObjectId", "ra", "dec", "visit", "dete
 LIMIT_FIELDS = ("ccdVisitId", "midpointMjdTai", "band", "diaNoise")
 
 
+def records(columns: dict[str, np.ndarray], names: Sequence[str],
+            rows: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Row dicts of ``names`` (plain Python values) from the columns, at ``rows``."""
+    lists = [(columns[name] if rows is None else columns[name][rows]).tolist()
+             for name in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
+
+
 def source_columns(plan: Plan, rng: np.random.Generator, seed: int) -> dict[str, np.ndarray]:
     """Rubin ``diaSource``/``diaForcedSource`` fields for every observation."""
     n = len(plan.obj)
@@ -212,7 +219,7 @@ def source_columns(plan: Plan, rng: np.random.Generator, seed: int) -> dict[str,
         "apFluxErr": error * u(1.0, 1.5), "snr": np.abs(flux) / error,
         "psfChi2": rng.lognormal(np.log(60), 0.5, n), "psfNdata": rng.integers(60, 400, n),
         "extendedness": u(0.0, 1.0), "reliability": np.where(
-            plan.obj_kind[plan.obj] == 2, rng.beta(1, 6, n), rng.beta(6, 1.5, n)),
+            plan.obj_kind[plan.obj] == BOGUS, rng.beta(1, 6, n), rng.beta(6, 1.5, n)),
         "band": np.asarray(BANDS)[plan.band], "isNegative": ~plan.positive,
         "scienceFlux": reference + np.maximum(flux, 0), "scienceFluxErr": error * 1.1,
         "templateFlux": reference, "templateFluxErr": error * 0.5,

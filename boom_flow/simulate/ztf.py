@@ -10,8 +10,7 @@ fastavro's schemaless writer into containers whose header is built once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -117,14 +116,6 @@ def cutouts(candid: int, pid: int, isdiffpos: str, science: bytes, template: byt
              f"candid{candid}_pid{pid}_targ_{sense}.fits.gz")
     return b"".join(b"\x02" + avro.string(name) + avro.encode_bytes(data)
                     for name, data in zip(names, (science, template, difference), strict=True))
-
-
-def records(columns: dict[str, np.ndarray], names: Sequence[str],
-            rows: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """Row dicts of ``names`` (plain Python values) from the columns, at ``rows``."""
-    lists = [(columns[name] if rows is None else columns[name][rows]).tolist()
-             for name in names]
-    return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
 
 
 def history_records(plan: Plan, cols: dict[str, np.ndarray]) -> list[bytes]:

@@ -119,11 +119,3 @@ def schema_json() -> bytes:
 def parsed_schema() -> Any:
     """The schema parsed by fastavro once (the writer compiles against it)."""
     return fastavro.parse_schema(alert_schema())
-
-
-@cache
-def record_schema(name: str) -> Any:
-    """A named record of the parsed schema (``candidate``, ``prv_candidate``,
-    ``fp_hist``), to encode parts of a packet on their own."""
-    # Parsed on its own: fastavro re-parses a sub-schema on every call otherwise.
-    return fastavro.parse_schema(parsed_schema()["__named_schemas"][f"{NAMESPACE}.{name}"])
