@@ -2,12 +2,18 @@
 
 Runs on the worker after the batch is written and before its offsets are committed
 (the pipeline's ``filter_results`` sink), so a crash at any point re-runs the batch
-and nothing is lost (at least once). Redelivery must not repeat a result: each
-(candid, filter_id) pair that was published leaves a key
-``boom_flow:results:{S}:{filter_id}:{candid}`` in Valkey (with a TTL); a pair whose key
-exists is not published again. The key is set *after* the Kafka flush and the stream
-``XADD`` succeeded, never before: a crash in between can only repeat a result (in the
-milliseconds between flush and key), never lose one.
+and nothing is lost (at least once). Redelivery must not repeat a result. Each
+(candid, filter_id) pair has a mark in Valkey, ``boom_flow:results:{S}:{filter_id}:{candid}``
+(with a TTL):
+
+1. absent: never published. The pair is marked ``pending:<ms>``, produced to Kafka and
+   flushed; then its stream entry and the mark ``done`` are written in one transaction.
+2. ``done``: published and in the stream; skipped.
+3. ``pending``: a crash interrupted step 1, before or after Kafka had it. The topic is
+   read back from the pending time (only then: a rare path) and the pair is published
+   if it is not there, or only given its stream entry if it is.
+
+So a redelivered batch publishes each pair exactly once, whenever the crash happened.
 
 Evaluation errors (``_filter_errors``) are counted per filter
 (``boom_flow:filters:{S}:errors`` hash) and kept with their reason in the capped stream
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +38,7 @@ from boom_flow.core import AlertBatch
 from boom_flow.filters.evaluate import ERRORS
 from boom_flow.filters.results import (
     ResultRecord,
+    decode,
     encode,
     result_records,
     results_topic,
@@ -40,6 +49,9 @@ from boom_flow.storage.documents import column_values
 
 log = logging.getLogger("boom_flow.filters.publish")
 
+#: Marks of a (candid, filter) pair in Valkey: publishing started (with its time), done.
+PENDING = "pending:"
+DONE = "done"
 DEFAULT_STREAM_MAXLEN = 10_000
 DEFAULT_DEDUP_TTL_S = 14 * 86_400
 ERROR_LOG_MAXLEN = 10_000
@@ -71,11 +83,15 @@ def error_log_key(survey: str) -> str:
 
 
 class ResultsPublisher:
-    """Publishes result records; one per worker process (see ``build_results_sink``)."""
+    """Publishes result records; one per worker process (see ``build_results_sink``).
+
+    ``consumer_config``: how to read the results topic back, to settle the pairs a
+    crash left pending (None: publish them again, at least once)."""
 
     def __init__(self, producer: Any, valkey: redis.Redis, survey: str, *,
                  stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
-                 dedup_ttl_s: int = DEFAULT_DEDUP_TTL_S, flush_timeout_s: float = 30.0) -> None:
+                 dedup_ttl_s: int = DEFAULT_DEDUP_TTL_S, flush_timeout_s: float = 30.0,
+                 consumer_config: Mapping[str, Any] | None = None) -> None:
         self.producer = producer
         self.valkey = valkey
         self.survey = survey.upper()
@@ -83,41 +99,71 @@ class ResultsPublisher:
         self.stream_maxlen = stream_maxlen
         self.dedup_ttl_s = dedup_ttl_s
         self.flush_timeout_s = flush_timeout_s
+        self.consumer_config = consumer_config
 
     def __call__(self, batch: AlertBatch) -> PublishSummary:
         summary = PublishSummary(errors=self.record_errors(batch))
         records = result_records(batch)
         if not records:
             return summary
-        fresh = self._unpublished(records)
-        summary.repeated = sum(len(r.filter_ids) for r in records) - sum(
-            len(r.filter_ids) for r in fresh)
-        if not fresh:
-            return summary
-        self._produce(fresh)
-        pipe = self.valkey.pipeline(transaction=False)
-        for result in fresh:
-            for filter_pass in result.record["filters"]:
-                pipe.xadd(stream_key(filter_pass["filter_id"]),
-                          {"data": stream_entry(result.record, filter_pass)},
-                          maxlen=self.stream_maxlen, approximate=True)
-        for result in fresh:
-            for filter_id in result.filter_ids:
-                pipe.set(sent_key(self.survey, filter_id, result.candid), 1,
-                         ex=self.dedup_ttl_s)
-        pipe.execute()
+        fresh, in_kafka = self._unpublished(records)
+        total = sum(len(r.filter_ids) for r in records)
+        summary.repeated = total - sum(len(r.filter_ids) for r in fresh)
+        if fresh:
+            # Pending first: a crash from here on leaves a trace to settle on redelivery.
+            now_ms = int(time.time() * 1000)
+            pipe = self.valkey.pipeline(transaction=False)
+            for result in fresh:
+                for filter_id in result.filter_ids:
+                    pipe.set(sent_key(self.survey, filter_id, result.candid),
+                             f"{PENDING}{now_ms}", ex=self.dedup_ttl_s)
+            pipe.execute()
+            self._produce(fresh)
+        self._finish([*fresh, *in_kafka])
         summary.records = len(fresh)
         summary.passes = sum(len(r.filter_ids) for r in fresh)
         return summary
 
-    def _unpublished(self, records: list[ResultRecord]) -> list[ResultRecord]:
+    def _finish(self, records: list[ResultRecord]) -> None:
+        """The stream entries and the ``done`` marks, in one transaction."""
+        if not records:
+            return
+        pipe = self.valkey.pipeline(transaction=True)
+        for result in records:
+            for filter_pass in result.record["filters"]:
+                pipe.xadd(stream_key(filter_pass["filter_id"]),
+                          {"data": stream_entry(result.record, filter_pass)},
+                          maxlen=self.stream_maxlen, approximate=True)
+                pipe.set(sent_key(self.survey, filter_pass["filter_id"], result.candid),
+                         DONE, ex=self.dedup_ttl_s)
+        pipe.execute()
+
+    def _unpublished(self, records: list[ResultRecord]
+                     ) -> tuple[list[ResultRecord], list[ResultRecord]]:
+        """(records of the pairs never published, records of the pairs a crash left
+        pending that the topic already holds: they only miss their stream entry)."""
         pairs = [(r, f) for r in records for f in r.filter_ids]
-        sent = self.valkey.mget([sent_key(self.survey, f, r.candid) for r, f in pairs])
+        marks = self.valkey.mget([sent_key(self.survey, f, r.candid) for r, f in pairs])
         todo: dict[int, set[str]] = {}
-        for (record, filter_id), done in zip(pairs, sent, strict=True):
-            if done is None:
+        pending: dict[tuple[int, str], int] = {}
+        for (record, filter_id), mark in zip(pairs, marks, strict=True):
+            text = mark.decode() if isinstance(mark, bytes) else mark
+            if text is None:
                 todo.setdefault(record.candid, set()).add(filter_id)
-        return [r.only(todo[r.candid]) for r in records if r.candid in todo]
+            elif text.startswith(PENDING):
+                pending[(record.candid, filter_id)] = int(text[len(PENDING):])
+        found: set[tuple[int, str]] = set()
+        if pending and self.consumer_config is not None:
+            found = published_pairs(self.consumer_config, self.topic, set(pending),
+                                    min(pending.values()))
+            log.warning("settled %d results left pending by an interrupted batch (%d were "
+                        "already on %s)", len(pending), len(found), self.topic)
+        settled: dict[int, set[str]] = {}
+        for candid, filter_id in pending:
+            target = settled if (candid, filter_id) in found else todo
+            target.setdefault(candid, set()).add(filter_id)
+        return ([r.only(todo[r.candid]) for r in records if r.candid in todo],
+                [r.only(settled[r.candid]) for r in records if r.candid in settled])
 
     def _produce(self, records: list[ResultRecord]) -> None:
         failures: list[str] = []
@@ -163,6 +209,51 @@ class ResultsPublisher:
         return count
 
 
+def published_pairs(consumer_config: Mapping[str, Any], topic: str,
+                    wanted: set[tuple[int, str]], since_ms: int) -> set[tuple[int, str]]:
+    """Which of the (candid, filter_id) pairs ``topic`` holds in a record produced at or
+    after ``since_ms`` (minus a minute of clock skew): read once, only after a crash."""
+    consumer = confluent_kafka.Consumer({**consumer_config,
+                                         "group.id": f"boom-flow-settle-{uuid.uuid4().hex}",
+                                         "enable.auto.commit": False})
+    found: set[tuple[int, str]] = set()
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        starts = consumer.offsets_for_times(
+            [confluent_kafka.TopicPartition(topic, n, since_ms - 60_000)
+             for n in metadata.partitions], timeout=10)
+        # Read to the end: the high watermark, less one (Tansu reports the last offset
+        # there, not the next), then until the topic stays quiet for a second.
+        position: dict[int, int] = {}
+        ends: dict[int, int] = {}
+        for start in starts:
+            low, high = consumer.get_watermark_offsets(start, timeout=10, cached=False)
+            if start.offset < 0:  # nothing produced since then
+                start.offset = high
+            elif start.offset < low or start.offset > high:
+                start.offset = low
+            position[start.partition], ends[start.partition] = start.offset, high - 1
+        consumer.assign(starts)
+        deadline = time.monotonic() + 60
+        while True:
+            message = consumer.poll(1.0)
+            if message is None:
+                if all(position[n] >= ends[n] for n in ends):
+                    break
+                if time.monotonic() > deadline:
+                    raise PublishError(f"{topic}: could not read back the pending results")
+                continue
+            if message.error():
+                continue
+            position[message.partition()] = message.offset() + 1
+            for record in decode(message.value()):
+                found |= {(record["candid"], f["filter_id"]) for f in record["filters"]
+                          } & wanted
+    finally:
+        consumer.close()
+    return found
+
+
 def recent_results(valkey: redis.Redis, filter_id: str, since_ms: int = 0,
                    limit: int = 100) -> list[dict[str, Any]]:
     """What passed ``filter_id`` since ``since_ms`` (ms since the epoch, by publication
@@ -204,7 +295,10 @@ def build_results_sink(params: Mapping[str, Any]) -> ResultsPublisher:
     config = json.loads(params["kafka"])
     topic = results_topic(params["survey"])
     ensure_topic(config, topic)
+    reader = {k: v for k, v in config.items() if k == "bootstrap.servers"
+              or k.startswith(("security.", "sasl.", "ssl."))}
     return ResultsPublisher(
         confluent_kafka.Producer(config), redis.Redis.from_url(params["valkey_url"]),
         params["survey"], stream_maxlen=int(params.get("stream_maxlen", DEFAULT_STREAM_MAXLEN)),
-        dedup_ttl_s=int(params.get("dedup_ttl_s", DEFAULT_DEDUP_TTL_S)))
+        dedup_ttl_s=int(params.get("dedup_ttl_s", DEFAULT_DEDUP_TTL_S)),
+        consumer_config=reader)

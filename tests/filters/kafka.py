@@ -34,9 +34,10 @@ class TopicReader:
              idle_s: float = 1.0, timeout_s: float = 30.0
              ) -> list[tuple[bytes | None, dict[str, Any]]]:
         """(key, decoded record) of every new message naming one of ``filter_ids`` (the
-        test's own: the topic is shared by the session's tests, and the broker's high
-        watermark may lag): at least ``expected``, then whatever else comes within
-        ``idle_s`` (so that extra messages are seen)."""
+        test's own: the topic is shared by the session's tests, and Tansu's high
+        watermark is the last offset, not the next, so one older message is read): at
+        least ``expected``, then whatever else comes within ``idle_s`` (so that extra
+        messages are seen)."""
         messages: list[tuple[bytes | None, dict[str, Any]]] = []
         deadline = time.monotonic() + timeout_s
         idle_until = None

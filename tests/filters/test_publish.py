@@ -127,7 +127,7 @@ def test_evaluation_errors_are_counted_and_kept(publisher: ResultsPublisher,
                       "reason": "EvaluationError: x"}
 
 
-def test_undelivered_results_fail_the_batch_and_leave_no_dedup_keys(
+def test_undelivered_results_fail_the_batch_and_reach_no_stream(
         settings: Settings, valkey: redis.Redis) -> None:
     dead = confluent_kafka.Producer({"bootstrap.servers": "127.0.0.1:1",
                                      "message.timeout.ms": 500})
@@ -137,7 +137,7 @@ def test_undelivered_results_fail_the_batch_and_leave_no_dedup_keys(
     assert len(result_records(batch)) == 1
     with pytest.raises(RuntimeError, match="undelivered"):
         publisher(batch)
-    assert valkey.get(sent_key("ZTF", filter_id, candid(7, 0))) is None
+    assert valkey.get(sent_key("ZTF", filter_id, candid(7, 0))) != b"done"
     assert valkey.xlen(stream_key(filter_id)) == 0
 
 
@@ -152,3 +152,46 @@ def test_a_record_keeps_an_integer_object_id_and_null_cutouts() -> None:
                               "ra": 10.0, "dec": -5.0}],
               "cutoutScience": None, "cutoutTemplate": None, "cutoutDifference": b"x"}
     assert decode(encode(record)) == [record]
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+def test_a_crash_after_kafka_and_before_the_stream_repeats_nothing(
+        publisher: ResultsPublisher, reader: TopicReader, valkey: redis.Redis) -> None:
+    ids = [uuid.uuid4().hex]
+    batch = _filtered(ids, [(8, 0), (8, 1)])
+
+    def crash(_records: object) -> None:
+        raise _Crash("worker killed after the flush")
+
+    publisher._finish = crash  # type: ignore[method-assign]
+    with pytest.raises(_Crash):
+        publisher(batch)
+    del publisher._finish
+    assert len(reader.read(expected=2, filter_ids=ids)) == 2  # Kafka had them
+    assert valkey.xlen(stream_key(ids[0])) == 0
+    assert valkey.get(sent_key("ZTF", ids[0], candid(8, 0))).startswith(b"pending:")
+    redelivered = publisher(_filtered(ids, [(8, 0), (8, 1)]))
+    assert redelivered.records == 0
+    assert reader.read(expected=0, filter_ids=ids) == []
+    assert valkey.xlen(stream_key(ids[0])) == 2
+    assert valkey.get(sent_key("ZTF", ids[0], candid(8, 1))) == b"done"
+
+
+def test_a_crash_before_kafka_had_them_publishes_them_on_redelivery(
+        settings: Settings, publisher: ResultsPublisher, reader: TopicReader,
+        valkey: redis.Redis) -> None:
+    ids = [uuid.uuid4().hex]
+    dead = confluent_kafka.Producer({"bootstrap.servers": "127.0.0.1:1",
+                                     "message.timeout.ms": 300})
+    crashed = ResultsPublisher(dead, valkey, "ZTF", flush_timeout_s=2,
+                               consumer_config=publisher.consumer_config)
+    with pytest.raises(RuntimeError, match="undelivered"):
+        crashed(_filtered(ids, [(9, 0)]))
+    assert valkey.get(sent_key("ZTF", ids[0], candid(9, 0))).startswith(b"pending:")
+    redelivered = publisher(_filtered(ids, [(9, 0)]))
+    assert (redelivered.records, redelivered.passes) == (1, 1)
+    assert [r["candid"] for _, r in reader.read(expected=1, filter_ids=ids)] == [candid(9, 0)]
+    assert valkey.xlen(stream_key(ids[0])) == 1
