@@ -107,17 +107,7 @@ def make_plan(spec: NightSpec, rng: np.random.Generator, n_bands: int,
     programid = rng.choice(3, size=n, p=weights / weights.sum()) + 1
     limit = np.clip(rng.normal(20.3, 0.45, n), 17.5, 21.3)
     true_mag, positive = _difference_mags(rng, lc, kind, obj, jd)
-    snr = 5.0 * 10.0 ** (0.4 * (limit - true_mag))
-    detected = snr >= 5.0
-    bogus_seen_again = (kind[obj] == BOGUS) & (rng.random(n) < 0.1)
-    detected = np.where(kind[obj] == BOGUS, bogus_seen_again, detected)
-    detected = np.where(kind[obj] == MOVING, False, detected) | alert
-    # Tonight's alerts passed the survey's 5-sigma cut: keep them above it.
-    faint = alert & (true_mag > limit - 0.25)
-    true_mag = np.where(faint, limit - rng.uniform(0.25, 1.5, n), true_mag)
-    snr = 5.0 * 10.0 ** (0.4 * (limit - true_mag))
-    sigma = np.maximum(1.0857 / snr, 0.014)
-    mag = np.where(detected, true_mag + rng.normal(0, 1, n) * sigma, np.nan)
+    true_mag, detected, mag, sigma = _photometry(rng, kind[obj], alert, limit, true_mag)
     scatter = rng.normal(0, ASTROMETRIC_SIGMA / 3600.0, (2, n))
     cos_dec = np.cos(np.radians(dec[obj]))
     row_ra = (ra[obj] + scatter[0] / np.maximum(cos_dec, 1e-3)) % 360.0
@@ -134,6 +124,25 @@ def make_plan(spec: NightSpec, rng: np.random.Generator, n_bands: int,
         mag=mag, sigma=sigma, positive=positive, detected=detected, alert=alert, ra=row_ra,
         dec=row_dec, exposure=exposure, seeing=seeing, alert_rows=alert_rows,
     )
+
+
+def _photometry(rng: np.random.Generator, kind: np.ndarray, alert: np.ndarray,
+                limit: np.ndarray, true_mag: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What the survey measured: detected above 5 sigma (artefacts rarely twice,
+    asteroids never at the same place), magnitudes with their errors."""
+    n = len(kind)
+    detected = 5.0 * 10.0 ** (0.4 * (limit - true_mag)) >= 5.0
+    bogus_seen_again = (kind == BOGUS) & (rng.random(n) < 0.1)
+    detected = np.where(kind == BOGUS, bogus_seen_again, detected)
+    detected = np.where(kind == MOVING, False, detected) | alert
+    # Tonight's alerts passed the survey's 5-sigma cut: keep them above it.
+    faint = alert & (true_mag > limit - 0.25)
+    true_mag = np.where(faint, limit - rng.uniform(0.25, 1.5, n), true_mag)
+    snr = 5.0 * 10.0 ** (0.4 * (limit - true_mag))
+    sigma = np.maximum(1.0857 / snr, 0.014)
+    mag = np.where(detected, true_mag + rng.normal(0, 1, n) * sigma, np.nan)
+    return true_mag, detected, mag, sigma
 
 
 def _objects_and_visits(spec: NightSpec, rng: np.random.Generator
