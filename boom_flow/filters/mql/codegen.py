@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 from boom_flow.filters.mql.arithmetic import absolute, divide, subtract
@@ -28,6 +29,9 @@ _COMPARISONS = {"$eq": "==", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", 
 _ARITHMETIC = {"$subtract": ("-", "subtract"), "$divide": ("/", "divide")}
 SUPPORTED = frozenset({*_COMPARISONS, *_ARITHMETIC, "$and", "$or", "$not", "$abs", "$cond",
                        "$ifNull"})
+#: Compiled code by source: the same tree shape (constants are names in the source, their
+#: values live in each function's namespace) is parsed once, however many filters hold it.
+_CODE: dict[str, CodeType] = {}
 _HELPERS: dict[str, Any] = {
     "MISSING": MISSING, "compare": compare, "truthy": truthy, "path": expression_value,
     "subtract": subtract, "divide": divide, "absolute": absolute,
@@ -195,10 +199,15 @@ def generate(spec: dict[str, Any], scope: Scope,
     writer = _Writer(compile_closure)
     body = writer.expression(spec, scope)
     source = f"def evaluate(V):\n    return {body}\n"
-    try:
-        code = compile(source, f"<mql {scope.path}>", "exec")
-    except (SyntaxError, RecursionError, MemoryError):  # "too many nested parentheses"
-        return None
+    code = _CODE.get(source)
+    if code is None:
+        try:
+            code = compile(source, f"<mql {scope.path}>", "exec")
+        except (SyntaxError, RecursionError, MemoryError):  # "too many nested parentheses"
+            return None
+        if len(_CODE) >= 4096:
+            _CODE.clear()
+        _CODE[source] = code
     # our own generated source: user strings appear in it only as repr() literals
     exec(code, writer.names)
     return writer.names["evaluate"]
