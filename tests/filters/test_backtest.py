@@ -20,7 +20,7 @@ HISTORY_FILTER = [  # depends on the light curve as it stood: detections before 
 ]
 
 
-def test_the_archive_backtest_gives_what_the_live_stage_gave(mongo_db: Database,
+def test_backtests_over_the_archive_and_files_give_what_the_live_stage_gave(mongo_db: Database,
                                                             shared_data: Path) -> None:
     pipelines = {"history": HISTORY_FILTER,
                  "fast": real_pipeline(shared_data, "fast.json"),
@@ -52,35 +52,26 @@ def test_the_archive_backtest_gives_what_the_live_stage_gave(mongo_db: Database,
     lightcurve = [o for o in live["history"] if o["objectId"] == "ZTF21abiuvdk"]
     assert len({o["annotations"]["n"] for o in lightcurve}) > 10  # it grew alert by alert
 
+    # The same night replayed from its files, in the same batches, without an archive.
+    alerts, replayed = backtest.test_filter_on_files(
+        shared_data / "ztf", survey="ztf", pipeline=HISTORY_FILTER, permissions={"ZTF": [1]},
+        batch_size=20)
+    assert alerts == mongo_db.ZTF_alerts.count_documents({})
+    assert sorted(replayed, key=key) == sorted(live["history"], key=key)
+    _selections(mongo_db)
 
-def test_the_archive_backtest_selects_by_window_object_id_and_limit(
-        mongo_db: Database, shared_data: Path) -> None:
-    ingest(mongo_db, "ztf", shared_data, ztf_packets(shared_data), 60)
-    jds = sorted(d["candidate"]["jd"] for d in mongo_db.ZTF_alerts.find(
+
+def _selections(db: Database) -> None:
+    """The archive backtest's window, object ids, alert ids and limit."""
+    jds = sorted(d["candidate"]["jd"] for d in db.ZTF_alerts.find(
         {"objectId": "ZTF21abiuvdk"}, {"candidate.jd": 1}))
     run = dict(survey="ZTF", pipeline=HISTORY_FILTER, permissions={"ZTF": [1, 2]})
-    window = backtest.test_filter_on_archive(mongo_db, start_jd=jds[5], end_jd=jds[9], **run)
+    window = backtest.test_filter_on_archive(db, start_jd=jds[5], end_jd=jds[9], **run)
     assert [o["objectId"] for o in window].count("ZTF21abiuvdk") == 5
-    one = backtest.test_filter_on_archive(mongo_db, start_jd=0, end_jd=3e6,
+    one = backtest.test_filter_on_archive(db, start_jd=0, end_jd=3e6,
                                           object_ids=["ZTF21abiuvdk"], limit=3, **run)
     assert [o["annotations"]["n"] for o in one] == sorted(o["annotations"]["n"] for o in one)
     assert len(one) == 3 and {o["objectId"] for o in one} == {"ZTF21abiuvdk"}
     first = one[0]["_id"]
     assert [o["_id"] for o in backtest.test_filter_on_archive(
-        mongo_db, start_jd=0, end_jd=3e6, candids=[first], **run)] == [first]
-
-
-def test_a_replayed_night_of_files_gives_what_the_archive_gives(
-        mongo_db: Database, shared_data: Path) -> None:
-    night = shared_data / "ztf" / "alerts"
-    alerts, outputs = backtest.test_filter_on_files(
-        night, survey="ztf", pipeline=HISTORY_FILTER, permissions={"ZTF": [1]},
-        batch_size=20)
-    assert alerts == 121
-    ingest(mongo_db, "ztf", shared_data,
-           [p for p in ztf_packets(shared_data) if str(night) in p.source], 20)
-    stored = backtest.test_filter_on_archive(
-        mongo_db, survey="ztf", pipeline=HISTORY_FILTER, permissions={"ZTF": [1]},
-        start_jd=0, end_jd=3e6)
-    key = lambda output: output["_id"]  # noqa: E731
-    assert sorted(outputs, key=key) == sorted(stored, key=key)
+        db, start_jd=0, end_jd=3e6, candids=[first], **run)] == [first]
