@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -73,6 +74,8 @@ ANY_VALUE: list[Any] = [
     {"$setIsSubset": [[1], [2, 1]]}, {"$indexOfArray": [[1, 2, 3, 2], 2, 2]},
     {"$cmp": [{"$literal": [1, 2]}, {"$literal": [1, 2, 0]}]},
     {"$lt": [{"b": 1}, {"b": 1, "a": 0}]},
+    {"$subtract": ["$a", {"$literal": dt.datetime(2024, 1, 1)}]},
+    {"$subtract": ["$a", 1000]}, {"$gt": ["$a", {"$literal": dt.datetime(2023, 6, 1)}]},
 ]
 
 ON_NUMBERS: list[Any] = [
