@@ -39,6 +39,10 @@ class NightSpec:
             raise ValueError(f"n_objects must be >= 1, not {self.n_objects}")
         if self.prior_nights < 0:
             raise ValueError(f"prior_nights must be >= 0, not {self.prior_nights}")
+        major, _, minor = self.lsst_schema_version.partition(".")
+        if not (major.isdigit() and minor.isdigit()):
+            raise ValueError(f"lsst_schema_version must look like '7.1', not "
+                             f"{self.lsst_schema_version!r}")
         weights = self.programid_weights
         if len(weights) != 3 or min(weights) < 0 or sum(weights) <= 0:
             raise ValueError(f"programid_weights must be 3 non-negative numbers with a "

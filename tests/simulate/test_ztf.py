@@ -134,7 +134,7 @@ def test_the_header_holds_our_schema_file() -> None:
 
 @pytest.mark.parametrize("bad", [
     {"survey": "decam"}, {"n_alerts": -1}, {"n_objects": 0}, {"prior_nights": -2},
-    {"programid_weights": (0.0, 0.0, 0.0)},
+    {"programid_weights": (0.0, 0.0, 0.0)}, {"lsst_schema_version": "7"},
 ])
 def test_a_bad_spec_is_refused_with_the_reason(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad)).split("_")[0]):
