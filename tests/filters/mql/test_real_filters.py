@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from tests.filters.mql.conftest import canonical
 def archive(stack_settings: Settings, shared_data: Path) -> Iterator[Database]:
     mongo = stack_settings.services.mongodb
     client: pymongo.MongoClient = pymongo.MongoClient(mongo.connection_uri)
-    name = "test_mql_real_archive"
+    name = f"test_mql_real_{uuid.uuid4().hex[:10]}"
     client.drop_database(name)
     try:
         counts = store_real_alerts(client[name], shared_data)
