@@ -14,6 +14,8 @@ and nothing is lost (at least once). Redelivery must not repeat a result. Each
    if it is not there, or only given its stream entry if it is.
 
 So a redelivered batch publishes each pair exactly once, whenever the crash happened.
+The hash ``boom_flow:filters:{S}:passes`` counts the results of each filter (in the
+same transaction as the ``done`` marks, so exactly once too).
 
 Evaluation errors (``_filter_errors``) are counted per filter
 (``boom_flow:filters:{S}:errors`` hash) and kept with their reason in the capped stream
@@ -72,6 +74,11 @@ class PublishSummary:
 
 def sent_key(survey: str, filter_id: str, candid: int) -> str:
     return f"boom_flow:results:{survey.upper()}:{filter_id}:{candid}"
+
+
+def passes_key(survey: str) -> str:
+    """Results published per filter (a hash: filter_id -> count), for dashboards."""
+    return f"boom_flow:filters:{survey.upper()}:passes"
 
 
 def error_counts_key(survey: str) -> str:
@@ -136,6 +143,7 @@ class ResultsPublisher:
                           maxlen=self.stream_maxlen, approximate=True)
                 pipe.set(sent_key(self.survey, filter_pass["filter_id"], result.candid),
                          DONE, ex=self.dedup_ttl_s)
+                pipe.hincrby(passes_key(self.survey), filter_pass["filter_id"], 1)
         pipe.execute()
 
     def _unpublished(self, records: list[ResultRecord]
@@ -173,8 +181,9 @@ class ResultsPublisher:
                 failures.append(str(error))
 
         for result in records:
+            owner = result.record["objectId"]
             self.producer.produce(self.topic, encode(result.record),
-                                  key=str(result.record["objectId"]).encode(),
+                                  key=str(result.candid if owner is None else owner).encode(),
                                   on_delivery=delivered)
             self.producer.poll(0)
         left = self.producer.flush(self.flush_timeout_s)

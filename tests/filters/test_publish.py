@@ -18,6 +18,7 @@ from boom_flow.filters.publish import (
     ResultsPublisher,
     build_results_sink,
     error_counts_key,
+    passes_key,
     recent_errors,
     recent_results,
     sent_key,
@@ -98,12 +99,14 @@ def test_records_reach_the_topic_and_the_streams_once(
     assert entries[0]["classifications"] == {"acai_h": 0.0, "btsbot": 0.5}
     assert recent_results(valkey, ids[1], since_ms=0, limit=2)[-1]["candid"] == candid(5, 1)
     assert valkey.ttl(sent_key("ZTF", ids[0], candid(5, 0))) > 0
+    assert valkey.hmget(passes_key("ZTF"), ids) == [b"3", b"4"]
 
     # Redelivered (a restart before the commit): nothing is published again.
     again = publisher(_filtered(ids, [(5, j) for j in range(4)]))
     assert (again.records, again.repeated) == (0, 7)
     assert reader.read(expected=0, filter_ids=ids) == []
     assert valkey.xlen(stream_key(ids[0])) == 3 and valkey.xlen(stream_key(ids[1])) == 4
+    assert valkey.hmget(passes_key("ZTF"), ids) == [b"3", b"4"]
 
     # A filter added since: only the new pairs go out, in records naming it alone.
     late = uuid.uuid4().hex
@@ -152,6 +155,8 @@ def test_a_record_keeps_an_integer_object_id_and_null_cutouts() -> None:
                               "ra": 10.0, "dec": -5.0}],
               "cutoutScience": None, "cutoutTemplate": None, "cutoutDifference": b"x"}
     assert decode(encode(record)) == [record]
+    solar_system = {**record, "objectId": None}
+    assert decode(encode(solar_system)) == [solar_system]
 
 
 class _Crash(RuntimeError):
