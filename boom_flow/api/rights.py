@@ -127,6 +127,55 @@ def view_stages(collection: str, rights: Rights) -> list[dict[str, Any]]:
     raise unknown_catalog(collection)
 
 
+def filter_first_is_safe(collection: str, query: Mapping[str, Any]) -> bool:
+    """True when ``query`` may run on the stored documents *before* the view's stages,
+    giving the same answer (so an index can serve it): always for views that only drop
+    whole documents (alerts, cutouts); for ``ZTF_alerts_aux`` only when the query does
+    not touch the trimmed histories (``_id``, ``coordinates``, ``cross_matches``...)."""
+    if ztf_kind(collection) != "alerts_aux":
+        return True
+    return _leaves_histories_alone(query)
+
+
+def _leaves_histories_alone(query: Any) -> bool:
+    if not isinstance(query, Mapping):
+        return False
+    for key, value in query.items():
+        if key in ("$and", "$or", "$nor"):
+            if not isinstance(value, list) or not all(map(_leaves_histories_alone, value)):
+                return False
+        elif key == "$comment":
+            continue
+        elif key == "$expr":
+            if not _expression_leaves_histories_alone(value):
+                return False
+        elif key.startswith("$") or _is_history(key):
+            return False  # $jsonSchema, $text... may read anything
+    return True
+
+
+def _is_history(path: str) -> bool:
+    return any(path == field or path.startswith(field + ".") for field in HISTORY_FIELDS)
+
+
+#: Expression operators that read fields named by plain strings.
+_FIELD_BY_NAME = frozenset({"$getField", "$setField", "$unsetField"})
+
+
+def _expression_leaves_histories_alone(expression: Any) -> bool:
+    """No ``$history`` path, no ``$$ROOT``/``$$CURRENT``, no field read by name."""
+    if isinstance(expression, str):
+        if expression.startswith("$$"):
+            return expression[2:].split(".")[0] not in ("ROOT", "CURRENT")
+        return not (expression.startswith("$") and _is_history(expression[1:]))
+    if isinstance(expression, list):
+        return all(map(_expression_leaves_histories_alone, expression))
+    if isinstance(expression, Mapping):
+        return all(key not in _FIELD_BY_NAME and _expression_leaves_histories_alone(value)
+                   for key, value in expression.items())
+    return True
+
+
 def scope_pipeline(pipeline: list[Any], collection: str, rights: Rights) -> list[Any]:
     """``pipeline`` over ``collection`` rewritten to run on the user's views only
     (the pipeline must have passed ``guards.validate_pipeline``)."""
@@ -134,6 +183,8 @@ def scope_pipeline(pipeline: list[Any], collection: str, rights: Rights) -> list
     if not rights.restricts(collection):
         return stages
     view = view_stages(collection, rights)
+    if stages and "$match" in stages[0] and filter_first_is_safe(collection, stages[0]["$match"]):
+        return [stages[0], *view, *stages[1:]]  # same answer, and an index may serve it
     if stages and "$geoNear" in stages[0]:
         if ztf_kind(collection) != "alerts":
             raise bad_request(f"$geoNear on {collection} is not available with partial ZTF "

@@ -16,7 +16,7 @@ from pymongo.database import Database
 from boom_flow.api import archive
 from boom_flow.api.errors import ApiError
 from boom_flow.api.guards import validate_pipeline
-from boom_flow.api.rights import Rights, restrict_filter, scope_pipeline
+from boom_flow.api.rights import Rights, restrict_filter, scope_pipeline, view_stages
 from tests.api.leaks import assert_no_leak, hidden_values
 
 pytestmark = pytest.mark.services
@@ -240,3 +240,38 @@ def test_rights_of_users() -> None:
     assert Rights.of_user({}).restricts("ZTF_alerts")
     assert not Rights.of_user({}).restricts("LSST_alerts")
     assert not Rights.of_user({"is_admin": True}).restricts("ZTF_alerts")
+
+
+@pytest.mark.parametrize(("query", "safe"), [
+    ({"_id": "ZTF20public"}, True),
+    ({"coordinates.radec_geojson": {"$geoWithin": {"$centerSphere": [[0, 0], 1]}}}, True),
+    ({"$or": [{"_id": "a"}, {"cross_matches.GCVS": {"$exists": True}}], "$comment": "x"}, True),
+    ({"prv_candidates.programid": 2}, False),
+    ({"fp_hists": {"$size": 3}}, False),
+    ({"$and": [{"_id": "a"}, {"prv_nondetections.jd": {"$gt": 0}}]}, False),
+    ({"$expr": {"$gt": [{"$size": "$prv_candidates"}, 2]}}, False),
+    ({"$nor": "not a list"}, False),
+    ({"$expr": {"$eq": ["$_id", "$$o"]}}, True),
+    ({"$expr": {"$in": ["$$o", "$aliases.ZTF"]}}, True),
+    ({"$expr": {"$gt": [{"$size": "$$ROOT.prv_candidates"}, 0]}}, False),
+    ({"$expr": {"$gt": [{"$size": {"$getField": "fp_hists"}}, 0]}}, False),
+    ({"$expr": {"$eq": ["$$CURRENT", None]}}, False),
+    ({"$expr": {"$gt": ["$prv_candidates.magpsf", 0]}}, False),
+])
+def test_which_aux_filters_may_run_before_the_trimming(query: dict[str, Any], safe: bool) -> None:
+    from boom_flow.api.rights import filter_first_is_safe
+
+    assert filter_first_is_safe("ZTF_alerts_aux", query) is safe
+    assert filter_first_is_safe("ZTF_alerts_cutouts", query) is True
+
+
+def test_filter_first_gives_the_same_answers(db: Database) -> None:
+    for query in ({"_id": "ZTF20mixed"}, {"_id": {"$in": ["ZTF20secret", "ZTF20public"]}}):
+        for rights in (PUBLIC, PARTNER, NOTHING):
+            late = list(db.ZTF_alerts_aux.aggregate(
+                [*view_stages("ZTF_alerts_aux", rights), {"$match": query}]))
+            assert list(archive.find(db, "ZTF_alerts_aux", rights, query)) == late
+            assert_no_leak(late, rights.programids, hidden(rights))
+            cut = list(db.ZTF_alerts_cutouts.aggregate(
+                [*view_stages("ZTF_alerts_cutouts", rights), {"$match": {}}]))
+            assert list(archive.find(db, "ZTF_alerts_cutouts", rights, {})) == cut
