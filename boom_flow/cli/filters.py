@@ -215,3 +215,52 @@ def _survey_options(ctx: Context, survey: str) -> dict[str, Any]:
     lsst = ctx.settings.surveys.lsst
     return {"schema_registry_url": lsst.schema_registry_url,
             "schema_dir": str(lsst.schema_dir) if lsst.schema_dir else None}
+
+
+@contextmanager
+def _valkey(ctx: Context) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(ctx.settings.services.valkey.connection_url,
+                                  socket_connect_timeout=2, socket_timeout=5)
+    try:
+        yield client
+    except redis.RedisError as error:
+        raise click.ClickException(f"Valkey: {error}") from None
+    finally:
+        client.close()
+
+
+@filters.command("results")
+@click.argument("filter_id")
+@click.option("--since", "since_ms", type=int, default=0,
+              help="Only what was published after this time (ms since the epoch).")
+@click.option("--limit", type=int, default=20, show_default=True)
+@pass_context
+def results(ctx: Context, filter_id: str, since_ms: int, limit: int) -> None:
+    """What passed a filter recently (its Valkey stream), oldest first, one JSON a line."""
+    from boom_flow.filters.publish import recent_results
+
+    with _valkey(ctx) as valkey:
+        found = recent_results(valkey, filter_id, since_ms, limit)
+    for entry in found:
+        click.echo(json.dumps(entry, default=str))
+    if not found:
+        click.echo("no results")
+
+
+@filters.command("errors")
+@click.option("--survey", type=SURVEYS, required=True)
+@click.option("--limit", type=int, default=20, show_default=True)
+@pass_context
+def errors(ctx: Context, survey: str, limit: int) -> None:
+    """The latest alerts a filter failed on (with the reason), and the count per filter."""
+    from boom_flow.filters.publish import error_counts_key, recent_errors
+
+    with _valkey(ctx) as valkey:
+        counts = valkey.hgetall(error_counts_key(survey))
+        latest = recent_errors(valkey, survey, limit)
+    for filter_id, count in sorted(counts.items()):
+        click.echo(f"{filter_id.decode()}: {int(count)} errors")
+    for entry in latest:
+        click.echo(json.dumps(entry, default=str))
+    if not counts:
+        click.echo("no evaluation errors")

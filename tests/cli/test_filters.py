@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from click.testing import CliRunner, Result
 from pymongo.database import Database
 
 from boom_flow.cli.filters import parse_permissions
 from boom_flow.cli.main import cli
 from boom_flow.core import RawPacket
+from boom_flow.filters.publish import error_counts_key, error_log_key
+from boom_flow.filters.results import stream_key
 from tests.filters.helpers import ingest, server_results
 
 PIPELINE = [{"$match": {"candidate.drb": {"$gt": 0.9}}},
@@ -102,3 +106,18 @@ def test_test_runs_over_files_and_over_the_archive(environment: dict[str, str],
 
 def test_permissions_are_parsed() -> None:
     assert parse_permissions(("ZTF=1,2", "lsst=")) == {"ZTF": [1, 2], "LSST": []}
+
+
+def test_results_and_errors_are_shown_from_valkey(environment: dict[str, str],
+                                                   valkey: redis.Redis) -> None:
+    filter_id = uuid.uuid4().hex
+    assert "no results" in _run(environment, "results", filter_id).output
+    entry = {"candid": 7, "objectId": "ZTF1", "annotations": {"a": 1}}
+    valkey.xadd(stream_key(filter_id), {"data": json.dumps(entry)})
+    shown = _run(environment, "results", filter_id, "--since", "0")
+    assert shown.exit_code == 0 and json.loads(shown.output)["annotations"] == {"a": 1}
+    valkey.hincrby(error_counts_key("LSST"), filter_id, 2)
+    valkey.xadd(error_log_key("LSST"), {"data": json.dumps(
+        {"filter_id": filter_id, "candid": 7, "reason": "EvaluationError: $size"})})
+    failed = _run(environment, "errors", "--survey", "lsst", "--limit", "1")
+    assert f"{filter_id}: 2 errors" in failed.output and "$size" in failed.output
