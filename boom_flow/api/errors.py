@@ -107,6 +107,11 @@ def install_handlers(app: FastAPI) -> None:
     async def _http(_: Request, error: StarletteHTTPException) -> DocumentResponse:
         return error_response(error.status_code, str(error.detail), error.headers)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> DocumentResponse:
+        log.error("unexpected error", exc_info=error)
+        return error_response(500, "internal error; the server logged the details")
+
     @app.exception_handler(PyMongoError)
     async def _mongo(_: Request, error: PyMongoError) -> DocumentResponse:
         api_error = database_error(error)
