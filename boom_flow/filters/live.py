@@ -111,13 +111,11 @@ def configure_filter(settings: Settings, survey: str, params: dict[str, Any]
     }
 
 
-def build_filter(params: dict[str, Any]) -> Callable[[Any], Any]:
-    """The filter stage for a worker, with its own connections (made once per process)."""
-    from boom_flow.stages.filter import FilterStage
-
+def live_provider(params: dict[str, Any]) -> LiveFilters:
+    """The filter stage's provider on a worker, with its own connections (made once per
+    process: the worker caches the built stage)."""
     client: pymongo.MongoClient = pymongo.MongoClient(
         params["mongo_uri"], **json.loads(params.get("mongo_options") or "{}"))
     valkey = redis.Redis.from_url(params["valkey_url"]) if params.get("valkey_url") else None
-    provider = LiveFilters(client[params["mongo_database"]][COLLECTION], valkey,
-                           params["survey"], float(params.get("reload_s", DEFAULT_RELOAD_S)))
-    return FilterStage(provider)
+    return LiveFilters(client[params["mongo_database"]][COLLECTION], valkey,
+                       params["survey"], float(params.get("reload_s", DEFAULT_RELOAD_S)))

@@ -65,9 +65,10 @@ STAGE_CONFIGURERS["crossmatch"] = _configure_crossmatch
 
 
 def _filter(params: dict[str, Any]) -> Stage:
-    from boom_flow.filters.live import build_filter
+    from boom_flow.filters.live import live_provider
+    from boom_flow.stages.filter import FilterStage
 
-    return build_filter(params)
+    return FilterStage(live_provider(params))
 
 
 def _configure_filter(settings: Settings, survey: str, params: dict[str, Any]
