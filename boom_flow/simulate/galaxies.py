@@ -40,8 +40,16 @@ def simulate_galaxy_catalog(n_rows: int, seed: int = 0) -> pd.DataFrame:
         "objname": _names(ra, dec),
         "ra": ra, "dec": dec, "z": z, "z_unc": z_unc, "DistMpc": distance,
         "DistMpc_unc": distance * rng.uniform(0.05, 0.2, n_rows),
-        "type": pd.Categorical.from_codes(kind, categories=TYPE_NAMES), "mag_b": mag_b,
+        "type": _types(kind), "mag_b": mag_b,
     })
+
+
+def _types(kind: np.ndarray) -> pd.Series:
+    """NED object types as plain Arrow strings (built from a dictionary, no per-row
+    Python strings), so the table converts to Arrow and Parquet without surprises."""
+    codes = pa.array(kind.astype(np.int32))
+    types = pa.DictionaryArray.from_arrays(codes, pa.array(TYPE_NAMES)).cast(pa.string())
+    return pd.Series(pd.arrays.ArrowExtensionArray(types))
 
 
 def _digits(out: np.ndarray, start: int, values: np.ndarray, width: int) -> None:
