@@ -228,16 +228,22 @@ def published_pairs(consumer_config: Mapping[str, Any], topic: str,
     found: set[tuple[int, str]] = set()
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-        starts = consumer.offsets_for_times(
-            [confluent_kafka.TopicPartition(topic, n, since_ms - 60_000)
-             for n in metadata.partitions], timeout=10)
+        wanted_starts = [confluent_kafka.TopicPartition(topic, n, since_ms - 60_000)
+                         for n in metadata.partitions]
+        try:
+            starts = consumer.offsets_for_times(wanted_starts, timeout=10)
+        except confluent_kafka.KafkaException as error:
+            log.warning("%s: no offsets by time (%s); reading it from the start", topic, error)
+            starts = [confluent_kafka.TopicPartition(topic, n, -2) for n in metadata.partitions]
         # Read to the end: the high watermark, less one (Tansu reports the last offset
         # there, not the next), then until the topic stays quiet for a second.
         position: dict[int, int] = {}
         ends: dict[int, int] = {}
         for start in starts:
             low, high = consumer.get_watermark_offsets(start, timeout=10, cached=False)
-            if start.offset < 0:  # nothing produced since then
+            if start.offset == -2:  # from the start
+                start.offset = low
+            elif start.offset < 0:  # nothing produced since then
                 start.offset = high
             elif start.offset < low or start.offset > high:
                 start.offset = low
