@@ -38,6 +38,10 @@ HISTORY_DAYS = 30.0
 ASTROMETRIC_SIGMA = 0.12
 #: Fraction of history epochs at which the object fell on the detector twice (g and r).
 PAIRED_EPOCHS = 0.6
+#: Share of objects also covered tonight by a shallow exposure that missed them.
+SHALLOW_SHARE = 0.5
+#: What an epoch is: one of tonight's alerts, an earlier night's, a shallow one tonight.
+ALERT, EARLIER, SHALLOW = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -96,17 +100,28 @@ def make_plan(spec: NightSpec, rng: np.random.Generator, n_bands: int,
     lc = _light_curves(rng, kind, spec.night_jd + np.mean(WINDOW))
     tonight = _tonight_times(rng, spec.night_jd, visits)
     history_obj, history_jd = _history_epochs(rng, spec, n_obj)
-    obj = np.concatenate([np.repeat(np.arange(n_obj), visits), history_obj])
-    jd = np.concatenate([tonight, history_jd])
-    alert = np.concatenate([np.ones(len(tonight), bool), np.zeros(len(history_jd), bool)])
-    order = np.lexsort((jd, obj))
-    obj, jd, alert = obj[order], jd[order], alert[order]
+    shallow_obj, shallow_jd = _shallow_epochs(rng, spec.night_jd, n_obj)
+    obj = np.concatenate([np.repeat(np.arange(n_obj), visits), history_obj, shallow_obj])
+    jd = np.concatenate([tonight, history_jd, shallow_jd])
+    kinds_of_row = np.concatenate([np.full(len(tonight), ALERT),
+                                   np.full(len(history_jd), EARLIER),
+                                   np.full(len(shallow_jd), SHALLOW)])
+    # By object and time; one epoch per object and exposure (an alert wins a tie).
+    order = np.lexsort((kinds_of_row, jd, obj))
+    obj, jd, kinds_of_row = obj[order], jd[order], kinds_of_row[order]
+    first = np.r_[True, (obj[1:] != obj[:-1]) | (jd[1:] != jd[:-1])] if len(obj) else \
+        np.zeros(0, bool)
+    obj, jd, kinds_of_row = obj[first], jd[first], kinds_of_row[first]
+    alert = kinds_of_row == ALERT
     n = len(obj)
     band = rng.choice(n_bands, size=n, p=band_weights)
     weights = np.asarray(spec.programid_weights, dtype=float)
     programid = rng.choice(3, size=n, p=weights / weights.sum()) + 1
     limit = np.clip(rng.normal(20.3, 0.45, n), 17.5, 21.3)
     true_mag, positive = _difference_mags(rng, lc, kind, obj, jd)
+    # Shallow exposures (clouds, twilight) did not reach the object.
+    shallow = kinds_of_row == SHALLOW
+    limit = np.where(shallow, np.minimum(limit, true_mag - rng.uniform(0.3, 1.2, n)), limit)
     true_mag, detected, mag, sigma = _photometry(rng, kind[obj], alert, limit, true_mag)
     scatter = rng.normal(0, ASTROMETRIC_SIGMA / 3600.0, (2, n))
     cos_dec = np.cos(np.radians(dec[obj]))
@@ -257,6 +272,16 @@ def _history_epochs(rng: np.random.Generator, spec: NightSpec, n_obj: int
     jd = spec.night_jd - (night + 1) + rng.uniform(*WINDOW, len(obj))
     jd = spec.night_jd + np.floor((jd - spec.night_jd) / EXPOSURE_DAYS) * EXPOSURE_DAYS
     return obj.astype(np.int64), jd
+
+
+def _shallow_epochs(rng: np.random.Generator, night_jd: float, n_obj: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Tonight's exposures that covered an object without detecting it (shallow ones):
+    the non-detections a night's packets carry even without earlier nights."""
+    obj = np.flatnonzero(rng.random(n_obj) < SHALLOW_SHARE)
+    jd = night_jd + rng.uniform(*WINDOW, len(obj))
+    return obj.astype(np.int64), night_jd + np.floor((jd - night_jd) / EXPOSURE_DAYS) \
+        * EXPOSURE_DAYS
 
 
 def _per_exposure(rng: np.random.Generator, exposure: np.ndarray, draw) -> np.ndarray:

@@ -119,11 +119,15 @@ def test_prior_nights_give_objects_a_history_before_tonight(
 
 
 def test_without_prior_nights_history_starts_tonight() -> None:
-    alerts = list(simulate_night(NightSpec(n_alerts=120, seed=2)))
-    tonight = min(alert.jd for alert in alerts)
-    for alert in alerts:
+    spec = NightSpec(n_alerts=120, seed=2)
+    entries = []
+    for alert in simulate_night(spec):
         record = next(fastavro.reader(io.BytesIO(alert.packet)))
-        assert all(e["jd"] >= tonight for e in record["prv_candidates"] or [])
+        entries.extend(record["prv_candidates"] or [])
+    assert all(e["jd"] >= spec.night_jd for e in entries)
+    # Shallow exposures tonight that missed the object: non-detections all the same,
+    # with a limit brighter than the object's detections.
+    assert any(e["magpsf"] is None for e in entries)
 
 
 def test_the_object_count_follows_the_spec() -> None:
