@@ -115,6 +115,14 @@ def test_results_route_serves_what_the_live_run_published(
                                    params={"since": 10**13})) == []
     with api_server.client("partner") as other:
         error(other.get(f"/filters/{filter_id}/results"), 404)
+    # A filter whose programids exceed its owner's current rights serves no results.
+    users = api_server.db.users
+    users.update_one({"username": "public"}, {"$set": {"permissions": {}}})
+    try:
+        with api_server.client("public") as client:
+            error(client.get(f"/filters/{filter_id}/results"), 403)
+    finally:
+        users.update_one({"username": "public"}, {"$set": {"permissions": {"ZTF": [1]}}})
 
 
 def test_backtest_errors(api_server: Api) -> None:

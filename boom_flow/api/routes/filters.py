@@ -209,7 +209,10 @@ def results(request: Request, filter_id: str, user: CurrentUser,
             since: Annotated[int, Query(ge=0, description="ms since the Unix epoch")] = 0,
             limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> DocumentResponse:
     state = api_state(request)
-    _owned(state, user, filter_id)
+    document = _owned(state, user, filter_id)
+    # The owner's rights may have shrunk since the filter was made: its results carry
+    # what the filter could see, so they are served only within the user's rights now.
+    _check_rights(user, document.get("permissions"))
     recent = _recent_results()
     found = recent(state.valkey, filter_id, since, limit)
     return envelope(f"{len(found)} results since {since}", found)
