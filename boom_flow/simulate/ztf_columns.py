@@ -171,6 +171,7 @@ def observation_columns(plan: Plan, rng: np.random.Generator, objects: dict[str,
     dsnrms = snr * u(0.3, 1.2)
     ssnrms = dsnrms * u(1.5, 3.0)
     detections = _cumulative_per_object(plan, plan.detected.astype(float)).astype(np.int64)
+    covered = _cumulative_per_object(plan, np.ones(n)).astype(np.int64)
     first_detection = _first_detection_jd(plan)
     variable = kind == VARIABLE
     ndethist = detections + np.where(variable, plan.obj_old_detections[obj], 0)
@@ -200,7 +201,7 @@ def observation_columns(plan: Plan, rng: np.random.Generator, objects: dict[str,
         "sumrat": np.where(bogus, u(0.4, 1.0), 1 - rng.beta(0.5, 12, n)),
         "magapbig": magap + rng.normal(0, 0.05, n), "sigmagapbig": sigmagap * u(1.0, 1.5),
         "ndethist": ndethist,
-        "ncovhist": ndethist + objects["ncov_offset"][obj] + np.arange(n) % 7,
+        "ncovhist": ndethist + objects["ncov_offset"][obj] + (covered - detections),
         "jdstarthist": np.where(variable, plan.obj_first_jd[obj], first_detection),
         "jdendhist": plan.jd, "scorr": snr * u(0.9, 1.3), "tooflag": np.zeros(n, np.int64),
         "rfid": field * 10 ** 6 + 120_000 + fid * 100 + rcid,

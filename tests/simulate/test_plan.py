@@ -47,6 +47,8 @@ def test_each_alert_carries_the_earlier_alerts_of_its_object(
                     assert entry[name] == earlier["candidate"][name]
             if later_index:
                 previous = alerts[later_index - 1]
+                for counter in ("ndethist", "ncovhist"):
+                    assert later["candidate"][counter] > previous["candidate"][counter]
                 # History only grows: what the previous alert carried is carried again.
                 assert [e["jd"] for e in previous["prv_candidates"] or []] == \
                     [jd for jd in jds if jd < previous["candidate"]["jd"]]
