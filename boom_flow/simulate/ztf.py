@@ -1,11 +1,12 @@
 """ZTF nights: one Avro container (schema 4.02) per alert, as ZTF distributes them.
 
 The plan and every field are drawn columnar up front; history entries
-(``prv_candidates``, ``fp_hists``) are built once per observation as dicts and
-shared by every later alert of the same object, so the histories of an object's
-alerts agree entry for entry. Alerts are then assembled in chunks: stamps for a
-chunk from one generator seeded by (seed, chunk), records serialised with
-fastavro's schemaless writer into containers whose header is built once.
+(``prv_candidates``, ``fp_hists``) are encoded once per observation, a column at a
+time (``columnar_avro``), and the same bytes go into every later alert of the object,
+so the histories of an object's alerts agree entry for entry. Alerts are then
+assembled in chunks: stamps for a chunk from one generator seeded by (seed, chunk),
+each record's Avro bytes joined field by field in schema order, each packet a
+container whose header (schema and codec) is built once.
 """
 
 from __future__ import annotations
