@@ -8,7 +8,7 @@ length-prefixed strings, the union branch byte) and the rows are assembled by
 scattering each field's bytes to its offset in one buffer.
 
 Only what the simulator's flat records use: ``int``, ``long``, ``float``, ``double``,
-``string``, each optionally ``["null", T]``. Fields use the compact notation of
+``string``, ``boolean`` (``b``), each optionally ``["null", T]``. Fields use the compact notation of
 ``schemas.ztf`` (``name:T``, ``?T``/``^T`` nullable).
 """
 
@@ -60,6 +60,8 @@ def _value(code: str, values: np.ndarray) -> list[Piece]:
         return [_fixed(values, "<f8")]
     if code in "il":
         return [varints(values)]
+    if code == "b":
+        return [_fixed(np.asarray(values, dtype=bool), "u1")]
     if code == "s":
         return _strings(values)
     raise ValueError(f"unsupported field type code {code!r}")
@@ -85,7 +87,7 @@ def field_pieces(code: str, values: np.ndarray, null: np.ndarray | None) -> list
 
 
 def _placeholder(code: str) -> object:
-    return "" if code == "s" else 0
+    return "" if code == "s" else (False if code == "b" else 0)
 
 
 def encode_rows(spec: str, columns: Mapping[str, np.ndarray],
@@ -119,3 +121,22 @@ def encode_rows(spec: str, columns: Mapping[str, np.ndarray],
     buffer = out.tobytes()
     ends = (row_start + row_length).tolist()
     return [buffer[start:end] for start, end in zip(row_start.tolist(), ends, strict=True)]
+
+
+_CODES = {"long": "l", "int": "i", "float": "f", "double": "d", "string": "s", "boolean": "b"}
+
+
+def compact_spec(record_schema: Mapping[str, object]) -> str | None:
+    """The compact field list of a flat record schema (fastavro-parsed), or None when a
+    field has a type this encoder does not write."""
+    items = []
+    for field in record_schema["fields"]:  # type: ignore[union-attr]
+        kind = field["type"]
+        if isinstance(kind, str) and kind in _CODES:
+            items.append(f"{field['name']}:{_CODES[kind]}")
+        elif (isinstance(kind, list) and len(kind) == 2 and kind[0] == "null"
+              and isinstance(kind[1], str) and kind[1] in _CODES):
+            items.append(f"{field['name']}:?{_CODES[kind[1]]}")
+        else:
+            return None
+    return " ".join(items)

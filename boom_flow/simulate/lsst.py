@@ -22,6 +22,7 @@ import fastavro.schema
 import numpy as np
 
 from boom_flow.simulate import avro, stamps
+from boom_flow.simulate.columnar_avro import compact_spec, encode_rows
 from boom_flow.simulate.plan import BOGUS, MOVING, Plan, make_plan
 from boom_flow.simulate.spec import NightSpec, SimulatedAlert
 
@@ -90,11 +91,15 @@ class LsstNight:
         rng = np.random.default_rng([spec.seed, 0])
         self.plan = plan = make_plan(spec, rng, len(BANDS), BAND_WEIGHTS, DEC_RANGE)
         self.columns = source_columns(plan, rng, spec.seed)
-        self.sources = self._rows("diaSource", SOURCE_FIELDS)
-        self.forced = self._rows("diaForcedSource", FORCED_FIELDS)
-        self.limits = self._rows("diaNondetectionLimit", LIMIT_FIELDS)
         key = plan.obj * 1e5 + (plan.jd - (plan.jd.min() if len(plan.jd) else 0.0))
         self.history_start = np.searchsorted(key, key - 365.0, side="right")
+        self.layout = self._fast_layout()
+        if self.layout is not None:
+            self.encoded = self._encode_rows()
+        else:  # records as dicts, for fastavro
+            self.sources = self._rows("diaSource", SOURCE_FIELDS)
+            self.forced = self._rows("diaForcedSource", FORCED_FIELDS)
+            self.limits = self._rows("diaNondetectionLimit", LIMIT_FIELDS)
 
     def _rows(self, record: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
         base = self.defaults[record]
@@ -120,15 +125,120 @@ class LsstNight:
         science, template, difference = ([stamps.fits_bytes(image) for image in stack]
                                          for stack in images)
         kinds = plan.kind_names(rows).tolist()
+        objects = self._object_bytes(rows) if self.layout is not None else None
         for i, row in enumerate(rows.tolist()):
-            record = self._record(row, science[i], template[i], difference[i])
-            stream = io.BytesIO()
-            fastavro.schemaless_writer(stream, self.schema, record)
-            source = self.sources[row]
-            object_id = source["diaObjectId"] or source["ssObjectId"]
-            yield SimulatedAlert(packet=avro.wire_packet(self.schema_id, stream.getvalue()),
-                                 alert_id=source["diaSourceId"], object_id=object_id,
+            cutouts = (science[i], template[i], difference[i])
+            if objects is not None:
+                payload = self._fast_record(row, objects[i], cutouts)
+            else:  # a schema the fast path does not know: fastavro writes the dicts
+                stream = io.BytesIO()
+                fastavro.schemaless_writer(stream, self.schema, self._record(row, *cutouts))
+                payload = stream.getvalue()
+            object_id = cols["diaObjectId"][row] or cols["ssObjectId"][row]
+            yield SimulatedAlert(packet=avro.wire_packet(self.schema_id, payload),
+                                 alert_id=int(cols["diaSourceId"][row]), object_id=object_id,
                                  jd=float(plan.jd[row]), kind=kinds[i])
+
+    def _fast_layout(self) -> list[tuple[str, str]] | None:
+        """How each top-level field is written from pre-encoded parts, or None when the
+        schema has something this does not know (then fastavro writes dicts)."""
+        specs = {name: compact_spec(schema) if schema else ""
+                 for name in RECORDS for schema in [_named(self.schema, name)]}
+        if any(spec is None for spec in specs.values()):
+            return None
+        self.specs = specs
+        layout = []
+        for field in self.schema["fields"]:
+            name, kind = field["name"], field["type"]
+            nullable = isinstance(kind, list) and len(kind) == 2 and kind[0] == "null"
+            if name in ("alertId", "diaSourceId") and kind == "long":
+                layout.append((name, "id"))
+            elif name == "diaSource" and isinstance(kind, dict):
+                layout.append((name, "source"))
+            elif name in HISTORY_FIELDS and nullable:
+                layout.append((name, "history"))
+            elif name == "diaObject" and nullable:
+                layout.append((name, "object"))
+            elif name.startswith("cutout") and nullable and kind[1] == "bytes":
+                layout.append((name, "cutout"))
+            elif nullable:
+                layout.append((name, "null"))
+            else:
+                return None
+        return layout
+
+    def _encode_rows(self) -> dict[str, list[bytes]]:
+        """Every observation's diaSource, diaForcedSource and limit, encoded once."""
+        plan, cols = self.plan, self.columns
+        n = len(plan.obj)
+        moving = plan.obj_kind[plan.obj] == MOVING
+        ids = {"diaObjectId": np.where(moving, 0, cols["diaObjectId"].astype(float)),
+               "ssObjectId": np.where(moving, cols["ssObjectId"].astype(float), 0)}
+        ids = {name: values.astype(np.int64) for name, values in ids.items()}
+        values = {**cols, **ids}
+        spec = self.specs["diaSource"]
+        encoded = {"diaSource": encode_rows(
+            spec, with_zeros(spec, {f: values[f] for f in SOURCE_FIELDS}, n),
+            {"diaObjectId": moving, "ssObjectId": ~moving}, n)}
+        for name, fields in (("diaForcedSource", FORCED_FIELDS),
+                             ("diaNondetectionLimit", LIMIT_FIELDS)):
+            spec = self.specs[name]
+            encoded[name] = encode_rows(spec, with_zeros(spec, {f: values[f] for f in fields},
+                                                         n), n=n) if spec else []
+        return encoded
+
+    def _object_bytes(self, rows: np.ndarray) -> list[bytes | None]:
+        """The diaObject of each alert of a chunk (None for solar-system sources)."""
+        plan, cols = self.plan, self.columns
+        detected, mjd = plan.detected, cols["midpointMjdTai"]
+        counts, first = [], []
+        for row in rows.tolist():
+            start = int(self.history_start[row])
+            seen = np.flatnonzero(detected[start:row]) + start
+            counts.append(1 + len(seen))
+            first.append(min(mjd[row], *mjd[seen]) if len(seen) else mjd[row])
+        moving = plan.obj_kind[plan.obj[rows]] == MOVING
+        values = {"diaObjectId": np.where(moving, 0, cols["diaObjectId"][rows].astype(float)
+                                          ).astype(np.int64),
+                  "ra": cols["ra"][rows], "dec": cols["dec"][rows],
+                  "nDiaSources": np.array(counts), "firstDiaSourceMjdTai": np.array(first),
+                  "lastDiaSourceMjdTai": mjd[rows]}
+        spec = self.specs["diaObject"]
+        encoded = encode_rows(spec, with_zeros(spec, values, len(rows)), n=len(rows))
+        return [None if m else data for m, data in zip(moving.tolist(), encoded, strict=True)]
+
+    def _fast_record(self, row: int, dia_object: bytes | None,
+                     cutouts: tuple[bytes, bytes, bytes]) -> bytes:
+        """One alert's Avro bytes, field by field in schema order."""
+        plan, encoded = self.plan, self.encoded
+        start = int(self.history_start[row])
+        detected = plan.detected[start:row]
+        earlier = np.arange(start, row)
+        moving = dia_object is None
+        history = {
+            "prvDiaSources": [encoded["diaSource"][r] for r in earlier[detected].tolist()],
+            "prvDiaForcedSources": [] if moving or not encoded["diaForcedSource"]
+            else encoded["diaForcedSource"][start:row],
+            "prvDiaNondetectionLimits": [] if not encoded["diaNondetectionLimit"] else
+            [encoded["diaNondetectionLimit"][r] for r in earlier[~detected].tolist()],
+        }
+        images = dict(zip(("cutoutScience", "cutoutTemplate", "cutoutDifference"), cutouts,
+                          strict=True))
+        parts = []
+        for name, how in self.layout:
+            if how == "id":
+                parts.append(avro.encode_long(int(self.columns["diaSourceId"][row])))
+            elif how == "source":
+                parts.append(encoded["diaSource"][row])
+            elif how == "history":
+                parts.append(avro.optional_array(history.get(name, [])))
+            elif how == "object":
+                parts.append(b"\x00" if moving else b"\x02" + dia_object)
+            elif how == "cutout":
+                parts.append(b"\x02" + avro.encode_bytes(images[name]))
+            else:
+                parts.append(b"\x00")
+        return b"".join(parts)
 
     def _record(self, row: int, science: bytes, template: bytes,
                 difference: bytes) -> dict[str, Any]:
@@ -168,6 +278,25 @@ class LsstNight:
         return record
 
 
+def with_zeros(spec: str, columns: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """``columns`` limited to the record's fields, plus a zero of its type for every
+    required field the simulator has no value for (what ``defaults`` gives dicts)."""
+    out = {}
+    for item in spec.split():
+        name, code = item.split(":")
+        if name in columns:
+            out[name] = columns[name]
+        elif code[0] not in "?^":
+            out[name] = np.full(n, _ZEROS[_TYPE_NAMES[code]])
+    return out
+
+
+_TYPE_NAMES = {"l": "long", "i": "int", "f": "float", "d": "double", "s": "string",
+               "b": "boolean"}
+RECORDS = ("diaSource", "diaForcedSource", "diaNondetectionLimit", "diaObject")
+HISTORY_FIELDS = ("prvDiaSources", "prvDiaForcedSources", "prvDiaNondetectionLimits")
+OBJECT_FIELDS = ("diaObjectId", "ra", "dec", "nDiaSources", "firstDiaSourceMjdTai",
+                 "lastDiaSourceMjdTai")
 SOURCE_FIELDS = ("diaSourceId", "visit", "detector", "diaObjectId", "ssObjectId",
                  "midpointMjdTai", "ra", "raErr", "dec", "decErr", "x", "y", "apFlux",
                  "apFluxErr", "snr", "psfFlux", "psfFluxErr", "psfChi2", "psfNdata",
