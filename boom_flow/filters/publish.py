@@ -3,8 +3,9 @@
 Runs on the worker after the batch is written and before its offsets are committed
 (the pipeline's ``filter_results`` sink), so a crash at any point re-runs the batch
 and nothing is lost (at least once). Redelivery must not repeat a result. Each
-(candid, filter_id) pair has a mark in Valkey, ``boom_flow:results:{S}:{filter_id}:{candid}``
-(with a TTL):
+(candid, filter_id) pair has a mark in Valkey, field ``filter_id`` of the hash
+``boom_flow:results:{S}:{candid}`` (one key per alert, kept ``dedup_ttl_s``: redelivery
+happens within the commit window, hours at most):
 
 1. absent: never published. The pair is marked ``pending:<ms>``, produced to Kafka and
    flushed; then its stream entry and the mark ``done`` are written in one transaction.
@@ -55,7 +56,7 @@ log = logging.getLogger("boom_flow.filters.publish")
 PENDING = "pending:"
 DONE = "done"
 DEFAULT_STREAM_MAXLEN = 10_000
-DEFAULT_DEDUP_TTL_S = 14 * 86_400
+DEFAULT_DEDUP_TTL_S = 2 * 86_400
 ERROR_LOG_MAXLEN = 10_000
 
 
@@ -72,8 +73,9 @@ class PublishSummary:
     errors: int = 0
 
 
-def sent_key(survey: str, filter_id: str, candid: int) -> str:
-    return f"boom_flow:results:{survey.upper()}:{filter_id}:{candid}"
+def marks_key(survey: str, candid: int) -> str:
+    """The hash of an alert's publication marks (field: filter_id)."""
+    return f"boom_flow:results:{survey.upper()}:{candid}"
 
 
 def passes_key(survey: str) -> str:
@@ -121,9 +123,9 @@ class ResultsPublisher:
             now_ms = int(time.time() * 1000)
             pipe = self.valkey.pipeline(transaction=False)
             for result in fresh:
-                for filter_id in result.filter_ids:
-                    pipe.set(sent_key(self.survey, filter_id, result.candid),
-                             f"{PENDING}{now_ms}", ex=self.dedup_ttl_s)
+                key = marks_key(self.survey, result.candid)
+                pipe.hset(key, mapping=dict.fromkeys(result.filter_ids, f"{PENDING}{now_ms}"))
+                pipe.expire(key, self.dedup_ttl_s)
             pipe.execute()
             self._produce(fresh)
         self._finish([*fresh, *in_kafka])
@@ -141,17 +143,21 @@ class ResultsPublisher:
                 pipe.xadd(stream_key(filter_pass["filter_id"]),
                           {"data": stream_entry(result.record, filter_pass)},
                           maxlen=self.stream_maxlen, approximate=True)
-                pipe.set(sent_key(self.survey, filter_pass["filter_id"], result.candid),
-                         DONE, ex=self.dedup_ttl_s)
                 pipe.hincrby(passes_key(self.survey), filter_pass["filter_id"], 1)
+            key = marks_key(self.survey, result.candid)
+            pipe.hset(key, mapping=dict.fromkeys(result.filter_ids, DONE))
+            pipe.expire(key, self.dedup_ttl_s)
         pipe.execute()
 
     def _unpublished(self, records: list[ResultRecord]
                      ) -> tuple[list[ResultRecord], list[ResultRecord]]:
         """(records of the pairs never published, records of the pairs a crash left
         pending that the topic already holds: they only miss their stream entry)."""
+        pipe = self.valkey.pipeline(transaction=False)
+        for record in records:
+            pipe.hmget(marks_key(self.survey, record.candid), record.filter_ids)
         pairs = [(r, f) for r in records for f in r.filter_ids]
-        marks = self.valkey.mget([sent_key(self.survey, f, r.candid) for r, f in pairs])
+        marks = [mark for found in pipe.execute() for mark in found]
         todo: dict[int, set[str]] = {}
         pending: dict[tuple[int, str], int] = {}
         for (record, filter_id), mark in zip(pairs, marks, strict=True):

@@ -18,10 +18,10 @@ from boom_flow.filters.publish import (
     ResultsPublisher,
     build_results_sink,
     error_counts_key,
+    marks_key,
     passes_key,
     recent_errors,
     recent_results,
-    sent_key,
 )
 from boom_flow.filters.results import decode, encode, result_records, stream_key
 from boom_flow.stages.filter import filter_batch
@@ -98,7 +98,7 @@ def test_records_reach_the_topic_and_the_streams_once(
     assert entries[0]["annotations"] == {"mag": float(batch.candidates["magpsf"].iloc[0])}
     assert entries[0]["classifications"] == {"acai_h": 0.0, "btsbot": 0.5}
     assert recent_results(valkey, ids[1], since_ms=0, limit=2)[-1]["candid"] == candid(5, 1)
-    assert valkey.ttl(sent_key("ZTF", ids[0], candid(5, 0))) > 0
+    assert valkey.ttl(marks_key("ZTF", candid(5, 0))) > 0
     assert valkey.hmget(passes_key("ZTF"), ids) == [b"3", b"4"]
 
     # Redelivered (a restart before the commit): nothing is published again.
@@ -140,7 +140,7 @@ def test_undelivered_results_fail_the_batch_and_reach_no_stream(
     assert len(result_records(batch)) == 1
     with pytest.raises(RuntimeError, match="undelivered"):
         publisher(batch)
-    assert valkey.get(sent_key("ZTF", filter_id, candid(7, 0))) != b"done"
+    assert valkey.hget(marks_key("ZTF", candid(7, 0)), filter_id) != b"done"
     assert valkey.xlen(stream_key(filter_id)) == 0
 
 
@@ -177,12 +177,12 @@ def test_a_crash_after_kafka_and_before_the_stream_repeats_nothing(
     del publisher._finish
     assert len(reader.read(expected=2, filter_ids=ids)) == 2  # Kafka had them
     assert valkey.xlen(stream_key(ids[0])) == 0
-    assert valkey.get(sent_key("ZTF", ids[0], candid(8, 0))).startswith(b"pending:")
+    assert valkey.hget(marks_key("ZTF", candid(8, 0)), ids[0]).startswith(b"pending:")
     redelivered = publisher(_filtered(ids, [(8, 0), (8, 1)]))
     assert redelivered.records == 0
     assert reader.read(expected=0, filter_ids=ids) == []
     assert valkey.xlen(stream_key(ids[0])) == 2
-    assert valkey.get(sent_key("ZTF", ids[0], candid(8, 1))) == b"done"
+    assert valkey.hget(marks_key("ZTF", candid(8, 1)), ids[0]) == b"done"
 
 
 def test_a_crash_before_kafka_had_them_publishes_them_on_redelivery(
@@ -195,7 +195,7 @@ def test_a_crash_before_kafka_had_them_publishes_them_on_redelivery(
                                consumer_config=publisher.consumer_config)
     with pytest.raises(RuntimeError, match="undelivered"):
         crashed(_filtered(ids, [(9, 0)]))
-    assert valkey.get(sent_key("ZTF", ids[0], candid(9, 0))).startswith(b"pending:")
+    assert valkey.hget(marks_key("ZTF", candid(9, 0)), ids[0]).startswith(b"pending:")
     redelivered = publisher(_filtered(ids, [(9, 0)]))
     assert (redelivered.records, redelivered.passes) == (1, 1)
     assert [r["candid"] for _, r in reader.read(expected=1, filter_ids=ids)] == [candid(9, 0)]
