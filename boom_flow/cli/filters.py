@@ -195,7 +195,8 @@ def test(ctx: Context, file: Path, survey: str, permissions: tuple[str, ...],
             seen, outputs = backtest.test_filter_on_files(
                 night, survey=survey, pipeline=pipeline, permissions=rights, limit=limit,
                 survey_options=options)
-            where = f"{seen} alerts of {night}"
+            share = f" ({100 * len(outputs) / seen:.2f}%)" if seen and limit is None else ""
+            where = f"{seen} alerts of {night}{share}"
         else:
             with _store(ctx) as store:
                 outputs = backtest.test_filter_on_archive(

@@ -88,7 +88,9 @@ def test_test_runs_over_files_and_over_the_archive(environment: dict[str, str],
     over_files = _run(environment, "test", str(pipeline_file), "--survey", "ztf",
                       "--permissions", "ZTF=1,2,3", "--path", str(night), "--sample", "2")
     assert over_files.exit_code == 0, over_files.output
-    passed = int(re.search(r"(\d+) passed over 34 alerts", over_files.output).group(1))
+    found = re.search(r"(\d+) passed over 34 alerts .* \(([\d.]+)%\)", over_files.output)
+    passed = int(found.group(1))
+    assert float(found.group(2)) == round(100 * passed / 34, 2)
 
     packets = [RawPacket(p.read_bytes(), str(p)) for p in sorted(night.glob("*.avro"))]
     ingest(mongo_db, "ztf", shared_data, packets, 10)
