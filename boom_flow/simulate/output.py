@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import queue
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -40,22 +42,55 @@ def write_files(alerts: Iterable[SimulatedAlert], out: Path,
 
 
 def write_tarball(alerts: Iterable[SimulatedAlert], out: Path) -> int:
+    """Write a nightly ``.tar.gz``. The tar and gzip work runs on a thread of its own
+    (zlib releases the GIL), beside the simulation feeding it; a reader never sees a
+    half-written night (the file is renamed into place at the end)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
     partial = out.with_name(out.name + ".partial")
-    with open(partial, "wb") as raw, \
-            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0,
-                          compresslevel=TAR_GZIP_LEVEL) as zipped, \
-            tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    writer = _TarWriter(partial)
+    writer.start()
+    count = 0
+    try:
         for alert in alerts:
-            member = tarfile.TarInfo(f"{alert.alert_id}.avro")
-            member.size = len(alert.packet)
-            member.mtime = int((alert.jd - UNIX_EPOCH_JD) * 86400)
-            member.mode = 0o644
-            tar.addfile(member, io.BytesIO(alert.packet))
+            if writer.error is not None:
+                break
+            writer.queue.put(alert)
             count += 1
-    partial.replace(out)  # a reader never sees a half-written night
+    finally:
+        writer.queue.put(None)
+        writer.join()
+    if writer.error is not None:
+        partial.unlink(missing_ok=True)
+        raise writer.error
+    partial.replace(out)
     return count
+
+
+class _TarWriter(threading.Thread):
+    """Adds the packets it is handed to a deterministic tar.gz until it gets None."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="boom-flow-tarball", daemon=True)
+        self.path = path
+        self.queue: queue.Queue[SimulatedAlert | None] = queue.Queue(maxsize=256)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with open(self.path, "wb") as raw, \
+                    gzip.GzipFile(fileobj=raw, mode="wb", mtime=0,
+                                  compresslevel=TAR_GZIP_LEVEL) as zipped, \
+                    tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                while (alert := self.queue.get()) is not None:
+                    member = tarfile.TarInfo(f"{alert.alert_id}.avro")
+                    member.size = len(alert.packet)
+                    member.mtime = int((alert.jd - UNIX_EPOCH_JD) * 86400)
+                    member.mode = 0o644
+                    tar.addfile(member, io.BytesIO(alert.packet))
+        except BaseException as error:  # handed to the caller, which raises it
+            self.error = error
+            while self.queue.get() is not None:  # keep the producer from blocking
+                pass
 
 
 class DeliveryError(RuntimeError):

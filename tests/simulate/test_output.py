@@ -15,8 +15,14 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from boom_flow.config import Settings
 from boom_flow.core.batch import RawPacket
-from boom_flow.simulate import NightSpec, publish_night, simulate_night, write_night
-from boom_flow.simulate.output import _paced
+from boom_flow.simulate import (
+    NightSpec,
+    SimulatedAlert,
+    publish_night,
+    simulate_night,
+    write_night,
+)
+from boom_flow.simulate.output import _paced, write_tarball
 from boom_flow.sources.files import discover, read_packets
 
 SPEC = NightSpec(n_alerts=60, seed=21, prior_nights=1)
@@ -48,6 +54,16 @@ def test_a_nightly_tarball_is_deterministic_and_readable(tmp_path: Path) -> None
     packets = list(read_packets([first]))
     assert len(packets) == 60 and all(isinstance(p, RawPacket) for p in packets)
     assert not list(first.parent.glob("*.partial"))
+
+
+def test_a_failed_tarball_leaves_nothing_behind(tmp_path: Path) -> None:
+    good = list(simulate_night(NightSpec(n_alerts=5, seed=1)))
+    broken = SimulatedAlert(packet=None, alert_id=1, object_id="x", jd=good[0].jd,  # type: ignore[arg-type]
+                            kind="bogus")
+    out = tmp_path / "night.tar.gz"
+    with pytest.raises(TypeError):
+        write_tarball([*good, broken, *good], out)
+    assert not list(tmp_path.iterdir())
 
 
 def test_an_unknown_form_is_refused(tmp_path: Path) -> None:
