@@ -30,6 +30,7 @@ from boom_flow.api.rights import (
     Rights,
     alert_condition,
     filter_first_is_safe,
+    keeps_documents,
     readable,
     restrict_filter,
     view_stages,
@@ -111,8 +112,9 @@ def uses_view(collection: str, rights: Rights) -> bool:
 
 
 def user_filter(collection: str, rights: Rights, query: Mapping[str, Any]) -> dict[str, Any]:
-    """The filter of a plain ``find``/``count`` (for collections without a view)."""
-    if rights.restricts(collection):
+    """The filter of a plain ``find``/``count`` (for collections without a view, or
+    whose view keeps every document and runs after this filter)."""
+    if rights.restricts(collection) and ztf_kind(collection) == "alerts":
         return restrict_filter(query, alert_condition(rights))
     return dict(query)
 
@@ -146,7 +148,8 @@ def find(db: Database, collection: str, rights: Rights, query: Mapping[str, Any]
 
 
 def count(db: Database, collection: str, rights: Rights, query: Mapping[str, Any]) -> int:
-    if uses_view(collection, rights):
+    if uses_view(collection, rights) and not (keeps_documents(collection)
+                                              and filter_first_is_safe(collection, query)):
         stages = [*viewed(collection, rights, query), {"$count": "n"}]
         found = list(db[collection].aggregate(stages, **_max_time()))
         return int(found[0]["n"]) if found else 0
@@ -156,7 +159,7 @@ def count(db: Database, collection: str, rights: Rights, query: Mapping[str, Any
 def estimated_count(db: Database, collection: str, rights: Rights) -> int:
     """The collection's size from metadata; for a restricted user, the exact size of
     their view (the total would count documents they may not see)."""
-    if rights.restricts(collection):
+    if rights.restricts(collection) and not keeps_documents(collection):
         return count(db, collection, rights, {})
     return db[collection].estimated_document_count(**_max_time())
 

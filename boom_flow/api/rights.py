@@ -19,6 +19,10 @@ what this user may see. Every query runs on the view, never on the stored docume
 - ``ZTF_alerts_cutouts``: the cutouts of permitted alerts (joined to ``ZTF_alerts``).
 - Any other ``ZTF_*`` collection (``ZTF_alerts_rejected`` holds raw packets of every
   programid): not readable.
+- The other survey's aux collection (``LSST_alerts_aux``): its ``aliases.ZTF`` name
+  ZTF objects, so it keeps only the objects this user's ``ZTF_alerts_aux`` view holds
+  (an object seen only with programid 2/3 must not have its objectId revealed);
+  ``aliases`` goes when nothing is left. The documents themselves are all kept.
 
 Joins are rewritten the same way, at any depth: ``$lookup`` and ``$unionWith`` into a
 ``ZTF_*`` collection read its view (their sub-pipeline is prefixed with the view's
@@ -40,9 +44,16 @@ from typing import Any
 
 from boom_flow.api.errors import bad_request, forbidden
 from boom_flow.api.guards import JOIN_STAGES, sub_pipelines, unknown_catalog
+from boom_flow.storage.aliases import PARTNERS
+from boom_flow.storage.archive import collection_names
 
 ZTF_PROGRAMIDS = frozenset({1, 2, 3})
 HISTORY_FIELDS = ("prv_candidates", "prv_nondetections", "fp_hists")
+#: Collections outside ZTF whose documents name ZTF objects: ``aliases.ZTF`` of the aux
+#: collection of every survey ZTF looks for aliases in (``storage.aliases``).
+ALIAS_HOLDERS = frozenset(collection_names(survey)["alerts_aux"]
+                          for survey, partner in PARTNERS.items() if partner == "ZTF")
+ALIAS_FIELDS = ("aliases",)
 _JOINED = "__boom_rights"
 
 
@@ -65,7 +76,8 @@ class Rights:
 
     def restricts(self, collection: str) -> bool:
         """True when queries of ``collection`` must go through the user's view."""
-        return self.ztf is not None and collection.startswith("ZTF_")
+        return self.ztf is not None and (collection.startswith("ZTF_")
+                                         or collection in ALIAS_HOLDERS)
 
 
 def ztf_kind(collection: str) -> str | None:
@@ -76,7 +88,19 @@ def ztf_kind(collection: str) -> str | None:
 
 
 def readable(collection: str, rights: Rights) -> bool:
-    return not rights.restricts(collection) or ztf_kind(collection) is not None
+    return (not rights.restricts(collection) or ztf_kind(collection) is not None
+            or collection in ALIAS_HOLDERS)
+
+
+def keeps_documents(collection: str) -> bool:
+    """True when the view of ``collection`` only trims documents, never drops one: its
+    sizes and the counts of queries that run before the view need no view."""
+    return collection in ALIAS_HOLDERS
+
+
+def _object_seen(programids: list[int]) -> dict[str, Any]:
+    """The condition on a ``ZTF_alerts_aux`` document the user may see."""
+    return {"prv_candidates": {"$elemMatch": {"programid": {"$in": programids}}}}
 
 
 def alert_condition(rights: Rights) -> dict[str, Any]:
@@ -103,18 +127,40 @@ def _trimmed(field: str, programids: list[int]) -> dict[str, Any]:
     ]}
 
 
+def _alias_view(rights: Rights) -> list[dict[str, Any]]:
+    """``aliases.ZTF`` kept to the objects of the user's ``ZTF_alerts_aux`` view (one
+    ``_id`` index lookup per alias); ``aliases`` removed when nothing is left."""
+    kept = {"$filter": {"input": "$aliases.ZTF", "as": "id", "cond": {"$in": [
+        "$$id", {"$map": {"input": f"${_JOINED}", "as": "seen", "in": "$$seen._id"}}]}}}
+    return [
+        {"$lookup": {"from": "ZTF_alerts_aux", "localField": "aliases.ZTF",
+                     "foreignField": "_id", "as": _JOINED,
+                     "pipeline": [{"$match": _object_seen(rights.programids)},
+                                  {"$project": {"_id": 1}}]}},
+        {"$set": {"aliases.ZTF": {"$cond": [
+            {"$isArray": "$aliases.ZTF"},
+            {"$let": {"vars": {"kept": kept}, "in": {
+                "$cond": [{"$gt": [{"$size": "$$kept"}, 0]}, "$$kept", "$$REMOVE"]}}},
+            "$$REMOVE"]}}},
+        {"$set": {"aliases": {"$cond": [{"$eq": ["$aliases", {}]}, "$$REMOVE", "$aliases"]}}},
+        {"$unset": _JOINED},
+    ]
+
+
 def view_stages(collection: str, rights: Rights) -> list[dict[str, Any]]:
     """The stages that turn the stored ``collection`` into what the user may see
     (none when the user's rights do not restrict it)."""
     if not rights.restricts(collection):
         return []
+    if collection in ALIAS_HOLDERS:
+        return _alias_view(rights)
     kind = ztf_kind(collection)
     programids = rights.programids
     if kind == "alerts":
         return [{"$match": alert_condition(rights)}]
     if kind == "alerts_aux":
         return [
-            {"$match": {"prv_candidates": {"$elemMatch": {"programid": {"$in": programids}}}}},
+            {"$match": _object_seen(programids)},
             {"$set": {field: _trimmed(field, programids) for field in HISTORY_FIELDS}},
         ]
     if kind == "alerts_cutouts":
@@ -131,47 +177,52 @@ def filter_first_is_safe(collection: str, query: Mapping[str, Any]) -> bool:
     """True when ``query`` may run on the stored documents *before* the view's stages,
     giving the same answer (so an index can serve it): always for views that only drop
     whole documents (alerts, cutouts); for ``ZTF_alerts_aux`` only when the query does
-    not touch the trimmed histories (``_id``, ``coordinates``, ``cross_matches``...)."""
+    not touch the trimmed histories (``_id``, ``coordinates``, ``cross_matches``...);
+    for an alias holder only when it does not touch ``aliases``."""
+    if collection in ALIAS_HOLDERS:
+        return _leaves_alone(query, ALIAS_FIELDS)
     if ztf_kind(collection) != "alerts_aux":
         return True
-    return _leaves_histories_alone(query)
+    return _leaves_alone(query, HISTORY_FIELDS)
 
 
-def _leaves_histories_alone(query: Any) -> bool:
+def _leaves_alone(query: Any, fields: tuple[str, ...]) -> bool:
+    """True when ``query`` reads none of the (trimmed) ``fields``."""
     if not isinstance(query, Mapping):
         return False
     for key, value in query.items():
         if key in ("$and", "$or", "$nor"):
-            if not isinstance(value, list) or not all(map(_leaves_histories_alone, value)):
+            if not isinstance(value, list) or not all(_leaves_alone(v, fields) for v in value):
                 return False
         elif key == "$comment":
             continue
         elif key == "$expr":
-            if not _expression_leaves_histories_alone(value):
+            if not _expression_leaves_alone(value, fields):
                 return False
-        elif key.startswith("$") or _is_history(key):
+        elif key.startswith("$") or _is_under(key, fields):
             return False  # $jsonSchema, $text... may read anything
     return True
 
 
-def _is_history(path: str) -> bool:
-    return any(path == field or path.startswith(field + ".") for field in HISTORY_FIELDS)
+def _is_under(path: str, fields: tuple[str, ...]) -> bool:
+    return any(path == field or path.startswith(field + ".") for field in fields)
 
 
 #: Expression operators that read fields named by plain strings.
 _FIELD_BY_NAME = frozenset({"$getField", "$setField", "$unsetField"})
 
 
-def _expression_leaves_histories_alone(expression: Any) -> bool:
-    """No ``$history`` path, no ``$$ROOT``/``$$CURRENT``, no field read by name."""
+def _expression_leaves_alone(expression: Any, fields: tuple[str, ...]) -> bool:
+    """No ``$field`` path under ``fields``, no ``$$ROOT``/``$$CURRENT``, no field read
+    by name."""
     if isinstance(expression, str):
         if expression.startswith("$$"):
             return expression[2:].split(".")[0] not in ("ROOT", "CURRENT")
-        return not (expression.startswith("$") and _is_history(expression[1:]))
+        return not (expression.startswith("$") and _is_under(expression[1:], fields))
     if isinstance(expression, list):
-        return all(map(_expression_leaves_histories_alone, expression))
+        return all(_expression_leaves_alone(item, fields) for item in expression)
     if isinstance(expression, Mapping):
-        return all(key not in _FIELD_BY_NAME and _expression_leaves_histories_alone(value)
+        return all(key not in _FIELD_BY_NAME and _expression_leaves_alone(value, fields)
                    for key, value in expression.items())
     return True
 
@@ -185,6 +236,8 @@ def scope_pipeline(pipeline: list[Any], collection: str, rights: Rights) -> list
     view = view_stages(collection, rights)
     if stages and "$match" in stages[0] and filter_first_is_safe(collection, stages[0]["$match"]):
         return [stages[0], *view, *stages[1:]]  # same answer, and an index may serve it
+    if stages and "$geoNear" in stages[0] and collection in ALIAS_HOLDERS:
+        return [stages[0], *view, *stages[1:]]  # the view keeps every document
     if stages and "$geoNear" in stages[0]:
         if ztf_kind(collection) != "alerts":
             raise bad_request(f"$geoNear on {collection} is not available with partial ZTF "

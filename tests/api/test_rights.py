@@ -275,3 +275,51 @@ def test_filter_first_gives_the_same_answers(db: Database) -> None:
             cut = list(db.ZTF_alerts_cutouts.aggregate(
                 [*view_stages("ZTF_alerts_cutouts", rights), {"$match": {}}]))
             assert list(archive.find(db, "ZTF_alerts_cutouts", rights, {})) == cut
+
+
+def _alias_holders(db: Database) -> None:
+    """Beside ``_build``'s LSST object (aliases: all three ZTF objects): one whose only
+    alias is the secret ZTF object, and one without aliases."""
+    place = {"radec_geojson": {"type": "Point", "coordinates": [-170.0, 20.0]}}
+    db.LSST_alerts_aux.insert_many([
+        {"_id": 2, "coordinates": place, "aliases": {"ZTF": ["ZTF20secret"]}},
+        {"_id": 3, "coordinates": place}])
+    db.LSST_alerts_aux.create_index([("coordinates.radec_geojson", "2dsphere")])
+
+
+@pytest.mark.parametrize("rights", [PUBLIC, PARTNER, NOTHING], ids=["public", "partner", "none"])
+def test_lsst_aliases_name_only_the_ztf_objects_the_user_may_see(
+        db: Database, rights: Rights) -> None:
+    _alias_holders(db)
+    seen = visible_objects(rights)
+    hidden_objects = set(OBJECTS) - seen
+    lsst = "LSST_alerts_aux"
+    assert hidden_values(list(archive.find(db, lsst, FULL, {})), [], set(OBJECTS))  # it bites
+    found = {doc["_id"]: doc for doc in archive.find(db, lsst, rights, {})}
+    assert set(found) == {1, 2, 3}  # every LSST object stays, only aliases are trimmed
+    assert found[1].get("aliases") == ({"ZTF": [o for o in OBJECTS if o in seen]} if seen
+                                       else None)
+    assert found[2].get("aliases") == ({"ZTF": ["ZTF20secret"]}
+                                       if "ZTF20secret" in seen else None)
+    assert archive.count(db, lsst, rights, {}) == archive.estimated_count(db, lsst, rights) == 3
+    for oid in OBJECTS:  # probing an alias answers as if a hidden object were never there
+        expected = (1 + (oid == "ZTF20secret")) if oid in seen else 0
+        for probe in ({"aliases.ZTF": oid},
+                      {"$expr": {"$in": [oid, {"$ifNull": ["$aliases.ZTF", []]}]}}):
+            assert archive.count(db, lsst, rights, probe) == expected, (oid, probe)
+            assert len(list(archive.find(db, lsst, rights, probe))) == expected
+    pipelines = [
+        (lsst, [{"$unwind": {"path": "$aliases.ZTF", "preserveNullAndEmptyArrays": True}},
+                {"$group": {"_id": None, "ids": {"$push": "$aliases.ZTF"}}}]),
+        (lsst, [{"$geoNear": {"near": {"type": "Point", "coordinates": [-170.0, 20.0]},
+                              "distanceField": "d", "spherical": True,
+                              "key": "coordinates.radec_geojson"}}]),
+        ("catalog", [{"$limit": 1}, {"$project": {"_id": 1}},  # a catalog row names them
+                     {"$lookup": {"from": lsst, "pipeline": [], "as": "lsst"}}]),
+        ("catalog", [{"$match": {"_id": -1}}, {"$unionWith": lsst}]),
+    ]
+    for collection, pipeline in pipelines:
+        answer = run(db, collection, pipeline, rights)
+        assert answer, pipeline
+        assert_no_leak(answer, rights.programids, hidden_objects)
+        assert hidden_values(run(db, collection, pipeline, FULL), [], {"ZTF20secret"})

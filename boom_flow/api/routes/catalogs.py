@@ -10,7 +10,7 @@ from boom_flow.api import archive
 from boom_flow.api.auth import CurrentUser
 from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.guards import SizeBudget, is_protected
-from boom_flow.api.rights import Rights, readable
+from boom_flow.api.rights import Rights, keeps_documents, readable
 from boom_flow.api.state import api_state, query_slot
 
 router = APIRouter(prefix="/catalogs", tags=["catalogs"], dependencies=[Depends(query_slot)])
@@ -23,7 +23,8 @@ def visible_catalogs(names: list[str], rights: Rights) -> list[str]:
 def _details(db: Any, name: str, rights: Rights) -> dict[str, Any]:
     stats = db.command("collStats", name)
     return {"count": archive.estimated_count(db, name, rights),
-            "size": stats.get("size") if not rights.restricts(name) else None,
+            "size": (stats.get("size") if not rights.restricts(name) or keeps_documents(name)
+                     else None),
             "indexes": [index["name"] for index in db[name].list_indexes()]}
 
 
