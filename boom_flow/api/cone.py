@@ -3,8 +3,8 @@
 Each position is one ``$geoWithin``/``$centerSphere`` query on
 ``coordinates.radec_geojson`` (longitude ``ra - 180``, the form a 2dsphere index
 wants), ANDed with the user's filter and run through the user's view of the catalog.
-Distances are great-circle distances (haversine, stable at small separations)
-computed from each document's stored position; ``distance_arcsec`` is added to
+Distances are great-circle distances (``crossmatch.sky.separation_arcsec``, stable
+at every separation) computed from each document's stored position; ``distance_arcsec`` is added to
 every document.
 """
 
@@ -19,6 +19,7 @@ from pymongo.database import Database
 from boom_flow.api import archive
 from boom_flow.api.errors import bad_request, too_large
 from boom_flow.api.rights import Rights, restrict_filter
+from boom_flow.crossmatch.sky import ARCSEC_PER_RADIAN, separation_arcsec
 
 GEO_FIELD = "coordinates.radec_geojson"
 #: Factor from each accepted unit to radians.
@@ -28,7 +29,6 @@ UNITS = {
     "arcminutes": math.pi / (180 * 60),
     "arcseconds": math.pi / (180 * 3600),
 }
-ARCSEC_PER_RADIAN = 180 * 3600 / math.pi
 #: Positions searched with one query.
 CHUNK = 100
 
@@ -59,16 +59,6 @@ def check_position(name: str, position: list[float]) -> tuple[float, float]:
         raise bad_request(f"object_coordinates.{name}: expected [ra, dec] with 0 <= ra <= 360 "
                           "and -90 <= dec <= 90 (degrees)")
     return ra, dec
-
-
-def angular_distance_arcsec(ra: float, dec: float, ras: np.ndarray, decs: np.ndarray
-                            ) -> np.ndarray:
-    """Great-circle distance (arcsec) from (ra, dec) to each (ras, decs), in degrees."""
-    ra1, dec1 = math.radians(ra), math.radians(dec)
-    ra2, dec2 = np.radians(ras), np.radians(decs)
-    half = (np.sin((dec2 - dec1) / 2) ** 2
-            + math.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2)
-    return 2 * np.arcsin(np.sqrt(np.clip(half, 0, 1))) * ARCSEC_PER_RADIAN
 
 
 def with_position(projection: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
@@ -112,7 +102,8 @@ def cone_search(db: Database, collection: str, rights: Rights, query: ConeReques
             condition = restrict_filter(query.filter, _cone(positions[name], radians))
             found = list(archive.find(db, collection, rights, condition, projection=projection,
                                       sort=sort, skip=query.skip, limit=limit))
-            results[name] = _with_distances(found, [positions[name]], [[True] * len(found)],
+            distances = _distances(found, [positions[name]])
+            results[name] = _with_distances(found, distances, [[True] * len(found)],
                                             added, by_distance=False)[0]
         return results
     for start in range(0, len(names), CHUNK):
@@ -145,37 +136,39 @@ def _nearest(db: Database, collection: str, rights: Rights, query: ConeRequest,
     if len(found) > max_matches:
         raise too_large(f"more than {max_matches} documents lie within the radius of these "
                         "positions; use a smaller radius, fewer positions or a filter")
-    places = np.array([_position_of(doc) for doc in found], dtype=float).reshape(-1, 2)
+    distances = _distances(found, positions)
     radius_arcsec = radians * ARCSEC_PER_RADIAN
-    inside = []
-    for position in positions:
-        distances = angular_distance_arcsec(*position, places[:, 0], places[:, 1])
-        # One cone: the database decided; several: the document is in this one if its
-        # distance says so (a relative 1e-9 absorbs the two formulas' rounding).
-        inside.append((distances <= radius_arcsec * (1 + 1e-9)).tolist() if len(cones) > 1
-                      else [True] * len(found))
-    return _with_distances(found, positions, inside, added, by_distance=True)
+    # One cone: the database decided; several: the document is in this one if its
+    # distance says so (a relative 1e-9 absorbs the two formulas' rounding).
+    inside = [(cone <= radius_arcsec * (1 + 1e-9)).tolist() if len(cones) > 1
+              else [True] * len(found) for cone in distances]
+    return _with_distances(found, distances, inside, added, by_distance=True)
 
 
-def _with_distances(found: list[dict[str, Any]], positions: list[tuple[float, float]],
+def _distances(found: list[dict[str, Any]], positions: list[tuple[float, float]]
+               ) -> list[np.ndarray]:
+    """Per position, the distance (arcsec) of every document of ``found`` from it."""
+    places = np.array([_position_of(doc) for doc in found], dtype=float).reshape(-1, 2)
+    return [separation_arcsec(ra, dec, places[:, 0], places[:, 1]) for ra, dec in positions]
+
+
+def _with_distances(found: list[dict[str, Any]], distances: list[np.ndarray],
                     inside: list[list[bool]], added: bool, *,
                     by_distance: bool) -> list[list[dict[str, Any]]]:
     """Per position, its documents (``inside[j][i]``: document ``i`` lies in cone ``j``)
-    with ``distance_arcsec``, nearest first when ``by_distance``; a document in several
-    cones is copied, since its distance differs in each."""
-    places = np.array([_position_of(doc) for doc in found], dtype=float).reshape(-1, 2)
-    copy = len(positions) > 1
+    with ``distance_arcsec`` (``distances[j][i]``), nearest first when ``by_distance``;
+    a document in several cones is copied, since its distance differs in each."""
+    copy = len(distances) > 1
     results = []
-    for position, members in zip(positions, inside, strict=True):
-        distances = angular_distance_arcsec(*position, places[:, 0], places[:, 1])
-        order = (np.argsort(np.nan_to_num(distances, nan=np.inf), kind="stable")
+    for cone, members in zip(distances, inside, strict=True):
+        order = (np.argsort(np.nan_to_num(cone, nan=np.inf), kind="stable")
                  if by_distance else np.arange(len(found)))
         docs = []
         for i in order.tolist():
             if not members[i]:
                 continue
             doc = dict(found[i]) if copy else found[i]
-            distance = float(distances[i])
+            distance = float(cone[i])
             doc["distance_arcsec"] = distance if math.isfinite(distance) else None
             docs.append(_without_position(doc) if added else doc)
         results.append(docs)
