@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from boom_flow.crossmatch.reader import CatalogReader
-from boom_flow.crossmatch.sky import arcsec_from_chord, chord_for, unit_vectors
+from boom_flow.crossmatch.sky import pairs_within, unit_vectors
 from boom_flow.crossmatch.store import INDEX_COLUMN
 
 #: Redshift below which the near-field radius applies, and at or below which
@@ -106,27 +106,19 @@ def candidates_within(reader: CatalogReader, ra: np.ndarray, dec: np.ndarray,
     """Every (position, catalog row) pair closer than ``radius_arcsec``."""
     positions, parts = reader.touched(ra, dec, radius_arcsec)
     vectors = unit_vectors(ra, dec)
-    chord = chord_for(radius_arcsec)
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for part in np.unique(parts).tolist():
         who = positions[parts == part]
         loaded = reader.partition(part)
         if not loaded.table.num_rows:
             continue
-        hits = loaded.tree.query_ball_point(vectors[who], chord)
-        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-        if not counts.sum():
-            continue
-        rows = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits if h])
-        owners = np.repeat(who, counts)
-        gaps = np.linalg.norm(loaded.tree.data[rows] - vectors[owners], axis=1)
-        found.append((owners, np.full(len(rows), part), rows, arcsec_from_chord(gaps)))
+        owners, rows, separations = pairs_within(loaded.tree, vectors[who], radius_arcsec)
+        if len(rows):
+            found.append((who[owners], np.full(len(rows), part), rows, separations))
     if not found:
         empty = np.empty(0, np.int64)
         return Candidates(empty, empty, empty, np.empty(0))
-    owners, partitions, rows, separations = (np.concatenate(a) for a in zip(*found, strict=True))
-    keep = separations <= radius_arcsec
-    return Candidates(owners[keep], partitions[keep], rows[keep], separations[keep])
+    return Candidates(*(np.concatenate(a) for a in zip(*found, strict=True)))
 
 
 def match_catalog(reader: CatalogReader, spec: CatalogSpec, ra: np.ndarray, dec: np.ndarray

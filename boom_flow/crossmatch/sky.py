@@ -9,6 +9,7 @@ separations in arcseconds. HEALPix pixels are NESTED indexes from ``cdshealpix``
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,24 @@ def arcsec_from_chord(chord: np.ndarray) -> np.ndarray:
     """Great-circle separation (arcsec) of unit vectors ``chord`` apart (exact for
     small and large angles alike, unlike an arccos of a dot product)."""
     return 2.0 * np.arcsin(np.clip(np.asarray(chord) / 2.0, 0.0, 1.0)) * ARCSEC_PER_RADIAN
+
+
+def pairs_within(tree: Any, vectors: np.ndarray, radius_arcsec: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (row of ``vectors``, point of ``tree``) pair closer than ``radius_arcsec``,
+    as flat arrays ``(owners, rows, separations in arcsec)``: one ball query for all the
+    vectors, the separations from the chords (``tree``: a ``scipy.spatial.cKDTree`` of
+    unit vectors)."""
+    hits = tree.query_ball_point(vectors, chord_for(radius_arcsec))
+    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+    if not counts.sum():
+        empty = np.empty(0, np.int64)
+        return empty, empty, np.empty(0)
+    rows = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits if h])
+    owners = np.repeat(np.arange(len(hits)), counts)
+    separations = arcsec_from_chord(np.linalg.norm(tree.data[rows] - vectors[owners], axis=1))
+    keep = separations <= radius_arcsec
+    return owners[keep], rows[keep], separations[keep]
 
 
 def separation_arcsec(ra1: np.ndarray, dec1: np.ndarray, ra2: np.ndarray, dec2: np.ndarray

@@ -28,13 +28,7 @@ from pymongo.database import Database
 from scipy.spatial import cKDTree
 
 from boom_flow.core import AlertBatch
-from boom_flow.crossmatch.sky import (
-    arcsec_from_chord,
-    chord_for,
-    healpix,
-    neighbourhoods,
-    unit_vectors,
-)
+from boom_flow.crossmatch.sky import healpix, neighbourhoods, pairs_within, unit_vectors
 from boom_flow.storage.archive import AUX_PIXEL_FIELD, AUX_PIXEL_ORDER, collection_names
 from boom_flow.storage.documents import column_values, float_column
 
@@ -107,17 +101,11 @@ def _nearby(documents: Sequence[dict[str, Any]], ra: np.ndarray, dec: np.ndarray
     lon_lat = np.array([d["coordinates"]["radec_geojson"]["coordinates"] for d in documents],
                        dtype=np.float64)
     tree = cKDTree(unit_vectors(lon_lat[:, 0] + 180.0, lon_lat[:, 1]))
-    vectors = unit_vectors(ra, dec)
-    out = []
-    for vector, hits in zip(vectors, tree.query_ball_point(vectors, chord_for(radius_arcsec)),
-                            strict=True):
-        if not hits:
-            out.append([])
-            continue
-        separations = arcsec_from_chord(np.linalg.norm(tree.data[hits] - vector, axis=1))
-        keep = [(s, h) for s, h in zip(separations.tolist(), hits, strict=True)
-                if s <= radius_arcsec]
-        out.append([ids[h] for _, h in sorted(keep)])
+    owners, rows, separations = pairs_within(tree, unit_vectors(ra, dec), radius_arcsec)
+    out: list[list[Any]] = [[] for _ in range(len(ra))]
+    for owner, row in zip(*(a[np.lexsort((rows, separations, owners))].tolist()
+                            for a in (owners, rows)), strict=True):
+        out[owner].append(ids[row])
     return out
 
 
