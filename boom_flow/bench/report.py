@@ -30,6 +30,10 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _percent(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{fraction:.0%}"
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_fmt(cell) for cell in row) + " |" for row in rows]
@@ -70,17 +74,22 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _table(["stage", "seconds", "share", "ms/alert", "alerts/s per core"],
                     [[r["stage"], r["seconds"], f"{r['share']:.0%}", r["ms_per_alert"],
                       r["alerts_per_core_s"]] for r in results["stages"]])
-    lines += ["", "## Ceilings (same cluster, same run, each step alone)", ""]
+    lines += ["", "history = reading the batch's objects from the archive once; aliases = "
+                  "ZTF/LSST alias lookup; filter_results = publishing the results to Kafka "
+                  "and Valkey (after the write, before the commit). Shares are of the "
+                  "workers' busy time.", ""]
+    lines += ["## Ceilings (same cluster, same run, each step alone)", ""]
     ceilings, fractions = results.get("ceilings", {}), results.get("fractions", {})
     rows = []
     for step in ("decode", "inference", "write"):
         if step in ceilings:
             c, f = ceilings[step], fractions.get(step, {})
             rows.append([step, c["alerts_per_s"], c["ms_per_alert"],
-                         f.get("pipeline_alerts_per_s_vs_ceiling"),
-                         f.get("stage_cost_ceiling_over_pipeline")])
-    lines += _table(["step alone", "alerts/s", "ms/alert", "pipeline rate / ceiling",
-                     "stage cost alone / in pipeline"], rows)
+                         _percent(f.get("pipeline_alerts_per_s_vs_ceiling")),
+                         _percent(f.get("stage_cost_ceiling_over_pipeline"))])
+    lines += _table(["step alone", "alerts/s (cluster)", "ms/alert (one core)",
+                     "pipeline's steady rate / this", "its cost alone / in the pipeline"],
+                    rows)
     if latency:
         lines += ["", f"## Latency (Kafka timestamp → result), {latency['alerts']:,} alerts "
                       f"streamed at {latency['rate_alerts_per_s']}/s", ""]
