@@ -20,6 +20,7 @@ from boom_flow.api import archive
 from boom_flow.api.errors import bad_request, too_large
 from boom_flow.api.rights import Rights, restrict_filter
 from boom_flow.crossmatch.sky import ARCSEC_PER_RADIAN, separation_arcsec
+from boom_flow.storage.documents import stored_positions
 
 GEO_FIELD = "coordinates.radec_geojson"
 #: Factor from each accepted unit to radians.
@@ -79,12 +80,6 @@ def with_position(projection: dict[str, Any] | None) -> tuple[dict[str, Any] | N
         return projection, False
     kept = {key: value for key, value in projection.items() if key not in excluded}
     return kept or None, True
-
-
-def _position_of(document: dict[str, Any]) -> tuple[float, float]:
-    point = (document.get("coordinates") or {}).get("radec_geojson") or {}
-    lon, lat = (point.get("coordinates") or (math.nan, math.nan))[:2]
-    return float(lon) + 180.0, float(lat)
 
 
 def cone_search(db: Database, collection: str, rights: Rights, query: ConeRequest, *,
@@ -148,8 +143,8 @@ def _nearest(db: Database, collection: str, rights: Rights, query: ConeRequest,
 def _distances(found: list[dict[str, Any]], positions: list[tuple[float, float]]
                ) -> list[np.ndarray]:
     """Per position, the distance (arcsec) of every document of ``found`` from it."""
-    places = np.array([_position_of(doc) for doc in found], dtype=float).reshape(-1, 2)
-    return [separation_arcsec(ra, dec, places[:, 0], places[:, 1]) for ra, dec in positions]
+    ras, decs = stored_positions(found)
+    return [separation_arcsec(ra, dec, ras, decs) for ra, dec in positions]
 
 
 def _with_distances(found: list[dict[str, Any]], distances: list[np.ndarray],

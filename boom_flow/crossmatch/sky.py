@@ -23,6 +23,14 @@ NEIGHBOUR_MARGIN = 4.0
 ARCSEC_PER_RADIAN = 180.0 / math.pi * 3600.0
 
 
+def usable(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Boolean mask: the positions that can be placed on the sky (finite, |dec| <= 90);
+    a NaN in a GeoJSON point would make a 2dsphere index refuse the whole document."""
+    ra = np.asarray(ra, dtype=np.float64)
+    dec = np.asarray(dec, dtype=np.float64)
+    return np.isfinite(ra) & np.isfinite(dec) & (np.abs(dec) <= 90.0)
+
+
 def unit_vectors(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """``(n, 3)`` Cartesian unit vectors of ``ra``/``dec`` (degrees)."""
     ra_rad = np.radians(np.asarray(ra, dtype=np.float64))

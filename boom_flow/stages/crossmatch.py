@@ -36,6 +36,7 @@ from boom_flow.crossmatch.matching import (
     specs_to_json,
 )
 from boom_flow.crossmatch.reader import CatalogReader
+from boom_flow.crossmatch.sky import usable
 from boom_flow.crossmatch.store import catalog_info
 
 log = logging.getLogger("boom_flow.stages.crossmatch")
@@ -59,10 +60,6 @@ def positions(batch: AlertBatch) -> tuple[np.ndarray, np.ndarray]:
     dec = (candidates["dec"].to_numpy(dtype=np.float64, na_value=np.nan)
            if "dec" in candidates.columns else np.full(len(batch), np.nan))
     return ra, dec
-
-
-def usable_positions(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    return np.isfinite(ra) & np.isfinite(dec) & (np.abs(dec) <= 90.0)
 
 
 @dataclass
@@ -89,7 +86,7 @@ class Crossmatcher:
         if not len(batch) or not self.catalogs:
             return batch
         ra, dec = positions(batch)
-        todo = np.flatnonzero(new_alerts(batch) & usable_positions(ra, dec))
+        todo = np.flatnonzero(new_alerts(batch) & usable(ra, dec))
         values: list[dict[str, Any] | None] = [None] * len(batch)
         if len(todo):
             per_catalog = {spec.catalog: self._match(i, ra[todo], dec[todo])

@@ -30,7 +30,7 @@ from scipy.spatial import cKDTree
 from boom_flow.core import AlertBatch
 from boom_flow.crossmatch.sky import healpix, neighbourhoods, pairs_within, unit_vectors
 from boom_flow.storage.archive import AUX_PIXEL_FIELD, AUX_PIXEL_ORDER, collection_names
-from boom_flow.storage.documents import column_values, float_column
+from boom_flow.storage.documents import column_values, float_column, stored_positions
 
 #: Documents per reply of the one read (a reply stays far below 16 MB: ~100 B each).
 READ_BATCH = 100_000
@@ -98,9 +98,7 @@ def _nearby(documents: Sequence[dict[str, Any]], ra: np.ndarray, dec: np.ndarray
     if not documents:
         return [[] for _ in range(len(ra))]
     ids = [d["_id"] for d in documents]
-    lon_lat = np.array([d["coordinates"]["radec_geojson"]["coordinates"] for d in documents],
-                       dtype=np.float64)
-    tree = cKDTree(unit_vectors(lon_lat[:, 0] + 180.0, lon_lat[:, 1]))
+    tree = cKDTree(unit_vectors(*stored_positions(documents)))
     owners, rows, separations = pairs_within(tree, unit_vectors(ra, dec), radius_arcsec)
     out: list[list[Any]] = [[] for _ in range(len(ra))]
     for owner, row in zip(*(a[np.lexsort((rows, separations, owners))].tolist()

@@ -54,6 +54,7 @@ from boom_flow.storage.documents import (
     coordinates,
     float_column,
     jd_now,
+    stored_positions,
 )
 from boom_flow.storage.history import DUPLICATE_KEY, incoming_points, merge_histories
 
@@ -266,8 +267,7 @@ def _with_pixels(creation: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any
     placed = [extras for extras in creation.values() if "coordinates" in extras]
     if not placed:
         return creation
-    lon, lat = np.array([e["coordinates"]["radec_geojson"]["coordinates"] for e in placed]).T
-    for extras, pixel in zip(placed, healpix(lon + 180.0, lat, AUX_PIXEL_ORDER).tolist(),
+    for extras, pixel in zip(placed, healpix(*stored_positions(placed), AUX_PIXEL_ORDER).tolist(),
                              strict=True):
         extras["coordinates"] = {**extras["coordinates"], AUX_PIXEL_FIELD: pixel}
     return creation

@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from pymongo import UpdateOne
 from pymongo.database import Database
 
 from boom_flow.crossmatch.matching import CatalogSpec, match_catalog
 from boom_flow.crossmatch.reader import CatalogReader
+from boom_flow.crossmatch.sky import usable
 from boom_flow.storage.archive import collection_names
-from boom_flow.storage.documents import clean_value
+from boom_flow.storage.documents import clean_value, stored_positions
 
 DEFAULT_PAGE = 2_000
 
@@ -58,14 +58,6 @@ def _pages(db: Database, survey: str, name: str, page: int, after: Any
         last = documents[-1]["_id"]
 
 
-def _position(document: dict[str, Any]) -> tuple[float, float]:
-    try:
-        lon, lat = document["coordinates"]["radec_geojson"]["coordinates"]
-        return float(lon) + 180.0, float(lat)
-    except (KeyError, TypeError, ValueError):
-        return float("nan"), float("nan")
-
-
 def backfill_catalog(db: Database, survey: str, spec: CatalogSpec, reader: CatalogReader,
                      page: int = DEFAULT_PAGE, after: Any = None,
                      progress: Callable[[int], None] | None = None) -> BackfillSummary:
@@ -78,12 +70,12 @@ def backfill_catalog(db: Database, survey: str, spec: CatalogSpec, reader: Catal
         summary.last_id = documents[-1]["_id"]
         todo = [d for d in documents if name not in (d.get("cross_matches") or {})]
         summary.already += len(documents) - len(todo)
-        positions = np.array([_position(d) for d in todo], dtype=np.float64).reshape(-1, 2)
-        usable = np.isfinite(positions).all(axis=1) & (np.abs(positions[:, 1]) <= 90.0)
-        summary.no_position += int((~usable).sum())
-        chosen = [d for d, ok in zip(todo, usable.tolist(), strict=True) if ok]
+        ra, dec = stored_positions(todo)
+        placed = usable(ra, dec)
+        summary.no_position += int((~placed).sum())
+        chosen = [d for d, ok in zip(todo, placed.tolist(), strict=True) if ok]
         if chosen:
-            found = match_catalog(reader, spec, positions[usable, 0], positions[usable, 1])
+            found = match_catalog(reader, spec, ra[placed], dec[placed])
             aux.bulk_write([
                 # The filter keeps a concurrent writer's value (e.g. the pipeline's own).
                 UpdateOne({"_id": d["_id"], f"cross_matches.{name}": {"$exists": False}},

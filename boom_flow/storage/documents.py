@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from boom_flow.core.batch import records_from_table
+from boom_flow.crossmatch.sky import usable
 
 #: Julian date of the Unix epoch.
 UNIX_EPOCH_JD = 2440587.5
@@ -73,13 +74,27 @@ def coordinates(ra: np.ndarray, dec: np.ndarray) -> list[dict[str, Any] | None]:
     ra = np.asarray(ra, dtype=np.float64) % 360.0
     dec = np.asarray(dec, dtype=np.float64)
     lon, lat = galactic(ra, dec)
-    valid = np.isfinite(ra) & np.isfinite(dec) & (np.abs(dec) <= 90.0)
+    valid = usable(ra, dec)
     out: list[dict[str, Any] | None] = []
     for ok, r, d, gl, gb in zip(valid.tolist(), ra.tolist(), dec.tolist(), lon.tolist(),
                                 lat.tolist(), strict=True):
         out.append({"radec_geojson": {"type": "Point", "coordinates": [r - 180.0, d]},
                     "l": gl, "b": gb} if ok else None)
     return out
+
+
+def stored_positions(documents: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """``ra``, ``dec`` (degrees) of documents holding ``coordinates`` as ``coordinates()``
+    writes them (the inverse of its ``ra - 180`` longitude); NaN where a document has no
+    usable point."""
+    positions = np.full((len(documents), 2), np.nan)
+    for row, document in enumerate(documents):
+        try:
+            lon, lat = document["coordinates"]["radec_geojson"]["coordinates"][:2]
+            positions[row] = float(lon) + 180.0, float(lat)
+        except (KeyError, TypeError, ValueError):
+            continue
+    return positions[:, 0], positions[:, 1]
 
 
 def _is_float(dtype: Any) -> bool:
