@@ -53,6 +53,7 @@ class DemoReport:
     classified: int
     models: list[str]
     filter_passes: int
+    filter_id: str | None
     stages: list[str]
     dashboard: str | None
     mongo_uri: str
@@ -164,7 +165,8 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
     return DemoReport(
         alerts=len(candids), objects=len(objects), summary=summary, catalog_rows=catalog_rows,
         objects_with_matches=matched, objects_checked=checked, classified=classified,
-        models=models, filter_passes=passes, stages=stages, dashboard=dashboard,
+        models=models, filter_passes=passes, filter_id=filter_id, stages=stages,
+        dashboard=dashboard,
         mongo_uri=mongo.connection_uri, database=mongo.database, notes=notes,
     )
 
@@ -235,4 +237,7 @@ def report_lines(report: DemoReport) -> list[str]:
         "(dask.dashboard_port; printed above while the demo ran)",
         "  live:       boom-flow run graphs/ztf.yaml   (ZTF's nightly Kafka topics)",
     ]
+    if report.filter_id:
+        lines += [f"  filter:     boom-flow filters results {report.filter_id}   (what passed; "
+                  "the demo filter stays active: `boom-flow filters deactivate` stops it)"]
     return lines

@@ -53,3 +53,4 @@ def test_demo_replays_a_simulated_night_and_reports(
     assert re.search(rf"matches:\s+{matched:,} of [\d,]+ objects lie near", output), output
     assert "no classifier model" in output
     assert "boom-flow api" in output and "http://127.0.0.1:4000/docs" in output
+    assert f"boom-flow filters results {demo_filter['_id']}" in output
