@@ -51,7 +51,6 @@ _RANKS: dict[type, int] = {
     Timestamp: TIMESTAMP, re.Pattern: REGEX, Regex: REGEX, Code: CODE,
     MinKey: MINKEY, MaxKey: MAXKEY,
 }
-NUMERIC_TYPES = (int, Int64, float, Decimal128)
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -74,14 +73,6 @@ def is_number(value: Any) -> bool:
 
 def is_array(value: Any) -> bool:
     return type(value) is list or type(value) is tuple
-
-
-def is_object(value: Any) -> bool:
-    return type(value) is dict or (isinstance(value, dict))
-
-
-def is_nullish(value: Any) -> bool:
-    return value is None or value is MISSING
 
 
 def type_name(value: Any) -> str:
