@@ -44,9 +44,8 @@ class Setup:
             step()
 
 
-def prepare(settings: Settings, spec: WorkloadSpec, stages: list[str], run_id: str,
+def prepare(setup: Setup, spec: WorkloadSpec, stages: list[str], run_id: str,
             progress: Callable[[str], None]) -> Setup:
-    setup = Setup(settings)
     if "crossmatch" in stages and spec.catalog_rows > 0:
         prepare_catalog(setup, spec, progress)
     if "classify" in stages:
@@ -166,7 +165,34 @@ def prepare_filters(setup: Setup, spec: WorkloadSpec, run_id: str,
     progress(f"filters: {spec.n_filters} copies of {origin.split(' (')[0]}")
     ids = create_filters(setup.settings, spec.n_filters, pipeline, f"bench {run_id}")
     setup.filter_ids = ids
+    settings = setup.settings
+    setup.cleanups.append(lambda: drop_filter_outputs(settings, ids))
     setup.parameters.update({"filters_active": len(ids), "filter": origin})
+
+
+def drop_filter_outputs(settings: Settings, filter_ids: list[str]) -> None:
+    """Remove the benchmark filters' Valkey streams and redelivery keys."""
+    import redis
+
+    client = redis.Redis.from_url(settings.services.valkey.connection_url)
+    try:
+        for filter_id in filter_ids:
+            client.delete(f"filter:{filter_id}:results")
+            keys = list(client.scan_iter(match=f"boom_flow:results:ZTF:{filter_id}:*",
+                                         count=10_000))
+            for start in range(0, len(keys), 10_000):
+                client.delete(*keys[start:start + 10_000])
+    finally:
+        client.close()
+
+
+def drop_database(settings: Settings) -> None:
+    """Remove the benchmark's own database (alerts, filters, catalogs collections)."""
+    import pymongo
+
+    mongo = settings.services.mongodb
+    with pymongo.MongoClient(mongo.connection_uri, **mongo.client_options()) as client:
+        client.drop_database(mongo.database)
 
 
 def filter_result_times(settings: Settings, setup: Setup, since_ms: float) -> dict[int, float]:

@@ -110,13 +110,16 @@ def usable_stages(settings: Settings, stages: list[str], params: dict[str, dict[
 
 
 def bench_settings(settings: Settings, run_id: str) -> Settings:
-    """The configuration with a consumer group of the run's own and a cluster of one
+    """The configuration with a database and a consumer group of the run's own (both
+    removed at the end, so ``--use-services`` leaves nothing behind) and a cluster of one
     single-threaded worker per core, each allowed at least ``_MIN_WORKER_MEMORY``: the
     benchmark measures the workers' memory, so the nanny must not restart a worker
     that needs more than the default limit (its peak is reported instead)."""
     cores = os.cpu_count() or 1
     kafka = settings.services.kafka.model_copy(update={"group_id": f"boom-flow-bench-{run_id}"})
-    services = settings.services.model_copy(update={"kafka": kafka})
+    mongo = settings.services.mongodb
+    mongo = mongo.model_copy(update={"database": f"{mongo.database}_bench_{run_id}"})
+    services = settings.services.model_copy(update={"kafka": kafka, "mongodb": mongo})
     limit = settings.dask.memory_limit
     if limit != "auto" and parse_bytes(limit) < parse_bytes(_MIN_WORKER_MEMORY):
         limit = _MIN_WORKER_MEMORY
@@ -151,9 +154,10 @@ def run_benchmark(settings: Settings, spec: WorkloadSpec, progress: Progress = p
         "versions": versions(),
     }
     setup = extras.Setup(ctx.settings)
+    setup.cleanups.append(lambda: extras.drop_database(ctx.settings))
     try:
         started = time.monotonic()
-        setup = extras.prepare(ctx.settings, spec, stages, ctx.run_id, progress)
+        setup = extras.prepare(setup, spec, stages, ctx.run_id, progress)
         ctx.step("prepare_stages", started)
         ctx.settings = setup.settings
         stages, broken = usable_stages(ctx.settings, stages, setup.stage_params)
