@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 from boom_flow.core import AlertBatch
@@ -46,9 +47,14 @@ def test_filter_on_archive(db: Database, *, survey: str, pipeline: str | bytes |
                            start_jd: float, end_jd: float,
                            object_ids: Sequence[Any] | None = None,
                            candids: Sequence[int] | None = None,
-                           limit: int | None = None) -> list[dict[str, Any]]:
+                           limit: int | None = None,
+                           aux_view: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
     """The outputs of ``pipeline`` for the stored alerts with ``start_jd <= jd <= end_jd``
-    (optionally only these objects or alert ids), at most ``limit``."""
+    (optionally only these objects or alert ids), at most ``limit``.
+
+    ``aux_view``: aggregation stages the objects' aux documents go through first (the
+    API's data-rights view for its user: the filter's permissions trim the histories
+    here, but not what ``aliases`` says of another survey)."""
     active = backtest_filter(survey, pipeline, permissions)
     names = collection_names(survey)
     query: dict[str, Any] = {"candidate.jd": {"$gte": float(start_jd), "$lte": float(end_jd)}}
@@ -63,7 +69,7 @@ def test_filter_on_archive(db: Database, *, survey: str, pipeline: str | bytes |
     outputs: list[dict[str, Any]] = []
     for alerts in _chunks(cursor, CHUNK):
         owners = list({a.get("objectId") for a in alerts})
-        aux = db[names["alerts_aux"]].find({"_id": {"$in": owners}}, _AUX_PROJECTION)
+        aux = _aux_documents(db[names["alerts_aux"]], owners, aux_view)
         documents = FilterDocuments.from_archive(survey, alerts, aux)
         outputs += _passing(documents, active)
         if limit is not None and len(outputs) >= limit:
@@ -97,6 +103,14 @@ def test_filter_on_files(path: Path, *, survey: str, pipeline: str | bytes | lis
         if limit is not None and len(outputs) >= limit:
             return alerts, outputs[:limit]
     return alerts, outputs
+
+
+def _aux_documents(collection: Collection, owners: list[Any],
+                   view: Sequence[Mapping[str, Any]]) -> Iterable[dict[str, Any]]:
+    if not view:
+        return collection.find({"_id": {"$in": owners}}, _AUX_PROJECTION)
+    return collection.aggregate([{"$match": {"_id": {"$in": owners}}}, *map(dict, view),
+                                 {"$project": _AUX_PROJECTION}])
 
 
 def _passing(documents: FilterDocuments, active: ActiveFilter) -> list[dict[str, Any]]:

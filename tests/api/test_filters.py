@@ -27,7 +27,7 @@ from boom_flow.stages.filter import FilterStage
 from boom_flow.storage import write_batch
 from boom_flow.storage.known import load_known
 from tests.api.conftest import Api, envelope, error
-from tests.api.data import LIGHTCURVE, decode, mixed_programid, rewrite
+from tests.api.data import LIGHTCURVE, PRIVATE, REAL_OBJECT, decode, mixed_programid, rewrite
 
 pytestmark = [pytest.mark.services, pytest.mark.shared_data]
 
@@ -186,3 +186,24 @@ def test_invalid_filters_are_refused_with_the_reason(api_server: Api) -> None:
         error(client.post("/filters", json={"name": "x"}), 422)
     with api_server.client(None) as anonymous:
         error(anonymous.get("/filters"), 401)
+
+
+def test_backtest_of_lsst_names_only_the_ztf_aliases_the_user_may_see(api_server: Api) -> None:
+    db = api_server.db
+    db.LSST_alerts.insert_one({"_id": 7_000_001, "objectId": 7_001,
+                               "candidate": {"jd": 2460100.5, "ra": 10.0, "dec": -5.0}})
+    db.LSST_alerts_aux.insert_one({"_id": 7_001, "aliases": {"ZTF": [REAL_OBJECT, PRIVATE]}})
+    body = {"survey": "lsst", "pipeline": [{"$match": {"objectId": 7_001}},
+                                           {"$project": {"objectId": 1, "aliases": 1}}],
+            "start_jd": 2460100.0, "end_jd": 2460101.0}
+    try:
+        seen = {}
+        for user in ("public", "partner", "admin"):
+            with api_server.client(user) as client:
+                passed = envelope(client.post("/filters/test", json=body))
+            seen[user] = [o.get("aliases", {}).get("ZTF") for o in passed]
+    finally:
+        db.LSST_alerts.drop()
+        db.LSST_alerts_aux.drop()
+    assert seen == {"public": [[REAL_OBJECT]], "partner": [[REAL_OBJECT, PRIVATE]],
+                    "admin": [[REAL_OBJECT, PRIVATE]]}

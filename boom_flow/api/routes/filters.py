@@ -20,8 +20,9 @@ from boom_flow.api.auth import CurrentUser, User
 from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.errors import ApiError, bad_request, forbidden, not_found, too_large
 from boom_flow.api.guards import SizeBudget, refuse_forbidden
-from boom_flow.api.rights import ZTF_PROGRAMIDS
+from boom_flow.api.rights import ALIAS_HOLDERS, ZTF_PROGRAMIDS, view_stages
 from boom_flow.api.state import ApiState, api_state, query_slot
+from boom_flow.storage import collection_names
 
 router = APIRouter(prefix="/filters", tags=["filters"])
 
@@ -178,12 +179,17 @@ def _backtest(request: Request, body: FilterTest, user: User) -> list[dict[str, 
     if limit > state.api.max_limit:
         raise too_large(f"limit {limit} exceeds the maximum of {state.api.max_limit}")
     budget = body.max_time_ms or state.api.default_max_time_ms
+    # The back-test reads aux documents itself. The filter's permissions trim ZTF
+    # histories there; an LSST object's aliases.ZTF must go through the user's view.
+    aux = collection_names(body.survey)["alerts_aux"]
+    aux_view = view_stages(aux, user.rights) if aux in ALIAS_HOLDERS else []
     try:
         with archive.time_budget(min(budget, state.api.max_time_ms_limit), client_side=True):
             return test_filter_on_archive(
                 state.db, survey=body.survey, pipeline=body.pipeline,
                 permissions=body.permissions, start_jd=body.start_jd, end_jd=body.end_jd,
-                object_ids=body.object_ids, candids=body.candids, limit=limit)
+                object_ids=body.object_ids, candids=body.candids, limit=limit,
+                aux_view=aux_view)
     except (PipelineError, ValueError) as error:
         raise _invalid(error) from None
 
