@@ -106,6 +106,10 @@ def markdown(results: dict[str, Any]) -> str:
                      "growth over 2nd half MB"],
                     [[name, w["start_mb"], w["peak_mb"], w["end_mb"], w["growth_mb"],
                       w["second_half_growth_mb"]] for name, w in memory.get("workers", {}).items()])
+    servers = memory.get("servers") or {}
+    if servers:
+        lines += ["", "Embedded servers over the same run (peak RSS): " + ", ".join(
+            f"{name} {w['peak_mb']:,.0f} MB" for name, w in servers.items()) + "."]
     lines += ["", "## Per core, beside the published figures (BOOM paper, 32-core EPYC)", ""]
     lines += _table(["system", "layout", "cores", "alerts/s", "alerts/s per core",
                      "this run per core / theirs"],

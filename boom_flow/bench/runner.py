@@ -42,6 +42,7 @@ from boom_flow.bench.metrics import (
     percentiles,
     stage_table,
 )
+from boom_flow.bench.stack import server_pids
 from boom_flow.bench.workload import (
     WorkloadSpec,
     create_topic,
@@ -191,7 +192,7 @@ def _measure(ctx: BenchContext, client: Client, stages: list[str],
     ctx.progress(f"throughput: the pipeline ({', '.join(['decode', *stages, 'write'])}) "
                  f"on {spec.n_alerts} alerts from Kafka")
     recorder = OutcomeRecorder(expected_packets=spec.n_alerts)
-    with MemorySampler(workers) as memory:
+    with MemorySampler(workers) as memory, MemorySampler(server_pids(settings)) as servers:
         summary = run_pipeline(settings, graph, stop=recorder.stop, on_outcome=recorder,
                                client=client)
     throughput = recorder.throughput(len(workers))
@@ -227,7 +228,7 @@ def _measure(ctx: BenchContext, client: Client, stages: list[str],
                        "duplicates": summary.duplicates, "rejected": summary.rejected},
         "stages": stage_rows,
         "latency": latency,
-        "memory": memory.summary(),
+        "memory": {**memory.summary(), "servers": servers.summary()["workers"]},
         "ceilings": ceilings,
         "fractions": fractions(throughput, stage_rows, ceilings),
         "comparison": comparison(throughput["alerts_per_s"], len(workers)),

@@ -45,6 +45,7 @@ def test_quick_bench_writes_well_formed_results(tmp_path: Path) -> None:
     assert latency["count"] > 0 and 0 < latency["p50_ms"] <= latency["p99_ms"]
     memory = results["memory"]
     assert memory["peak_mb"] > 0 and len(memory["workers"]) == results["machine"]["cores"]
+    assert memory["servers"]["mongodb"]["peak_mb"] > 0  # the embedded servers, sampled too
     assert results["comparison"][0]["system"].startswith("boom_flow")
     markdown = (out / "bench.md").read_text()
     assert "## Throughput" in markdown and "BOOM" in markdown and "Kowalski" in markdown
