@@ -296,11 +296,16 @@ def recent_errors(valkey: redis.Redis, survey: str, limit: int = 100) -> list[di
     return [json.loads(fields[b"data"]) for _, fields in entries]
 
 
+def connection_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Only how to reach the brokers (address, security) of a producer's settings: what
+    an admin client or the read-back consumer may share with it."""
+    return {k: v for k, v in config.items()
+            if k == "bootstrap.servers" or k.startswith(("security.", "sasl.", "ssl."))}
+
+
 def ensure_topic(config: Mapping[str, Any], topic: str, partitions: int = 1) -> None:
     """Create ``topic`` unless it exists (brokers need not auto-create topics)."""
-    admin = AdminClient({"bootstrap.servers": config["bootstrap.servers"],
-                         **{k: v for k, v in config.items() if k.startswith(("security.",
-                                                                              "sasl.", "ssl."))}})
+    admin = AdminClient(connection_config(config))
     if topic in admin.list_topics(timeout=10).topics:
         return
     for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
@@ -316,10 +321,8 @@ def build_results_sink(params: Mapping[str, Any]) -> ResultsPublisher:
     config = json.loads(params["kafka"])
     topic = results_topic(params["survey"])
     ensure_topic(config, topic)
-    reader = {k: v for k, v in config.items() if k == "bootstrap.servers"
-              or k.startswith(("security.", "sasl.", "ssl."))}
     return ResultsPublisher(
         confluent_kafka.Producer(config), redis.Redis.from_url(params["valkey_url"]),
         params["survey"], stream_maxlen=int(params.get("stream_maxlen", DEFAULT_STREAM_MAXLEN)),
         dedup_ttl_s=int(params.get("dedup_ttl_s", DEFAULT_DEDUP_TTL_S)),
-        consumer_config=reader)
+        consumer_config=connection_config(config))
