@@ -7,10 +7,10 @@ import os
 from typing import TYPE_CHECKING
 
 import click
-import pymongo
 
 from boom_flow.cli.context import Context, pass_context
 from boom_flow.config import CONFIG_PATH_VARIABLE
+from boom_flow.services.checks import mongo_client
 
 if TYPE_CHECKING:
     from boom_flow.api.users import UserStore
@@ -52,10 +52,9 @@ def _users(ctx: Context) -> UserStore:
     """The accounts store (the API package is imported only by these commands)."""
     from boom_flow.api.users import UserStore
 
-    mongo = ctx.settings.services.mongodb
-    client: pymongo.MongoClient = pymongo.MongoClient(
-        mongo.connection_uri, serverSelectionTimeoutMS=5000, **mongo.client_options())
-    store = UserStore(client[mongo.database], ctx.settings.api.password_hash_rounds)
+    client = mongo_client(ctx.settings, timeout_s=5.0)
+    store = UserStore(client[ctx.settings.services.mongodb.database],
+                      ctx.settings.api.password_hash_rounds)
     store.ensure_indexes()
     return store
 

@@ -17,6 +17,7 @@ import pymongo
 import redis
 
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.services.checks import mongo_client, valkey_client
 
 if TYPE_CHECKING:
     from boom_flow.filters.store import FilterStore
@@ -45,11 +46,8 @@ def _store(ctx: Context) -> Iterator[FilterStore]:
     from boom_flow.filters.store import FilterNotFound, FilterStore, PipelineError
 
     services = ctx.settings.services
-    client: pymongo.MongoClient = pymongo.MongoClient(
-        services.mongodb.connection_uri, serverSelectionTimeoutMS=5000,
-        **services.mongodb.client_options())
-    notifier = redis.Redis.from_url(services.valkey.connection_url, socket_connect_timeout=2,
-                                    socket_timeout=2)
+    client = mongo_client(ctx.settings, timeout_s=5.0)
+    notifier = valkey_client(ctx.settings, timeout_s=2.0)
     try:
         yield FilterStore(client[services.mongodb.database], notifier)
     except (PipelineError, ValueError) as error:
@@ -220,8 +218,7 @@ def _survey_options(ctx: Context, survey: str) -> dict[str, Any]:
 
 @contextmanager
 def _valkey(ctx: Context) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(ctx.settings.services.valkey.connection_url,
-                                  socket_connect_timeout=2, socket_timeout=5)
+    client = valkey_client(ctx.settings, timeout_s=5.0)
     try:
         yield client
     except redis.RedisError as error:
