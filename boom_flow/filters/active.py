@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from boom_flow.filters.documents import Programids, permitted_programids
+from boom_flow.filters.documents import Programids, permitted_programids, sees_every_alias
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +38,8 @@ class ActiveFilter:
     #: Equal for filters that compute the same thing (same prepared pipeline): the
     #: stage evaluates such copies once per permission set.
     signature: str = ""
+    #: May see ``aliases.ZTF`` unfiltered (``documents.sees_every_alias``).
+    every_alias: bool = True
 
 
 def keep_alert_id(pipeline: Sequence[Mapping[str, Any]]
@@ -93,6 +95,7 @@ def build_active_filter(document: Mapping[str, Any], compile_pipeline: Any = Non
         pipeline=list(version["pipeline"]), compiled=compile_pipeline(prepared),
         hides_id=hides, per_document=computes,
         signature=json.dumps([prepared, hides, computes], sort_keys=True, default=repr),
+        every_alias=sees_every_alias(document["survey"], document.get("permissions")),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,21 @@ def test_filter_on_archive(db: Database, *, survey: str, pipeline: str | bytes |
                            object_ids: Sequence[Any] | None = None,
                            candids: Sequence[int] | None = None,
                            limit: int | None = None,
-                           aux_view: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+                           aux_view: Sequence[Mapping[str, Any]] | None = None
+                           ) -> list[dict[str, Any]]:
     """The outputs of ``pipeline`` for the stored alerts with ``start_jd <= jd <= end_jd``
     (optionally only these objects or alert ids), at most ``limit``.
 
-    ``aux_view``: aggregation stages the objects' aux documents go through first (the
-    API's data-rights view for its user: the filter's permissions trim the histories
-    here, but not what ``aliases`` says of another survey)."""
+    ``aux_view``: aggregation stages the objects' aux documents go through first: the
+    API's data-rights view for its user (``[]`` for a user who may see everything). The
+    filter's permissions trim the histories here, the view what ``aliases`` says of
+    another survey, exactly; so with a view the filter sees every alias that remains,
+    where the live stage (and a backtest without a view), which cannot yet tell which
+    aliases a filter may see, hides ``aliases.ZTF`` from a filter lacking some ZTF
+    programid (``documents.sees_every_alias``)."""
     active = backtest_filter(survey, pipeline, permissions)
+    if aux_view is not None:
+        active = replace(active, every_alias=True)
     names = collection_names(survey)
     query: dict[str, Any] = {"candidate.jd": {"$gte": float(start_jd), "$lte": float(end_jd)}}
     if object_ids is not None:
@@ -106,7 +114,7 @@ def test_filter_on_files(path: Path, *, survey: str, pipeline: str | bytes | lis
 
 
 def _aux_documents(collection: Collection, owners: list[Any],
-                   view: Sequence[Mapping[str, Any]]) -> Iterable[dict[str, Any]]:
+                   view: Sequence[Mapping[str, Any]] | None) -> Iterable[dict[str, Any]]:
     if not view:
         return collection.find({"_id": {"$in": owners}}, _AUX_PROJECTION)
     return collection.aggregate([{"$match": {"_id": {"$in": owners}}}, *map(dict, view),

@@ -51,6 +51,9 @@ PROGRAMID_SURVEYS = frozenset({"ZTF"})
 #: Alert-document fields a filter sees (besides ``_id``), as the archive stores them.
 ALERT_FIELDS = ("objectId", "candidate", "classifications", "properties", "coordinates")
 OBJECT_FIELDS = ("cross_matches", "aliases")
+#: Every ZTF programid: only a filter allowed all of them may see a non-ZTF object's
+#: ``aliases.ZTF`` (an alias may name a ZTF object seen only in programids 2 or 3).
+ALL_ZTF_PROGRAMIDS = frozenset({1, 2, 3})
 
 Programids = tuple[int, ...] | None
 
@@ -68,6 +71,22 @@ def permitted_programids(survey: str, permissions: Mapping[str, Iterable[int]] |
     if survey not in PROGRAMID_SURVEYS:
         return None
     return tuple(sorted({int(p) for p in (permissions or {}).get(survey, ())}))
+
+
+def sees_every_alias(survey: str, permissions: Mapping[str, Iterable[int]] | None) -> bool:
+    """Whether a filter may see its objects' ZTF aliases unfiltered.
+
+    A ZTF filter's aliases name LSST objects (no data rights). An LSST filter would
+    need each ZTF alias's visibility to trim them; until then it sees them only with
+    rights to every ZTF programid, and otherwise gets no ``aliases.ZTF`` at all.
+
+    >>> sees_every_alias("LSST", {"ZTF": [1]}), sees_every_alias("LSST", {"ZTF": [1, 2, 3]})
+    (False, True)
+    """
+    if survey.upper() in PROGRAMID_SURVEYS:
+        return True
+    granted = {int(p) for p in (permissions or {}).get("ZTF", ())}
+    return granted >= ALL_ZTF_PROGRAMIDS
 
 
 @dataclass
@@ -88,7 +107,7 @@ class FilterDocuments:
     points: pd.DataFrame
     values: list[dict[str, Any]]
     objects: dict[Any, dict[str, Any]]
-    _cache: dict[Programids, tuple[np.ndarray, list[dict[str, Any]]]] = field(
+    _cache: dict[tuple[Programids, bool], tuple[np.ndarray, list[dict[str, Any]]]] = field(
         default_factory=dict, repr=False)
 
     @classmethod
@@ -161,16 +180,22 @@ class FilterDocuments:
             doc[kind].append(self.values[ref])
         return list(docs.values())
 
-    def documents(self, programids: Programids) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        """(batch rows, documents) of the alerts a filter with these rights may see.
+    def documents(self, programids: Programids, every_alias: bool = True
+                  ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """(batch rows, documents) of the alerts a filter with these rights may see
+        (``every_alias``: see ``sees_every_alias``).
 
         Documents share their history points (and alert parts) with the other
         permission sets' documents: evaluators must not modify their input."""
         if self.survey not in PROGRAMID_SURVEYS:
             programids = None
-        if programids not in self._cache:
-            self._cache[programids] = self._trim(programids)
-        return self._cache[programids]
+        key = (programids, every_alias)
+        if key not in self._cache:
+            rows, documents = self._trim(programids)
+            if not every_alias:
+                documents = [_without_ztf_aliases(d) for d in documents]
+            self._cache[key] = rows, documents
+        return self._cache[key]
 
     def _trim(self, programids: Programids) -> tuple[np.ndarray, list[dict[str, Any]]]:
         visible = np.ones(len(self.alerts), dtype=bool)
@@ -199,6 +224,17 @@ class FilterDocuments:
             doc.update(self.objects.get(doc["objectId"], {}))
             documents.append(doc)
         return self.rows[positions], documents
+
+
+def _without_ztf_aliases(document: dict[str, Any]) -> dict[str, Any]:
+    aliases = document.get("aliases")
+    if not isinstance(aliases, dict) or "ZTF" not in aliases:
+        return document
+    rest = {k: v for k, v in aliases.items() if k != "ZTF"}
+    trimmed = {k: v for k, v in document.items() if k != "aliases"}
+    if rest:
+        trimmed["aliases"] = rest
+    return trimmed
 
 
 def first_of_each_alert(batch: AlertBatch) -> np.ndarray:

@@ -38,14 +38,14 @@ def evaluate(documents: FilterDocuments, filters: Sequence[ActiveFilter], now_ms
     """Every filter over the documents its rights allow. Copies of one pipeline with the
     same rights (``ActiveFilter.signature``) are evaluated once."""
     result = Evaluation()
-    done: dict[tuple[str, Programids], Any] = {}
+    done: dict[tuple[str, Programids, bool], Any] = {}
     for active in filters:
         if active.survey != documents.survey:
             continue
-        rows, docs = documents.documents(active.programids)
+        rows, docs = documents.documents(active.programids, active.every_alias)
         if not docs:
             continue
-        key = (active.signature, active.programids)
+        key = (active.signature, active.programids, active.every_alias)
         if not active.signature or key not in done:
             done[key] = run_tolerant(active, docs)
         outputs, failures = done[key]

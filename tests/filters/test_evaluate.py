@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from boom_flow.filters.active import keep_alert_id
+from boom_flow.filters.active import build_active_filter, keep_alert_id
 from boom_flow.filters.documents import FilterDocuments
 from boom_flow.filters.evaluate import (
     annotations_json,
@@ -83,3 +83,23 @@ def test_result_rights_annotations_and_photometry() -> None:
          "programid": 2, "survey": "ZTF", "ra": None, "dec": None},
         {"jd": 2.0, "flux": 10.0, "flux_err": 1.0, "band": "g", "origin": "alert",
          "programid": 1, "survey": "ZTF", "ra": 1.0, "dec": 2.0}]
+
+
+def test_lsst_filters_see_ztf_aliases_only_with_every_ztf_programid() -> None:
+    """An alias may name a ZTF object seen only in programids 2/3: until the live stage
+    can trim aliases one by one, a filter lacking a programid sees none of them."""
+    alerts = [{"_id": 9_000_001, "objectId": 9_001, "candidate": {"jd": 2460100.5}}]
+    aux = [{"_id": 9_001, "aliases": {"ZTF": ["ZTF24private"], "DECAM": ["D1"]}}]
+    documents = FilterDocuments.from_archive("LSST", alerts, aux)
+    pipeline = [{"$match": {"objectId": 9_001}},
+                {"$project": {"objectId": 1, "aliases": 1}}]
+    seen = {}
+    for rights in ([1], [1, 2], [1, 2, 3]):
+        lsst_filter = build_active_filter({
+            "_id": f"f{len(rights)}", "name": "aliases", "survey": "LSST",
+            "permissions": {"ZTF": rights}, "active_fid": "v",
+            "fv": [{"fid": "v", "pipeline": pipeline}]})
+        (passed,) = evaluate(documents, [lsst_filter], now_ms=0).passed.values()
+        seen[len(rights)] = passed[0]["output"]["aliases"]
+    assert seen == {1: {"DECAM": ["D1"]}, 2: {"DECAM": ["D1"]},
+                    3: {"ZTF": ["ZTF24private"], "DECAM": ["D1"]}}
