@@ -109,6 +109,10 @@ class OnnxModel:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # The CPU arena keeps the activations of the largest batch for the life of the
+        # session: ~3.9 GB for the six ZTF models on 500 alerts, against ~0.26 GB
+        # without it, at the same speed (measured with the benchmark's batches).
+        options.enable_cpu_mem_arena = False
         try:
             self.session = ort.InferenceSession(str(self.path), sess_options=options,
                                                 providers=["CPUExecutionProvider"])
