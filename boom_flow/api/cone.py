@@ -20,7 +20,7 @@ from boom_flow.api import archive
 from boom_flow.api.errors import bad_request, too_large
 from boom_flow.api.rights import Rights, restrict_filter
 from boom_flow.crossmatch.sky import ARCSEC_PER_RADIAN, separation_arcsec
-from boom_flow.storage.documents import stored_positions
+from boom_flow.storage.documents import stored_positions, without_subfield
 
 GEO_FIELD = "coordinates.radec_geojson"
 #: Factor from each accepted unit to radians.
@@ -165,17 +165,6 @@ def _with_distances(found: list[dict[str, Any]], distances: list[np.ndarray],
             doc = dict(found[i]) if copy else found[i]
             distance = float(cone[i])
             doc["distance_arcsec"] = distance if math.isfinite(distance) else None
-            docs.append(_without_position(doc) if added else doc)
+            docs.append(without_subfield(doc, "coordinates", "radec_geojson") if added else doc)
         results.append(docs)
     return results
-
-
-def _without_position(document: dict[str, Any]) -> dict[str, Any]:
-    coordinates = document.get("coordinates")
-    if not isinstance(coordinates, dict):
-        return document
-    kept = {key: value for key, value in coordinates.items() if key != "radec_geojson"}
-    result = {key: value for key, value in document.items() if key != "coordinates"}
-    if kept:
-        result["coordinates"] = kept
-    return result

@@ -41,6 +41,7 @@ from boom_flow.storage.documents import (
     column_values,
     coordinates,
     float_column,
+    without_subfield,
 )
 from boom_flow.storage.history import CANDIDATE, incoming_points
 
@@ -193,7 +194,7 @@ class FilterDocuments:
         if key not in self._cache:
             rows, documents = self._trim(programids)
             if not every_alias:
-                documents = [_without_ztf_aliases(d) for d in documents]
+                documents = [without_subfield(d, "aliases", "ZTF") for d in documents]
             self._cache[key] = rows, documents
         return self._cache[key]
 
@@ -224,17 +225,6 @@ class FilterDocuments:
             doc.update(self.objects.get(doc["objectId"], {}))
             documents.append(doc)
         return self.rows[positions], documents
-
-
-def _without_ztf_aliases(document: dict[str, Any]) -> dict[str, Any]:
-    aliases = document.get("aliases")
-    if not isinstance(aliases, dict) or "ZTF" not in aliases:
-        return document
-    rest = {k: v for k, v in aliases.items() if k != "ZTF"}
-    trimmed = {k: v for k, v in document.items() if k != "aliases"}
-    if rest:
-        trimmed["aliases"] = rest
-    return trimmed
 
 
 def first_of_each_alert(batch: AlertBatch) -> np.ndarray:

@@ -97,6 +97,22 @@ def stored_positions(documents: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray
     return positions[:, 0], positions[:, 1]
 
 
+def without_subfield(document: dict[str, Any], field: str, key: str) -> dict[str, Any]:
+    """``document`` without ``field.key`` (a copy; ``field`` goes too when left empty).
+
+    >>> without_subfield({"_id": 1, "aliases": {"ZTF": ["a"]}}, "aliases", "ZTF")
+    {'_id': 1}
+    """
+    inner = document.get(field)
+    if not isinstance(inner, dict) or key not in inner:
+        return document
+    rest = {k: v for k, v in inner.items() if k != key}
+    result = {k: v for k, v in document.items() if k != field}
+    if rest:
+        result[field] = rest
+    return result
+
+
 def _is_float(dtype: Any) -> bool:
     if isinstance(dtype, pd.ArrowDtype):
         return pa.types.is_floating(dtype.pyarrow_dtype)
