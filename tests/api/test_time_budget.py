@@ -14,8 +14,9 @@ from tests.api.conftest import Api, envelope, error
 
 pytestmark = [pytest.mark.services, pytest.mark.shared_data]
 
-#: Evaluating this on each of the 3,000 unindexed documents takes seconds in SecantusDB.
-SLOW_FILTER = {"$expr": {"$gt": [{"$size": {"$range": [0, {"$add": ["$value", 100_000]}]}},
+#: Evaluating this on each of the 3,000 unindexed documents takes a few ms in SecantusDB,
+#: over ten seconds for the scan: always over the budgets below, however idle the machine.
+SLOW_FILTER = {"$expr": {"$gt": [{"$size": {"$range": [0, {"$add": ["$value", 300_000]}]}},
                                  10**9]}}
 MARGIN_S = 1.5
 
@@ -45,28 +46,29 @@ def test_a_query_over_budget_gets_503_within_the_budget(api_server: Api, route: 
 
 
 def test_the_server_keeps_serving_during_a_slow_query(api_server: Api) -> None:
+    """The API never blocks on a slow query. (SecantusDB runs one query at a time
+    between its own yields, so a database-bound request may wait a few seconds behind
+    the slow one there; real MongoDB runs them side by side.)"""
     result: dict[str, Any] = {}
 
     def run() -> None:
-        result["response"], result["elapsed"] = slow_find(api_server, 4000)
+        result["response"], result["elapsed"] = slow_find(api_server, 8000)
 
     slow = threading.Thread(target=run)
     slow.start()
     time.sleep(0.5)
-    latencies = []
     with api_server.client("partner") as client:
-        for _ in range(3):
-            started = time.monotonic()
-            envelope(client.get("/"))
-            assert envelope(client.post("/queries/count", json={
-                "catalog_name": "slow_catalog", "filter": {"tag": "t1"}})) > 0
-            latencies.append(time.monotonic() - started)
+        started = time.monotonic()
+        envelope(client.get("/"))
+        health_s = time.monotonic() - started
+        assert envelope(client.post("/queries/estimated_count", json={
+            "catalog_name": "slow_catalog"})) > 0
     still_running = slow.is_alive()
     slow.join()
     assert still_running  # the other requests were answered while the slow one ran
-    assert max(latencies) < 1.5, latencies
-    assert "time budget of 4000 ms" in error(result["response"], 503)
-    assert result["elapsed"] < 4.0 + MARGIN_S
+    assert health_s < 0.5, health_s
+    assert "time budget of 8000 ms" in error(result["response"], 503)
+    assert result["elapsed"] < 8.0 + MARGIN_S
 
 
 def test_max_time_ms_beyond_the_limit_is_refused(api_server: Api) -> None:
