@@ -35,11 +35,9 @@ import pandas as pd
 
 from boom_flow.core.batch import AlertBatch
 from boom_flow.core.history import HISTORY_KINDS
+from boom_flow.storage.archive import distinct_alerts
 from boom_flow.storage.documents import (
-    candidate_records,
     clean_value,
-    column_values,
-    coordinates,
     float_column,
     without_subfield,
 )
@@ -117,13 +115,9 @@ class FilterDocuments:
         """Documents of ``batch`` as the archive will hold it once written.
 
         ``stored``: the aux documents before this batch (default ``batch.known``)."""
-        rows = first_of_each_alert(batch)
-        alerts = batch.alerts.iloc[rows].reset_index(drop=True)
-        table = batch.candidates.iloc[rows].reset_index(drop=True)
-        schemas = column_values(alerts, "schema") if "schema" in alerts.columns else None
-        candidates = candidate_records(table, schemas, batch.schema_fields)
-        places = coordinates(float_column(table, "ra"), float_column(table, "dec"))
-        ids, object_ids = column_values(alerts, "_id"), column_values(alerts, "objectId")
+        distinct = distinct_alerts(batch)
+        rows, candidates, places = distinct.rows, distinct.candidates, distinct.places
+        ids, object_ids, jd = distinct.ids, distinct.object_ids, distinct.jd
         docs = []
         for i, alert_id in enumerate(ids):
             doc: dict[str, Any] = {"_id": alert_id, "objectId": object_ids[i],
@@ -139,13 +133,12 @@ class FilterDocuments:
         if stored is None:
             stored = batch.known.documents if batch.known is not None else ()
         stored = list(stored)
-        jd = float_column(table, "jd")
         incoming = incoming_points(
             {kind: getattr(batch, kind) for kind in HISTORY_KINDS}, object_ids, jd, candidates)
         points, values = _merge(stored, incoming)
         objects = _objects(stored, batch, rows, object_ids, jd)
         return cls(survey=batch.survey.upper(), rows=rows, alerts=docs, alert_jd=jd,
-                   alert_programid=float_column(table, "programid"), points=points,
+                   alert_programid=float_column(distinct.table, "programid"), points=points,
                    values=values, objects=objects)
 
     @classmethod
@@ -225,12 +218,6 @@ class FilterDocuments:
             doc.update(self.objects.get(doc["objectId"], {}))
             documents.append(doc)
         return self.rows[positions], documents
-
-
-def first_of_each_alert(batch: AlertBatch) -> np.ndarray:
-    """Row positions of the distinct alerts (as the archive writes them): one per id."""
-    ids = pd.Series(column_values(batch.alerts, "_id"), dtype=object)
-    return np.flatnonzero((ids.notna() & ~ids.duplicated()).to_numpy())
 
 
 def _number(value: Any) -> float:

@@ -163,24 +163,19 @@ def write_batch(db: Database, batch: AlertBatch, now_jd: float | None = None, *,
     now = jd_now() if now_jd is None else float(now_jd)
     names = collection_names(batch.survey)
     _check_enrichments(batch.enrichments)
-    keep = _first_of_each_alert(batch)
-    alerts = batch.alerts.iloc[keep].reset_index(drop=True)
-    candidate_table = batch.candidates.iloc[keep].reset_index(drop=True)
-    schemas = column_values(alerts, "schema") if "schema" in alerts.columns else None
-    candidates = candidate_records(candidate_table, schemas, batch.schema_fields)
-    places = coordinates(float_column(candidate_table, "ra"), float_column(candidate_table, "dec"))
+    distinct = distinct_alerts(batch)
+    keep, alerts, candidates, places = (distinct.rows, distinct.alerts, distinct.candidates,
+                                        distinct.places)
+    ids, object_ids, jd = distinct.ids, distinct.object_ids, distinct.jd
     enrichments = {name: _take(values.tolist(), keep)
                    for name, values in batch.enrichments.items() if not name.startswith("_")}
-    ids = column_values(alerts, "_id")
-    object_ids = column_values(alerts, "objectId")
 
     cutouts_inserted, _ = _upsert(db[names["alerts_cutouts"]], _cutout_ops(batch.cutouts))
     incoming = incoming_points(
         {"prv_candidates": batch.prv_candidates, "prv_nondetections": batch.prv_nondetections,
          "fp_hists": batch.fp_hists},
-        object_ids, float_column(candidate_table, "jd"), candidates)
-    creation = _object_creation(object_ids, float_column(candidate_table, "jd"), places,
-                                enrichments)
+        object_ids, jd, candidates)
+    creation = _object_creation(object_ids, jd, places, enrichments)
     aux = merge_histories(db[names["alerts_aux"]], incoming, creation, now,
                           always_sort=always_sort)
     alert_ops = _alert_ops(ids, object_ids, column_values(alerts, "ssObjectId"), candidates,
@@ -207,11 +202,37 @@ def _take(values: list[Any], positions: np.ndarray) -> list[Any]:
     return [values[i] for i in positions.tolist()]
 
 
-def _first_of_each_alert(batch: AlertBatch) -> np.ndarray:
-    """Row positions of the alerts to write: one per alert id (a packet delivered
-    twice in one batch is one alert), none without an id."""
+@dataclass(frozen=True)
+class DistinctAlerts:
+    """A batch's alerts as the archive writes them: one per alert id (a packet
+    delivered twice in one batch is one alert), none without an id. The filter stage
+    builds its documents from the same view, so both see the same alerts."""
+
+    #: Their row positions in the batch.
+    rows: np.ndarray
+    alerts: pd.DataFrame
+    #: Their candidates, as a table (``jd``, ``programid``...).
+    table: pd.DataFrame
+    #: ``candidate`` sub-documents and ``coordinates`` (None without a position).
+    candidates: list[dict[str, Any]]
+    places: list[dict[str, Any] | None]
+    ids: list[Any]
+    object_ids: list[Any]
+    jd: np.ndarray
+
+
+def distinct_alerts(batch: AlertBatch) -> DistinctAlerts:
     ids = pd.Series(column_values(batch.alerts, "_id"), dtype=object)
-    return np.flatnonzero((ids.notna() & ~ids.duplicated()).to_numpy())
+    rows = np.flatnonzero((ids.notna() & ~ids.duplicated()).to_numpy())
+    alerts = batch.alerts.iloc[rows].reset_index(drop=True)
+    table = batch.candidates.iloc[rows].reset_index(drop=True)
+    schemas = column_values(alerts, "schema") if "schema" in alerts.columns else None
+    return DistinctAlerts(
+        rows=rows, alerts=alerts, table=table,
+        candidates=candidate_records(table, schemas, batch.schema_fields),
+        places=coordinates(float_column(table, "ra"), float_column(table, "dec")),
+        ids=column_values(alerts, "_id"), object_ids=column_values(alerts, "objectId"),
+        jd=float_column(table, "jd"))
 
 
 def _alert_ops(ids: Sequence[Any], object_ids: Sequence[Any], ss_object_ids: Sequence[Any],
