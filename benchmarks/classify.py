@@ -11,11 +11,10 @@ the batch size. onnxruntime and XGBoost run with one thread, as on a Dask worker
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from timing import best_of
 
 from boom_flow.config import load_settings
 from boom_flow.core import RawPacket
@@ -24,15 +23,6 @@ from boom_flow.ml.triplets import CHANNELS, prepare_triplets
 from boom_flow.stages.classify import feature_table
 from boom_flow.stages.features import features_stage
 from boom_flow.surveys import build_survey
-
-
-def best_of(repeat: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:

@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from timing import best_of
 
 from boom_flow.core import AlertBatch, RawPacket
 from boom_flow.filters.active import ActiveFilter, build_active_filter
@@ -32,15 +31,6 @@ from boom_flow.stages.filter import filter_batch
 from boom_flow.surveys import build_survey
 
 RIGHTS = ([1], [1, 2], [1, 2, 3])
-
-
-def best_of(repeat: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def distinct_batch(shared: Path, size: int) -> AlertBatch:
