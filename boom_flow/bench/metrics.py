@@ -96,6 +96,15 @@ class OutcomeRecorder:
                 result["steady_alerts_per_s"] = round(steady_alerts / steady_s, 2)
         return result
 
+    def steady_window(self, workers: int = 1) -> tuple[float, float, int] | None:
+        """``(since_ms, until_ms, alerts)`` of the steady state ``throughput`` uses:
+        from the first completion of each worker to the last completion."""
+        warm = max(workers, 1)
+        if len(self.completions) <= warm:
+            return None
+        return (self.completions[warm - 1][0], self.completions[-1][0],
+                sum(o.alerts for _, o in self.completions[warm:]))
+
     def completion_latencies(self) -> list[tuple[float, int]]:
         """``(latency, Kafka timestamp)``, ms, from each alert's Kafka timestamp to the
         acknowledgement of its batch (stored, published and committed)."""
@@ -128,6 +137,8 @@ class MemorySampler:
         self.samples: dict[str, list[tuple[float, int]]] = {name: [] for name in pids}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+        #: CPU seconds of the sampling thread itself (not the measured run's).
+        self.own_seconds = 0.0
 
     def __enter__(self) -> MemorySampler:
         self._sample()
@@ -140,8 +151,10 @@ class MemorySampler:
         self._sample()
 
     def _loop(self) -> None:
+        started = time.thread_time()
         while not self._stop.wait(self.interval_s):
             self._sample()
+        self.own_seconds += time.thread_time() - started
 
     def _sample(self) -> None:
         at = time.monotonic()
