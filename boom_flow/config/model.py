@@ -44,7 +44,7 @@ class MongoSettings(Section):
     #: Embedded server only: keep an oplog (a one-node replica set, for change
     #: streams). Off, SecantusDB runs standalone and skips the per-update oplog
     #: entry, whose diff walks the whole aux document in Python (BENCHMARKS.md).
-    oplog: bool = True
+    oplog: bool = False
 
     @field_validator("uri")
     @classmethod

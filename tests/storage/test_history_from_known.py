@@ -14,7 +14,7 @@ from boom_flow.core.batch import AlertBatch, RawPacket
 from boom_flow.simulate import NightSpec, simulate_night
 from boom_flow.storage import ensure_indexes, write_batch
 from boom_flow.storage.archive import WriteSummary, collection_names
-from boom_flow.storage.known import load_known
+from boom_flow.storage.known import KNOWN_FIELDS, load_known
 from boom_flow.surveys import build_survey
 
 NIGHTS, ALERTS, OBJECTS, BATCH = 3, 60, 20, 30
@@ -68,6 +68,13 @@ def test_planning_from_known_documents_stores_what_a_read_would(
         assert max(len(doc["prv_candidates"]) for doc in aux) >= NIGHTS
         assert contents(dbs["known"]) == reference
         assert contents(dbs["stale"]) == reference
+        # What the stages are given: exactly the projected aux documents.
+        last = load_known(dbs["known"], batches[-1]).known
+        assert last is not None and len(last.documents) == len(last.objects) > 0
+        projected = dbs["known"][collection_names("ZTF")["alerts_aux"]].find(
+            {"_id": {"$in": [doc["_id"] for doc in last.documents]}},
+            {name: 1 for name in KNOWN_FIELDS})
+        assert list(last.documents) == list(projected)
     finally:
         for db in dbs.values():
             client.drop_database(db.name)
