@@ -18,13 +18,14 @@ system-wide counters give the share of the machine that was busy. From these:
 from __future__ import annotations
 
 import bisect
-import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
+
+from boom_flow.bench.metrics import PeriodicSampler
 
 #: Process roles; a worker is ``worker <address>``, a server ``server <name>``.
 DRIVER, SCHEDULER = "driver", "scheduler"
@@ -71,38 +72,14 @@ class CpuSample:
     system: Any
 
 
-@dataclass
-class CpuSampler:
+class CpuSampler(PeriodicSampler):
     """Samples the CPU of named processes (and of the whole machine) every
-    ``interval_s`` from a thread; ``window`` then gives any interval's deltas. The
-    sampler's own thread time is kept apart, so that a sampler running in the
-    driver does not count as the driver's work."""
+    ``interval_s``; ``window`` then gives any interval's deltas."""
 
-    pids: Mapping[str, int]
-    interval_s: float = 0.5
-    samples: list[CpuSample] = field(default_factory=list)
-    own_seconds: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._processes = {role: psutil.Process(pid) for role, pid in self.pids.items()}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
-
-    def __enter__(self) -> CpuSampler:
-        self.sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sample()
-
-    def _loop(self) -> None:
-        started = time.thread_time()
-        while not self._stop.wait(self.interval_s):
-            self.sample()
-        self.own_seconds += time.thread_time() - started
+    def __init__(self, pids: Mapping[str, int], interval_s: float = 0.5) -> None:
+        super().__init__(interval_s, "cpu-sampler")
+        self._processes = {role: psutil.Process(pid) for role, pid in pids.items()}
+        self.samples: list[CpuSample] = []
 
     def sample(self) -> None:
         seconds = {}
