@@ -2,8 +2,9 @@
 
 The driver makes a ``BatchPlan`` (the configured stages and where the services are)
 and installs it on every worker as a ``PipelinePlugin``: the plugin's ``setup`` opens
-the clients the stages need and sets the stages up (models loaded, catalogs opened)
-before the first batch arrives; its ``teardown`` closes them. A batch task then only
+the clients the stages need, sets the stages up (models loaded, catalogs opened) and
+warms them up on a few simulated alerts before the first batch arrives; its
+``teardown`` closes them. A batch task then only
 carries its packets and the plugin's name.
 
 Each stage's time is recorded with ``distributed.metrics.context_meter`` under the
@@ -24,9 +25,10 @@ from typing import Any
 from distributed import Client, WorkerPlugin, get_worker
 from distributed.metrics import context_meter
 
-from boom_flow.core import AlertBatch, RawBatch
+from boom_flow.core import AlertBatch, RawBatch, RawPacket
 from boom_flow.pipeline import resources as worker_resources
 from boom_flow.pipeline.resources import Connections
+from boom_flow.simulate import NightSpec, simulate_night
 from boom_flow.stages import Resources, Stage, set_up
 
 
@@ -85,6 +87,15 @@ class Workbench:
             worker_resources.close(resources)
             raise
 
+    def warm_up(self, raw: RawBatch) -> None:
+        """Run the stages that need no service on ``raw`` and drop the result: the
+        first real batch then finds every lazy import, code path and model session
+        already warm, and is not slower than the rest. Nothing is stored."""
+        value: Any = raw
+        for stage in self.stages:
+            if not stage.needs:
+                value = stage(value)
+
     def stage(self, name: str) -> Stage:
         return next(stage for stage in self.stages if stage.name == name)
 
@@ -137,11 +148,24 @@ class PipelinePlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         self.workbench = Workbench.open(self.plan)
+        sample = warm_up_batch(self.plan.survey)
+        if sample is not None:
+            self.workbench.warm_up(sample)
 
     def teardown(self, worker: Any) -> None:
         if self.workbench is not None:
             self.workbench.close()
             self.workbench = None
+
+
+def warm_up_batch(survey: str, alerts: int = 8) -> RawBatch | None:
+    """A few simulated packets of ``survey`` with a history, to warm a workbench up
+    (ZTF only: simulated LSST packets need Rubin's schema files)."""
+    if survey != "ztf":
+        return None
+    spec = NightSpec(survey="ztf", n_alerts=alerts, n_objects=max(1, alerts // 2),
+                     prior_nights=1, seed=7)
+    return RawBatch(tuple(RawPacket(alert.packet, "warm-up") for alert in simulate_night(spec)))
 
 
 @contextmanager
@@ -150,10 +174,11 @@ def installed(client: Client, plan: BatchPlan) -> Iterator[str]:
     while the context lasts; yields the plugin's name, for ``current_workbench``. A
     stage that cannot start raises here, before any batch."""
     plugin = PipelinePlugin(plan)
-    client.register_plugin(plugin)
     try:
+        client.register_plugin(plugin)
         yield plugin.name
     finally:
+        # Also after a failed setup: the scheduler would set it up on new workers.
         client.unregister_worker_plugin(plugin.name)
 
 
