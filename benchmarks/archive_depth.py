@@ -41,7 +41,7 @@ from boom_flow.config import load_settings
 from boom_flow.core import RawPacket
 from boom_flow.services import LocalStack
 from boom_flow.simulate import NightSpec, simulate_night
-from boom_flow.stages import build_stage
+from boom_flow.stages.features import features_stage
 from boom_flow.storage import ensure_indexes, write_batch
 from boom_flow.storage.known import load_known
 from boom_flow.surveys import build_survey
@@ -65,10 +65,9 @@ def run_night(db: pymongo.database.Database, night: int, args: argparse.Namespac
                      seed=args.seed, night_jd=NIGHT_JD + night)
     packets = [RawPacket(a.packet, "depth") for a in simulate_night(spec)]
     survey = build_survey("ztf")
-    features = build_stage("features", {})
     for start in range(0, len(packets), args.batch):
         batch = survey.decode(packets[start:start + args.batch])
-        batch = features(load_known(db, batch))
+        batch = features_stage(load_known(db, batch))
         if args.read_stored:
             batch = replace(batch, known=None)
         write_batch(db, batch, always_sort=args.always_sort)

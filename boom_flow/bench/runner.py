@@ -66,7 +66,7 @@ from boom_flow.pipeline.graph import (
     load_graph,
 )
 from boom_flow.pipeline.run import make_plan, run_pipeline
-from boom_flow.stages import STAGE_BUILDERS, build_stage, configure_stage
+from boom_flow.stages import STAGES, configure_stage
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ log = logging.getLogger(__name__)
 WANTED_STAGES = {"ztf": ("crossmatch", "features", "classify", "filter"),
                  "lsst": ("crossmatch", "filter")}
 GRAPHS_DIR = Path(__file__).resolve().parents[2] / "graphs"
+#: The batch path's own stages, which every graph completes around its enrichments.
+PATH_STAGES = frozenset({"decode", "history", "aliases", "write", "publish"})
 #: Where each survey's packets come from (reported with the parameters).
 ALERT_SOURCES = {"ztf": "boom_flow.simulate (ZTF 4.02 packets)",
                  "lsst": "boom_flow.simulate (Rubin wire-format packets)"}
@@ -113,29 +115,32 @@ class BenchContext:
 
 
 def wanted_stages(survey: str, graphs_dir: Path = GRAPHS_DIR) -> list[str]:
-    """The stages of the survey's graph file (``graphs/ztf.yaml``, ``graphs/lsst.yaml``)
-    in their order, or the project's defaults when the checkout has no such file."""
+    """The enrichment stages of the survey's graph file (``graphs/ztf.yaml``,
+    ``graphs/lsst.yaml``) in their order, or the project's defaults when the checkout
+    has no such file. The batch path around them (decode, history, aliases, write,
+    publish) is completed by ``GraphSpec`` as for any short stage list."""
     path = graphs_dir / f"{survey}.yaml"
     if path.is_file():
         try:
-            return [stage.name for stage in load_graph(path).stages]
+            return [stage.name for stage in load_graph(path).stages
+                    if stage.name not in PATH_STAGES]
         except GraphError:
             log.warning("graph %s cannot be read: the default stages run", path)
     return list(WANTED_STAGES[survey])
 
 
 def stages_to_run(survey: str = "ztf") -> list[str]:
-    return [name for name in wanted_stages(survey) if name in STAGE_BUILDERS]
+    return [name for name in wanted_stages(survey) if name in STAGES]
 
 
 def usable_stages(settings: Settings, stages: list[str], params: dict[str, dict[str, Any]],
                   survey: str = "ztf") -> tuple[list[str], dict[str, str]]:
-    """The stages that configure and build here (on the driver, once), and why the
-    others do not: a stage that cannot start is left out and reported, not fatal."""
+    """The stages that configure here (on the driver, once), and why the others do
+    not: a stage that cannot start is left out and reported, not fatal."""
     usable, broken = [], {}
     for name in stages:
         try:
-            build_stage(name, configure_stage(settings, survey, name, params.get(name, {})))
+            configure_stage(settings, survey, name, params.get(name, {}))
         except Exception as error:  # any failure: the report says which and why
             broken[name] = f"{type(error).__name__}: {error}"
         else:
@@ -250,7 +255,7 @@ def _measure(ctx: BenchContext, client: Client, pids: dict[str, int], stages: li
             "alert_source": ALERT_SOURCES[spec.survey],
             "stages": ["decode", "history", *stages, "write"],
             "stages_missing": [s for s in wanted_stages(spec.survey) if s not in stages],
-            "stages_missing_why": "not installed (not in boom_flow.stages.STAGE_BUILDERS) "
+            "stages_missing_why": "not installed (not in boom_flow.stages.STAGES) "
                                   "or failed to start (see stages_broken)",
             "dask_workers": len(first["workers"]),
             "threads_per_worker": settings.dask.threads_per_worker,
