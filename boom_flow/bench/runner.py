@@ -7,10 +7,13 @@ prepares its input, watches it (``metrics``) and times the same steps alone
 (``ceilings``).
 
 Order of a run:
-1. earlier nights go through the pipeline (untimed) so objects have a history;
+1. earlier nights go through the pipeline (untimed, in order, with every stage) so
+   objects have a history;
 2. the measured night is produced to Kafka, whole, before the pipeline starts
    (like a backlog: the throughput run is never waiting for its producer);
-3. the throughput run consumes the night while the workers' RSS is sampled;
+3. the throughput run consumes the night while the workers' RSS and every process's
+   CPU (driver, scheduler, workers, servers: ``cpu``) are sampled; with several
+   depths (``--prior-nights 1,10``) more nights are stored and 2-3 repeat;
 4. a latency run streams fresh alerts at a fraction of the measured rate, so the
    latency is the pipeline's and not the backlog's queueing time;
 5. the ceilings run last, on a sample of the same night, so that what they leave in
