@@ -27,6 +27,7 @@ import redis
 
 from boom_flow.bench.extras import DEMO_FILTER, create_filters, usable_models, with_galaxy_catalog
 from boom_flow.config import Settings
+from boom_flow.dashboard import page_address
 from boom_flow.pipeline.cluster import dask_client
 from boom_flow.pipeline.graph import GraphSpec, SourceSpec, StageSpec, load_graph
 from boom_flow.pipeline.run import run_pipeline
@@ -151,9 +152,9 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
         started_ms = time.time() * 1000
         progress(f"replaying through {' -> '.join(['decode', *stages, 'write'])}")
         with dask_client(settings.dask) as client:
-            dashboard = client.dashboard_link if settings.dask.dashboard_port else None
+            dashboard = page_address(client.dashboard_link)
             if dashboard:
-                progress(f"Dask dashboard (while the replay runs): {dashboard}")
+                progress(f"boom_flow dashboard (while the replay runs): {dashboard}")
             summary = run_pipeline(settings, graph, on_outcome=on_outcome, client=client)
     matched, checked, classified = _archive_counts(settings, candids, sorted(objects))
     passes = _filter_passes(settings, filter_id, started_ms, set(candids)) if filter_id else 0
@@ -233,8 +234,10 @@ def report_lines(report: DemoReport) -> list[str]:
         "-> http://127.0.0.1:4000/docs",
         f"  archive:    pymongo.MongoClient('{report.mongo_uri}')['{report.database}']"
         "['ZTF_alerts'] (in a notebook or a Python shell)",
-        "  dashboard:  the Dask dashboard of a running pipeline "
-        "(dask.dashboard_port; printed above while the demo ran)",
+        f"  dashboard:  {report.dashboard or 'the boom_flow page of the Dask dashboard'} "
+        "(live while a pipeline runs: boom-flow run / replay print it)",
+        "  notebooks:  notebooks/ (replay a night, explore an object, backtest a filter, "
+        "train a classifier)",
         "  live:       boom-flow run graphs/ztf.yaml   (ZTF's nightly Kafka topics)",
     ]
     if report.filter_id:

@@ -9,9 +9,12 @@ from pathlib import Path
 from types import FrameType
 
 import click
+from distributed import Client
 from tqdm import tqdm
 
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.dashboard import page_address
+from boom_flow.pipeline.cluster import dask_client
 from boom_flow.pipeline.flow import PipelineError
 from boom_flow.pipeline.graph import GraphError, GraphSpec, SourceSpec, load_graph
 from boom_flow.pipeline.run import run_pipeline
@@ -92,7 +95,10 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         progress.update(outcome.alerts)
 
     try:
-        summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance)
+        with dask_client(settings.dask) as client:
+            announce_page(client)
+            summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance,
+                                   client=client)
     except PipelineError as error:
         raise click.ClickException(f"a batch failed; nothing after it was committed:\n{error}")\
             from None
@@ -101,6 +107,14 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     _print_summary(summary)
+
+
+def announce_page(client: Client) -> None:
+    """Print where the boom_flow dashboard page of this run is (on stderr, beside the
+    progress bar; stdout keeps the summary)."""
+    address = page_address(client.dashboard_link)
+    if address:
+        tqdm.write(f"boom_flow dashboard: {address}", file=sys.stderr)
 
 
 def _print_summary(summary: RunSummary) -> None:

@@ -94,6 +94,20 @@ def result_records(batch: AlertBatch) -> list[ResultRecord]:
     return records
 
 
+def passes_per_filter(batch: AlertBatch) -> tuple[dict[str, int], dict[str, str]]:
+    """(alerts of ``batch`` that passed each filter, by filter id; the filters' names),
+    for the pipeline's live counters."""
+    if RESULTS not in batch.enrichments:
+        return {}, {}
+    counts: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for result in batch.enrichments[RESULTS].tolist():
+        for filter_pass in (result or {}).get("filters", ()):
+            counts[filter_pass["filter_id"]] = counts.get(filter_pass["filter_id"], 0) + 1
+            names[filter_pass["filter_id"]] = filter_pass["filter_name"]
+    return counts, names
+
+
 def encode(record: Mapping[str, Any]) -> bytes:
     """One record as an Avro object container (schema included)."""
     buffer = io.BytesIO()

@@ -14,6 +14,7 @@ the run stops and a restart re-reads from the last commit.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
@@ -86,7 +87,8 @@ class Pipeline:
         if not raw.packets and not raw.rejected:
             return
         with self._done:
-            self._tokens.append(raw.commit)
+            # The hand-over time travels with the token: outcomes come back in order.
+            self._tokens.append((raw.commit, time.time() * 1000))
             self._emitted += 1
         with self.client.as_current():
             # The commit token stays here: the workers never need it.
@@ -94,7 +96,7 @@ class Pipeline:
 
     def _acknowledge(self, outcome: BatchOutcome) -> None:
         with self._done:
-            token = self._tokens.popleft()
+            token, outcome.submitted_ms = self._tokens.popleft()
         try:
             if outcome.error is not None and self.failure is None:
                 self.failure = outcome.error

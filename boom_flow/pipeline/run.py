@@ -20,6 +20,7 @@ from distributed import Client
 from boom_flow.config import Settings
 from boom_flow.core import RawBatch
 from boom_flow.pipeline.cluster import dask_client
+from boom_flow.pipeline.events import Lag, LagSampler, SchedulerEvents, chain, scheduler_log
 from boom_flow.pipeline.flow import Pipeline
 from boom_flow.pipeline.graph import GraphSpec, SourceSpec
 from boom_flow.pipeline.sinks import plan_sinks
@@ -36,6 +37,8 @@ class OpenSource:
     batches: Iterator[RawBatch]
     commit: Callable[[Any], None] | None
     close: Callable[[], None]
+    #: Per-partition lag of a Kafka source (None for files).
+    lag: Lag | None = None
 
 
 def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
@@ -75,7 +78,8 @@ def open_source(
     topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
                                max_alerts, max_ms)
-    return OpenSource(source.batches(stop, spec.idle_timeout_s), source.commit, source.close)
+    return OpenSource(source.batches(stop, spec.idle_timeout_s), source.commit, source.close,
+                      source.lag)
 
 
 def run_pipeline(
@@ -85,7 +89,11 @@ def run_pipeline(
     on_outcome: Callable[[BatchOutcome], None] | None = None,
     client: Client | None = None,
 ) -> RunSummary:
-    """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set."""
+    """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set.
+
+    Each acknowledged batch's outcome goes to ``on_outcome`` and, as an event, to the
+    Dask scheduler (``pipeline.events``), where the boom_flow dashboard page shows it.
+    """
     stop = stop or threading.Event()
     batch = settings.batch
     max_alerts = graph.batch.max_alerts or batch.max_alerts
@@ -98,7 +106,11 @@ def run_pipeline(
             client = resources.enter_context(dask_client(settings.dask))
         source = open_source(settings, graph, max_alerts, max_ms, stop)
         resources.callback(source.close)
-        pipeline = Pipeline(client, plan, max_in_flight, source.commit, on_outcome)
+        lag = (resources.enter_context(LagSampler(source.lag)).latest
+               if source.lag is not None else None)
+        events = SchedulerEvents(scheduler_log(client), graph.survey, lag)
+        pipeline = Pipeline(client, plan, max_in_flight, source.commit,
+                            chain(on_outcome, events))
         try:
             for raw in source.batches:
                 pipeline.push(raw)

@@ -17,6 +17,7 @@ from typing import Any
 import pymongo
 
 from boom_flow.core import AlertBatch, RawBatch
+from boom_flow.filters.results import passes_per_filter
 from boom_flow.pipeline.sinks import built_sinks
 from boom_flow.stages import Stage, build_stage
 from boom_flow.storage import write_batch
@@ -53,6 +54,12 @@ class BatchOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
     #: Kafka timestamps (ms) of the alerts, for latency.
     timestamps_ms: list[int] = field(default_factory=list)
+    #: Alerts that passed each user filter (filter id -> count), and the filters' names.
+    filter_passes: dict[str, int] = field(default_factory=dict)
+    filter_names: dict[str, str] = field(default_factory=dict)
+    #: Wall-clock ms when the driver handed the batch to the pipeline (set by the
+    #: driver; the arrival time of packets that carry no Kafka timestamp).
+    submitted_ms: float | None = None
     error: str | None = None
 
 
@@ -125,4 +132,5 @@ def process_batch(raw: RawBatch, plan: BatchPlan) -> BatchOutcome:
     outcome.duplicates = written.alerts_existing
     outcome.rejected = written.rejected
     outcome.timestamps_ms = [p.timestamp_ms for p in raw.packets if p.timestamp_ms is not None]
+    outcome.filter_passes, outcome.filter_names = passes_per_filter(batch)
     return outcome

@@ -153,6 +153,25 @@ class KafkaPacketSource:
         except confluent_kafka.KafkaException as error:
             log.warning("kafka commit failed (batch will be redelivered): %s", error)
 
+    def lag(self, timeout_s: float = 2.0) -> dict[str, int]:
+        """Per assigned partition (``"topic:partition"``), the messages not yet committed:
+        the high watermark less the group's committed offset (the low watermark when the
+        group committed nothing there). Costs broker round trips: sample it, not per batch.
+        (Tansu's watermark is the last offset rather than the next, so there the lag reads
+        one short; it is never shown below zero.)"""
+        with self._lock:
+            assigned = self._consumer.assignment()
+            if not assigned:
+                return {}
+            committed = self._consumer.committed(assigned, timeout=timeout_s)
+            lags = {}
+            for partition in committed:
+                low, high = self._consumer.get_watermark_offsets(
+                    partition, timeout=timeout_s, cached=False)
+                start = partition.offset if partition.offset >= 0 else low
+                lags[f"{partition.topic}:{partition.partition}"] = max(0, high - start)
+        return lags
+
     def close(self) -> None:
         with self._lock:
             self._consumer.close()
