@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import gzip
 import io
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,12 +36,17 @@ def _as_bytes(stamp: Any) -> bytes:
 def cutout_image(stamp: Any) -> np.ndarray:
     """The stamp's pixels as a float array (non-finite pixels become NaN)."""
     from astropy.io import fits
+    from astropy.io.fits.verify import VerifyWarning
 
     data = _as_bytes(stamp)
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     try:
-        with fits.open(io.BytesIO(data), memmap=False) as hdus:
+        # ZTF's stamps have a SIMPLE card astropy finds non-standard; they read fine.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", VerifyWarning)
+            hdus = fits.open(io.BytesIO(data), memmap=False)
+        with hdus:
             image = next((hdu.data for hdu in hdus if getattr(hdu, "data", None) is not None
                           and hdu.data.ndim == 2), None)
             if image is None:
