@@ -15,6 +15,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pymongo
 import redis
+from distributed import Client
 
 from boom_flow.bench.extras import DEMO_FILTER, create_filters, usable_models, with_galaxy_catalog
 from boom_flow.config import Settings
@@ -60,6 +62,10 @@ class DemoReport:
     mongo_uri: str
     database: str
     notes: list[str] = field(default_factory=list)
+    #: The simulation's truth: alert id -> kind (transient, variable, bogus, moving).
+    kinds: dict[int, str] = field(default_factory=dict)
+    #: The night's first and last alert times (JD).
+    jd_range: tuple[float, float] | None = None
 
 
 def demo_graph(path: Path | None, night: Path) -> GraphSpec:
@@ -111,7 +117,11 @@ def demo_filter(settings: Settings) -> str:
 
 def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
              graph_path: Path | None, progress: Callable[[str], None],
-             on_outcome: Callable[[BatchOutcome], None] | None = None) -> DemoReport:
+             on_outcome: Callable[[BatchOutcome], None] | None = None,
+             client: Client | None = None, prior_nights: int = 0) -> DemoReport:
+    """Simulate, prepare and replay the demo night (see the module doc); ``client``: an
+    existing Dask client to run on (a notebook's), else a cluster for this run;
+    ``prior_nights``: earlier nights the packets' histories reach back to."""
     from boom_flow.simulate import NightSpec, simulate_night
     from boom_flow.simulate.output import write_files
 
@@ -119,19 +129,24 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
     with tempfile.TemporaryDirectory(prefix="boom-flow-demo-") as scratch:
         folder = Path(scratch) / "night"
         candids: list[int] = []
+        kinds: dict[int, str] = {}
+        jds: list[float] = []
         objects: set[str] = set()
         transients: dict[str, tuple[float, float]] = {}
 
         def tap(alerts: Iterable[Any]) -> Iterator[Any]:
             for alert in alerts:
                 candids.append(int(alert.alert_id))
+                kinds[int(alert.alert_id)] = alert.kind
+                jds.append(float(alert.jd))
                 objects.add(str(alert.object_id))
                 if alert.kind == "transient" and alert.object_id not in transients:
                     transients[str(alert.object_id)] = _position(alert.packet)
                 yield alert
 
         progress(f"simulating a night of {n_alerts:,} ZTF alerts (seed {seed}) into {folder}")
-        spec = NightSpec(survey="ztf", n_alerts=n_alerts, seed=seed, night_jd=DEMO_NIGHT_JD)
+        spec = NightSpec(survey="ztf", n_alerts=n_alerts, seed=seed, night_jd=DEMO_NIGHT_JD,
+                         prior_nights=prior_nights)
         write_files(tap(simulate_night(spec)), folder, "folder")
         graph = demo_graph(graph_path, folder)
         stages = [s.name for s in graph.stages]
@@ -151,7 +166,8 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
                          "files there (or set BOOM_FLOW_MODELS__MODELS_DIR) to get scores")
         started_ms = time.time() * 1000
         progress(f"replaying through {' -> '.join(['decode', *stages, 'write'])}")
-        with dask_client(settings.dask) as client:
+        cluster = nullcontext(client) if client is not None else dask_client(settings.dask)
+        with cluster as client:
             dashboard = page_address(client.dashboard_link)
             if dashboard:
                 progress(f"boom_flow dashboard (while the replay runs): {dashboard}")
@@ -168,7 +184,8 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
         objects_with_matches=matched, objects_checked=checked, classified=classified,
         models=models, filter_passes=passes, filter_id=filter_id, stages=stages,
         dashboard=dashboard,
-        mongo_uri=mongo.connection_uri, database=mongo.database, notes=notes,
+        mongo_uri=mongo.connection_uri, database=mongo.database, notes=notes, kinds=kinds,
+        jd_range=(min(jds), max(jds)) if jds else None,
     )
 
 
