@@ -97,9 +97,10 @@ def latency(window: Window) -> Columns:
 
 
 def kafka_lag(window: Window) -> Columns:
-    """The newest per-partition lag sample in the window (empty for file replays)."""
+    """The newest per-partition lag sample in the window (empty for file replays, and
+    before the consumer group handed out partitions)."""
     for event in reversed(window.events):
-        if "kafka_lag" in event:
+        if event.get("kafka_lag"):
             lag = event["kafka_lag"]
             return {"partition": list(lag), "lag": [int(v) for v in lag.values()]}
     return {"partition": [], "lag": []}

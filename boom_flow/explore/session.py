@@ -37,7 +37,8 @@ NOTEBOOK_DASK = {"BOOM_FLOW_DASK__N_WORKERS": "1", "BOOM_FLOW_DASK__THREADS_PER_
                  "BOOM_FLOW_DASK__MEMORY_LIMIT": "3GiB", "BOOM_FLOW_BATCH__MAX_ALERTS": "50"}
 #: ``running``: ``Session.start()`` uses the configured services instead of its own
 #: (how CI runs every notebook against one test stack, each in a database of its own).
-SERVICES_VARIABLE = "BOOM_FLOW_NOTEBOOK_SERVICES"
+#: Not ``BOOM_FLOW_*``: that prefix is the configuration's, which refuses unknown keys.
+SERVICES_VARIABLE = "BOOM_NOTEBOOK_SERVICES"
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Session:
     def start(cls, *, use_running: bool | None = None, config_path: Path | None = None
               ) -> Session:
         """A session on a stack of its own (default), or on the configured services
-        (``use_running=True``, or ``BOOM_FLOW_NOTEBOOK_SERVICES=running``)."""
+        (``use_running=True``, or ``BOOM_NOTEBOOK_SERVICES=running``)."""
         from boom_flow.bench.stack import temporary_stack
 
         if use_running is None:
