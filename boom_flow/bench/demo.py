@@ -118,10 +118,13 @@ def demo_filter(settings: Settings) -> str:
 def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
              graph_path: Path | None, progress: Callable[[str], None],
              on_outcome: Callable[[BatchOutcome], None] | None = None,
-             client: Client | None = None, prior_nights: int = 0) -> DemoReport:
+             client: Client | None = None, prior_nights: int = 0,
+             night_jd: float = DEMO_NIGHT_JD) -> DemoReport:
     """Simulate, prepare and replay the demo night (see the module doc); ``client``: an
     existing Dask client to run on (a notebook's), else a cluster for this run;
-    ``prior_nights``: earlier nights the packets' histories reach back to."""
+    ``prior_nights``: earlier nights the packets' histories reach back to; ``night_jd``:
+    the night's start (simulated alert ids follow the exposures, so two nights of one
+    date share ids whatever their seeds)."""
     from boom_flow.simulate import NightSpec, simulate_night
     from boom_flow.simulate.output import write_files
 
@@ -145,7 +148,7 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
                 yield alert
 
         progress(f"simulating a night of {n_alerts:,} ZTF alerts (seed {seed}) into {folder}")
-        spec = NightSpec(survey="ztf", n_alerts=n_alerts, seed=seed, night_jd=DEMO_NIGHT_JD,
+        spec = NightSpec(survey="ztf", n_alerts=n_alerts, seed=seed, night_jd=night_jd,
                          prior_nights=prior_nights)
         write_files(tap(simulate_night(spec)), folder, "folder")
         graph = demo_graph(graph_path, folder)

@@ -130,8 +130,9 @@ class Session:
         """Simulate a ZTF night (its packets' histories reaching ``prior_nights`` back)
         and replay it through crossmatch, features, classify and the users' filters into
         the archive (``boom-flow demo``'s night); the run shows on ``session.dashboard``
-        while it goes."""
-        from boom_flow.bench.demo import run_demo
+        while it goes. Each seed is a night of its own date (``DEMO_NIGHT_JD + seed``):
+        the same seed replays the same night, different seeds never share alerts."""
+        from boom_flow.bench.demo import DEMO_NIGHT_JD, run_demo
 
         bar = tqdm(total=n_alerts, unit=" alerts", desc="replay", disable=not progress,
                    file=sys.stdout)
@@ -139,7 +140,8 @@ class Session:
             report = run_demo(self.settings, n_alerts, seed, catalog_rows, None,
                               progress=(lambda m: bar.write(m)) if progress else (lambda m: None),
                               on_outcome=lambda outcome: bar.update(outcome.packets),
-                              client=self.client, prior_nights=prior_nights)
+                              client=self.client, prior_nights=prior_nights,
+                              night_jd=DEMO_NIGHT_JD + seed)
         finally:
             bar.close()
         return NightReplay(report)
