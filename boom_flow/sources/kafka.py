@@ -157,8 +157,8 @@ class KafkaPacketSource:
         """Per assigned partition (``"topic:partition"``), the messages not yet committed:
         the high watermark less the group's committed offset (the low watermark when the
         group committed nothing there). Costs broker round trips: sample it, not per batch.
-        (Tansu's watermark is the last offset rather than the next, so there the lag reads
-        one short; it is never shown below zero.)"""
+        (Tansu reports the high watermark as its last record batch's base offset + 1, so
+        there the lag reads short when producers batch; it is never shown below zero.)"""
         with self._lock:
             assigned = self._consumer.assignment()
             if not assigned:
