@@ -1,7 +1,8 @@
-"""The page's Bokeh figures, each fed by an ``AjaxDataSource`` polling one JSON source.
+"""The page's Bokeh figures, each drawing one named ``ColumnDataSource``.
 
-Bar charts take their categories (stages, partitions, filters, workers) from the data
-as it arrives: a small ``CustomJS`` copies the names into the axis' factors.
+The page's script replaces every source's data from one JSON snapshot per tick (see
+``page``). Bar charts take their categories (stages, partitions, filters, workers) from
+the data as it arrives: a small ``CustomJS`` copies the names into the axis' factors.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bokeh.layouts import gridplot
-from bokeh.models import AjaxDataSource, CustomJS, FactorRange, HoverTool
+from bokeh.models import ColumnDataSource, CustomJS, FactorRange, HoverTool
 from bokeh.plotting import figure
 
 WIDTH, HEIGHT = 560, 260
@@ -17,13 +18,15 @@ COLOURS = {"in": "#1f77b4", "stored": "#2ca02c", "rejected": "#d62728",
            "p50": "#1f77b4", "p95": "#ff7f0e", "p99": "#d62728"}
 
 
-def _source(base: str, name: str, columns: tuple[str, ...], poll_ms: int) -> AjaxDataSource:
-    return AjaxDataSource(data_url=f"{base}{name}.json", polling_interval=poll_ms,
-                          mode="replace", method="GET", data={c: [] for c in columns},
-                          name=f"boom_flow_{name}")
+#: Name of the page's data source ``name`` in the Bokeh document.
+SOURCE_PREFIX = "boom_flow_"
 
 
-def _lines(title: str, source: AjaxDataSource, series: tuple[str, ...], y_label: str,
+def _source(name: str, columns: tuple[str, ...]) -> ColumnDataSource:
+    return ColumnDataSource(data={c: [] for c in columns}, name=f"{SOURCE_PREFIX}{name}")
+
+
+def _lines(title: str, source: ColumnDataSource, series: tuple[str, ...], y_label: str,
            markers: bool = False) -> Any:
     fig = figure(title=title, x_axis_type="datetime", width=WIDTH, height=HEIGHT,
                  tools="pan,wheel_zoom,reset,save", toolbar_location="above")
@@ -39,7 +42,7 @@ def _lines(title: str, source: AjaxDataSource, series: tuple[str, ...], y_label:
     return fig
 
 
-def _bars(title: str, source: AjaxDataSource, category: str, value: str, x_label: str,
+def _bars(title: str, source: ColumnDataSource, category: str, value: str, x_label: str,
           colour: str) -> Any:
     """Horizontal bars of ``value`` per ``category``; the categories follow the data."""
     categories = FactorRange(factors=[])
@@ -54,14 +57,14 @@ def _bars(title: str, source: AjaxDataSource, category: str, value: str, x_label
     return fig
 
 
-def layout(base: str, poll_ms: int) -> Any:
-    """The six panels, two per row; ``base`` is the data URLs' prefix."""
-    rates = _source(base, "rates", ("time", "in", "stored", "rejected"), poll_ms)
-    stages = _source(base, "stages", ("stage", "ms_per_alert", "seconds"), poll_ms)
-    latency = _source(base, "latency", ("time", "p50", "p95", "p99"), poll_ms)
-    lag = _source(base, "lag", ("partition", "lag"), poll_ms)
-    filters = _source(base, "filters", ("filter", "passes"), poll_ms)
-    memory = _source(base, "memory", ("worker", "memory_mb", "limit_mb"), poll_ms)
+def layout() -> Any:
+    """The six panels, two per row."""
+    rates = _source("rates", ("time", "in", "stored", "rejected"))
+    stages = _source("stages", ("stage", "ms_per_alert", "seconds"))
+    latency = _source("latency", ("time", "p50", "p95", "p99"))
+    lag = _source("lag", ("partition", "lag"))
+    filters = _source("filters", ("filter", "passes"))
+    memory = _source("memory", ("worker", "memory_mb", "limit_mb"))
     panels = [
         _lines("Alerts per second: in, stored, rejected", rates,
                ("in", "stored", "rejected"), "alerts/s"),

@@ -4,10 +4,13 @@ A module exporting ``routes``, like distributed's own pages (``distributed.http.
 the scheduler serves it when ``boom_flow.dashboard.page`` is listed in the dask config
 ``distributed.scheduler.http.routes`` (``boom_flow.dashboard.enable_page`` adds it).
 
-- ``boom_flow``: the page, Bokeh figures whose ``AjaxDataSource`` poll the JSON below
-  every second (no Bokeh server session: the page is plain HTML the scheduler renders);
+- ``boom_flow``: the page, Bokeh figures (no Bokeh server session: plain HTML the
+  scheduler renders) whose sources a small script refills from ``all.json`` once a
+  second, the next request leaving only when the last answer arrived, so a busy
+  scheduler is never asked faster than it answers;
 - ``boom_flow/data/<source>.json``: one data source's columns (``window.SOURCES``,
-  ``memory``) and ``summary``, computed from the scheduler's ``boom_flow`` events;
+  ``memory``), ``summary``, or ``all`` of them from one window, computed from the
+  scheduler's ``boom_flow`` events;
 - ``boom_flow/static/...``: BokehJS, from the installed bokeh package.
 
 URLs inside the page are relative, so it works under the scheduler's ``http_prefix``.
@@ -50,15 +53,24 @@ class _SchedulerHandler(web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
 
+def snapshot(scheduler: Any) -> dict[str, Any]:
+    """Every source and the summary, from one window."""
+    window = window_of(scheduler)
+    return {"sources": {**{name: columns(window) for name, columns in SOURCES.items()},
+                        "memory": memory_of(scheduler)},
+            "summary": {**summary(window), "workers": len(scheduler.workers)}}
+
+
 class DataHandler(_SchedulerHandler):
-    """One data source as JSON columns; unknown names are 404."""
+    """One data source as JSON columns (or ``all``); unknown names are 404."""
 
     def get(self, name: str) -> None:
-        if name == "memory":
-            data: Any = memory_of(self.server)
+        if name == "all":
+            data: Any = snapshot(self.server)
+        elif name == "memory":
+            data = memory_of(self.server)
         elif name == "summary":
-            window = window_of(self.server)
-            data = {**summary(window), "workers": len(self.server.workers)}
+            data = snapshot(self.server)["summary"]
         elif name in SOURCES:
             data = SOURCES[name](window_of(self.server))
         else:
@@ -78,12 +90,12 @@ def page_html() -> str:
     """The page: built once per process (its data comes by polling)."""
     from bokeh.embed import components
 
-    from boom_flow.dashboard.figures import layout
+    from boom_flow.dashboard.figures import SOURCE_PREFIX, layout
 
-    script, body = components(layout("boom_flow/data/", POLL_MS))
+    script, body = components(layout())
     js = "".join(f'<script src="boom_flow/static/js/{name}.min.js?v={bokeh.__version__}">'
                  "</script>" for name in ("bokeh", "bokeh-widgets"))
-    return _TEMPLATE.format(js=js, script=script, body=body, poll=POLL_MS)
+    return _TEMPLATE.format(js=js, script=script, body=body, poll=POLL_MS, prefix=SOURCE_PREFIX)
 
 
 _TEMPLATE = """<!DOCTYPE html>
@@ -108,14 +120,21 @@ const labels = {{alerts: "alerts", stored: "stored", rejected: "rejected",
   window_s: "window s"}};
 async function refresh() {{
   try {{
-    const s = await (await fetch("boom_flow/data/summary.json")).json();
+    const data = await (await fetch("boom_flow/data/all.json")).json();
+    const doc = Bokeh.documents[0];
+    for (const [name, columns] of Object.entries(doc ? data.sources : {{}})) {{
+      const source = doc.get_model_by_name("{prefix}" + name);
+      if (source) source.data = columns;
+    }}
+    const s = data.summary;
     if (s.batches > 0) {{
       document.getElementById("summary").innerHTML = Object.entries(labels)
         .map(([k, v]) => `<span><b>${{v}}</b> ${{s[k] ?? "-"}}</span>`).join("");
     }}
   }} catch (e) {{}}
+  setTimeout(refresh, {poll});  // after the answer: requests never pile up
 }}
-refresh(); setInterval(refresh, {poll});
+setTimeout(refresh, 100);
 </script>
 </body></html>
 """

@@ -21,6 +21,9 @@ import numpy as np
 Columns = dict[str, list[Any]]
 SPAN_S = 300.0
 BIN_S = 2.0
+#: Rates are averaged over this trailing span: batches finish every few seconds, so
+#: per-bin counts alone would draw a comb, not a rate.
+SMOOTH_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,15 +55,19 @@ class Window:
                    len(self.bins()) - 1)
 
 
-def rates(window: Window) -> Columns:
-    """Alerts/s in (decoded), stored (new in the archive) and rejected, per bin."""
+def rates(window: Window, smooth_s: float = SMOOTH_S) -> Columns:
+    """Alerts/s in (decoded), stored (new in the archive) and rejected at the end of
+    each bin, averaged over the trailing ``smooth_s``."""
     edges = window.bins()
     sums = {name: np.zeros(len(edges)) for name in ("alerts", "stored", "rejected")}
     for event in window.events:
         for name, values in sums.items():
             values[window.bin_of(event)] += event.get(name, 0)
+    width = max(1, round(smooth_s / window.bin_s))
+    trailing = np.ones(width) / (width * window.bin_s)
     return {"time": [float(t * 1000) for t in edges],
-            **{("in" if name == "alerts" else name): (values / window.bin_s).round(2).tolist()
+            **{("in" if name == "alerts" else name):
+               np.convolve(values, trailing)[:len(values)].round(2).tolist()
                for name, values in sums.items()}}
 
 

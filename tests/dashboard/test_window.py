@@ -29,11 +29,18 @@ def event(at_s: float, **fields: Any) -> dict[str, Any]:
 def test_rates_are_per_second_per_bin_and_idle_bins_are_zero() -> None:
     window = Window.of([event(NOW_S - 9.5), event(NOW_S - 9.0, rejected=4),
                         event(NOW_S - 1.0)], NOW_S, span_s=10, bin_s=2)
-    columns = rates(window)
+    columns = rates(window, smooth_s=2)
     assert len(columns["time"]) == 5
     assert columns["in"] == [10.0, 0.0, 0.0, 0.0, 5.0]
     assert columns["stored"] == [8.0, 0.0, 0.0, 0.0, 4.0]
     assert columns["rejected"] == [2.0, 0.0, 0.0, 0.0, 0.0]
+
+
+def test_rates_average_over_the_trailing_span() -> None:
+    window = Window.of([event(NOW_S - 9.5), event(NOW_S - 9.0), event(NOW_S - 1.0)],
+                       NOW_S, span_s=10, bin_s=2)
+    # 20 alerts in the first bin, 10 in the last; averaged over 4 s (two bins).
+    assert rates(window, smooth_s=4)["in"] == [5.0, 5.0, 0.0, 0.0, 2.5]
 
 
 def test_old_events_leave_the_window_unless_nothing_newer_exists() -> None:
