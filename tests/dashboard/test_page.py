@@ -148,7 +148,7 @@ def test_every_data_source_fills_from_the_run(live_run: LiveRun) -> None:
     assert summary["rejected"] == 0 and summary["failed_batches"] == 0
     assert summary["batches"] >= ALERTS // 20 and summary["workers"] == 1
     assert max(data["rates"]["in"]) > 0 and min(data["rates"]["rejected"]) == 0
-    assert {"decode", "filter", "write", "filter_results"} <= set(data["stages"]["stage"])
+    assert {"decode", "filter", "write", "publish"} <= set(data["stages"]["stage"])
     assert all(ms > 0 for ms in data["stages"]["ms_per_alert"])
     latency = data["latency"]
     assert latency["p50"] and all(a <= b <= c for a, b, c in
