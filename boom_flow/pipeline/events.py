@@ -11,7 +11,7 @@ An event (the keys are the vocabulary the page reads)::
 
     {"run": "3f2a...", "survey": "ztf", "at_ms": 1.7e12,
      "packets": 100, "alerts": 100, "stored": 97, "rejected": 0, "duplicates": 3,
-     "seconds": {"decode": 0.12, ..., "filter_results": 0.03},
+     "seconds": {"decode": 0.12, ..., "publish": 0.03},
      "latency_ms": [812, 830, ...],           # a sample, at most LATENCY_SAMPLE
      "filter_passes": {"<filter id>": 4}, "filter_names": {"<filter id>": "name"},
      "kafka_lag": {"ztf_20240716_programid1:0": 1200}}   # when sampled
