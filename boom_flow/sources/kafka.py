@@ -159,17 +159,20 @@ class KafkaPacketSource:
         group committed nothing there). Costs broker round trips: sample it, not per batch.
         (Tansu reports the high watermark as its last record batch's base offset + 1, so
         there the lag reads short when producers batch; it is never shown below zero.)"""
+        # Only the assignment is read under the lock: the broker round trips below must
+        # not hold up consume (librdkafka's calls are thread-safe; the lock only keeps
+        # this source's own consume and commit in order).
         with self._lock:
             assigned = self._consumer.assignment()
-            if not assigned:
-                return {}
-            committed = self._consumer.committed(assigned, timeout=timeout_s)
-            lags = {}
-            for partition in committed:
-                low, high = self._consumer.get_watermark_offsets(
-                    partition, timeout=timeout_s, cached=False)
-                start = partition.offset if partition.offset >= 0 else low
-                lags[f"{partition.topic}:{partition.partition}"] = max(0, high - start)
+        if not assigned:
+            return {}
+        committed = self._consumer.committed(assigned, timeout=timeout_s)
+        lags = {}
+        for partition in committed:
+            low, high = self._consumer.get_watermark_offsets(
+                partition, timeout=timeout_s, cached=False)
+            start = partition.offset if partition.offset >= 0 else low
+            lags[f"{partition.topic}:{partition.partition}"] = max(0, high - start)
         return lags
 
     def close(self) -> None:
