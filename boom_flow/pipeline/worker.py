@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import pymongo
 
 from boom_flow.core import AlertBatch, RawBatch
+from boom_flow.filters.results import passes_by_filter
+from boom_flow.metrics.names import reason_kind
 from boom_flow.pipeline.sinks import built_sinks
 from boom_flow.stages import Stage, build_stage
 from boom_flow.storage import write_batch
@@ -53,6 +56,10 @@ class BatchOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
     #: Kafka timestamps (ms) of the alerts, for latency.
     timestamps_ms: list[int] = field(default_factory=list)
+    #: Rejections by reason kind (``boom_flow.metrics.names.reason_kind``).
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+    #: Alerts that passed each filter, by filter id.
+    filter_passes: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -125,4 +132,6 @@ def process_batch(raw: RawBatch, plan: BatchPlan) -> BatchOutcome:
     outcome.duplicates = written.alerts_existing
     outcome.rejected = written.rejected
     outcome.timestamps_ms = [p.timestamp_ms for p in raw.packets if p.timestamp_ms is not None]
+    outcome.rejected_reasons = dict(Counter(reason_kind(r.reason) for r in batch.rejected))
+    outcome.filter_passes = passes_by_filter(batch)
     return outcome

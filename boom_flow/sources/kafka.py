@@ -71,7 +71,13 @@ class KafkaPacketSource:
         topics: Sequence[str] | Callable[[], list[str]],
         max_packets: int,
         max_ms: int,
+        on_poll: Callable[[], None] | None = None,
+        on_lag: Callable[[str, int, int], None] | None = None,
     ) -> None:
+        #: Called at every poll (a liveness heartbeat) and, after each commit, with
+        #: ``(topic, partition, messages behind the high watermark)``.
+        self._on_poll = on_poll
+        self._on_lag = on_lag
         self._topics = topics if callable(topics) else (lambda fixed=list(topics): fixed)
         self._subscribed: list[str] = []
         self.max_packets = max_packets
@@ -124,6 +130,8 @@ class KafkaPacketSource:
                 messages = self._consumer.consume(
                     self.max_packets - len(packets), timeout=min(remaining, 0.25)
                 )
+            if self._on_poll is not None:
+                self._on_poll()
             for message in messages:
                 if message.error():
                     # Unknown topics (tonight's not created yet) and partition EOFs are
@@ -152,6 +160,20 @@ class KafkaPacketSource:
                 self._consumer.commit(offsets=token.topic_partitions(), asynchronous=False)
         except confluent_kafka.KafkaException as error:
             log.warning("kafka commit failed (batch will be redelivered): %s", error)
+            return
+        if self._on_lag is not None:
+            self._report_lag(token, self._on_lag)
+
+    def _report_lag(self, token: Offsets, on_lag: Callable[[str, int, int], None]) -> None:
+        """Messages behind the high watermark the consumer last fetched (cached: no
+        round trip). Brokers that report a watermark short of the log's end (Tansu)
+        make this a lower bound."""
+        for topic, partition, offset in token.positions:
+            with self._lock:
+                _, high = self._consumer.get_watermark_offsets(
+                    confluent_kafka.TopicPartition(topic, partition), cached=True)
+            if high is not None and high >= 0:
+                on_lag(topic, partition, max(high - offset, 0))
 
     def close(self) -> None:
         with self._lock:
