@@ -77,14 +77,14 @@ class Process:
 
 
 @contextmanager
-def running(processes: list[Process]) -> Iterator[list[Process]]:
+def running(processes: list[Process], grace_s: float = 20) -> Iterator[list[Process]]:
     """Stop every process of ``processes`` (which may grow meanwhile) on the way out,
-    last started first."""
+    last started first, each given ``grace_s`` after SIGTERM."""
     try:
         yield processes
     finally:
         for process in reversed(processes):
-            process.stop()
+            process.stop(grace_s)
 
 
 def start(name: str, command: Sequence[str], env: Mapping[str, str], log_dir: Path,

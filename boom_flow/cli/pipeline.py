@@ -101,7 +101,7 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
     try:
         with _metrics_server(settings, metrics):
             summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance,
-                                   on_poll=metrics.polled, on_lag=metrics.lag)
+                                   monitor=metrics)
     except PipelineError as error:
         raise click.ClickException(f"a batch failed; nothing after it was committed:\n{error}")\
             from None

@@ -44,6 +44,9 @@ ALERT_LATENCY = MetricName(
 KAFKA_LAG = MetricName(
     "boom_flow_kafka_lag", "gauge", ("survey", "topic", "partition"),
     "Messages between the group's last commit and the partition's high watermark.")
+KAFKA_PARTITIONS = MetricName(
+    "boom_flow_kafka_partitions_assigned", "gauge", ("survey",),
+    "Partitions the consumer group gave this process (they move at each rebalance).")
 FILTER_PASSES = MetricName(
     "boom_flow_filter_passes_total", "counter", ("survey", "filter_id"),
     "Alerts that passed a user's filter (filter_id as `boom-flow filters list` shows it).")
@@ -61,7 +64,8 @@ API_LATENCY = MetricName(
     "Seconds the API took to answer a request, by route template.")
 
 PIPELINE_METRICS = (ALERTS_CONSUMED, ALERTS_STORED, ALERTS_EXISTING, ALERTS_REJECTED, BATCHES,
-                    STAGE_SECONDS, BATCH_SECONDS, ALERT_LATENCY, KAFKA_LAG, FILTER_PASSES,
+                    STAGE_SECONDS, BATCH_SECONDS, ALERT_LATENCY, KAFKA_LAG, KAFKA_PARTITIONS,
+                    FILTER_PASSES,
                     LAST_POLL, LAST_BATCH)
 API_METRICS = (API_REQUESTS, API_LATENCY)
 ALL_METRICS = PIPELINE_METRICS + API_METRICS

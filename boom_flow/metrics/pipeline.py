@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -83,6 +84,8 @@ class PipelineMetrics:
         r.register(self.alert_latency)
         self.kafka_lag = Gauge(names.KAFKA_LAG.name, names.KAFKA_LAG.help,
                                names.KAFKA_LAG.labels, registry=r)
+        self.partitions = Gauge(names.KAFKA_PARTITIONS.name, names.KAFKA_PARTITIONS.help,
+                                names.KAFKA_PARTITIONS.labels, registry=r)
         self.last_poll = Gauge(names.LAST_POLL.name, names.LAST_POLL.help,
                                names.LAST_POLL.labels, registry=r)
         self.last_batch = Gauge(names.LAST_BATCH.name, names.LAST_BATCH.help,
@@ -127,6 +130,10 @@ class PipelineMetrics:
         with self._lock:
             self.last_poll_at = now
         self.last_poll.labels(survey=self.survey).set(now)
+
+    def assigned(self, partitions: Sequence[tuple[str, int]]) -> None:
+        """The consumer group's assignment changed (eager rebalance: all at once)."""
+        self.partitions.labels(survey=self.survey).set(len(partitions))
 
     def lag(self, topic: str, partition: int, messages: int) -> None:
         self.kafka_lag.labels(survey=self.survey, topic=topic,

@@ -26,7 +26,7 @@ from boom_flow.pipeline.sinks import plan_sinks
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome, BatchPlan
 from boom_flow.sources.files import file_batches
-from boom_flow.sources.kafka import KafkaPacketSource, rolling_topics
+from boom_flow.sources.kafka import KafkaPacketSource, SourceMonitor, rolling_topics
 from boom_flow.stages import configure_stage
 from boom_flow.storage import ensure_indexes
 
@@ -64,8 +64,7 @@ def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
 
 def open_source(
     settings: Settings, graph: GraphSpec, max_alerts: int, max_ms: int, stop: threading.Event,
-    on_poll: Callable[[], None] | None = None,
-    on_lag: Callable[[str, int, int], None] | None = None,
+    monitor: SourceMonitor | None = None,
 ) -> OpenSource:
     spec: SourceSpec = graph.source
     if spec.kind == "files":
@@ -76,7 +75,7 @@ def open_source(
     programids = getattr(survey, "programids", [1])
     topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
-                               max_alerts, max_ms, on_poll=on_poll, on_lag=on_lag)
+                               max_alerts, max_ms, monitor=monitor)
     return OpenSource(source.batches(stop, spec.idle_timeout_s), source.commit, source.close)
 
 
@@ -86,14 +85,13 @@ def run_pipeline(
     stop: threading.Event | None = None,
     on_outcome: Callable[[BatchOutcome], None] | None = None,
     client: Client | None = None,
-    on_poll: Callable[[], None] | None = None,
-    on_lag: Callable[[str, int, int], None] | None = None,
+    monitor: SourceMonitor | None = None,
 ) -> RunSummary:
     """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set.
 
-    ``on_outcome`` sees every acknowledged batch; ``on_poll`` is called whenever the
-    source is polled or yields a batch (a liveness heartbeat) and ``on_lag`` with a
-    Kafka partition's lag after each commit (``boom_flow.metrics`` feeds on these).
+    ``on_outcome`` sees every acknowledged batch; ``monitor`` hears from the source
+    (polls, partitions assigned, lag after each commit): ``boom_flow.metrics`` feeds on
+    both.
     """
     stop = stop or threading.Event()
     batch = settings.batch
@@ -105,13 +103,13 @@ def run_pipeline(
     with ExitStack() as resources:
         if client is None:
             client = resources.enter_context(dask_client(settings.dask))
-        source = open_source(settings, graph, max_alerts, max_ms, stop, on_poll, on_lag)
+        source = open_source(settings, graph, max_alerts, max_ms, stop, monitor)
         resources.callback(source.close)
         pipeline = Pipeline(client, plan, max_in_flight, source.commit, on_outcome)
         try:
             for raw in source.batches:
-                if on_poll is not None:
-                    on_poll()
+                if monitor is not None:
+                    monitor.polled()
                 pipeline.push(raw)
                 if stop.is_set():
                     break
