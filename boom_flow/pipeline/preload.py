@@ -1,11 +1,13 @@
 """What a deployed Dask worker runs at start-up: ``dask worker --preload
 boom_flow.pipeline.preload``.
 
-A worker started by hand or by the Helm chart knows nothing of boom_flow until a
-batch arrives; ``dask_setup`` registers ``WorkerSetup``, which imports the batch path
-(the survey decoders, the stages, onnxruntime) before the worker takes tasks, so the
-first batch costs what the others cost. The batch plan itself still comes from the
-driver with each task: workers never read the configuration.
+The batch path's state comes from the driver: each ``boom-flow run`` installs its plan
+as a ``PipelinePlugin`` (``boom_flow.pipeline.worker``) on every worker, and the
+scheduler installs it on workers that join later, so scaling the workers needs no
+restart of the ingest processes. What a worker can do before any driver shows up is
+to import the code every plan needs; ``WorkerSetup`` does that, so a plan's set-up
+(and the first batch) does not pay for importing the stages, onnxruntime and the
+survey decoders.
 """
 
 from __future__ import annotations
@@ -15,27 +17,22 @@ import logging
 
 from distributed import Worker, WorkerPlugin
 
-log = logging.getLogger(__name__)
+from boom_flow.stages import STAGES, stage_class
 
-#: Modules a batch needs, imported once per worker process.
-BATCH_MODULES = (
-    "boom_flow.pipeline.worker",
-    "boom_flow.pipeline.sinks",
-    "boom_flow.surveys",
-    "boom_flow.stages",
-    "boom_flow.stages.filter",
-)
+log = logging.getLogger(__name__)
 
 
 class WorkerSetup(WorkerPlugin):
-    """Prepares a worker process for boom_flow's batches."""
+    """Imports boom_flow's batch path into a worker process."""
 
     name = "boom-flow-setup"
 
     def setup(self, worker: Worker) -> None:
-        for module in BATCH_MODULES:
-            importlib.import_module(module)
-        log.info("boom_flow worker setup done on %s", worker.address)
+        # The module that unpickles the driver's PipelinePlugin, then every stage.
+        importlib.import_module("boom_flow.pipeline.worker")
+        for stage in STAGES:
+            stage_class(stage)
+        log.info("boom_flow worker setup done on %s (%d stages)", worker.address, len(STAGES))
 
 
 async def dask_setup(worker: Worker) -> None:
