@@ -197,3 +197,17 @@ def test_every_values_key_is_commented() -> None:
             if key and "#" not in line and not previous.strip().startswith("#"):
                 raise AssertionError(f"{path.name}:{number}: {key.group(1)} has no comment")
             previous = line
+
+
+def test_models_fetch_runs_before_the_stages_in_every_pod_that_needs_them() -> None:
+    manifests = render({"models": {"fetch": {"enabled": True, "from": "https://mirror/models"}}})
+    deployments = by_kind(manifests, "Deployment")
+    for component in ("worker", "ingest-ztf"):
+        spec = deployments[name(component)]["spec"]["template"]["spec"]
+        (init,) = spec["initContainers"]
+        assert init["command"] == ["boom-flow", "models", "fetch"]
+        assert init["args"] == ["--from", "https://mirror/models"]
+        mounts = {m["mountPath"]: m["name"] for m in init["volumeMounts"]}
+        main = {m["mountPath"]: m["name"] for m in spec["containers"][0]["volumeMounts"]}
+        assert mounts["/var/lib/boom-flow/models"] == main["/var/lib/boom-flow/models"]
+    assert "initContainers" not in deployments[name("api")]["spec"]["template"]["spec"]
