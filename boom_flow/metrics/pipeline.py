@@ -36,6 +36,8 @@ class Outcome(Protocol):
     rejected: int
     seconds: dict[str, float]
     timestamps_ms: list[int]
+    rejected_reasons: dict[str, int]
+    filter_passes: dict[str, int]
     error: str | None
 
 
@@ -109,13 +111,13 @@ class PipelineMetrics:
         self.consumed.labels(survey=survey).inc(outcome.packets)
         self.stored.labels(survey=survey).inc(outcome.stored)
         self.existing.labels(survey=survey).inc(outcome.duplicates)
-        reasons: dict[str, int] = dict(getattr(outcome, "rejected_reasons", {}) or {})
+        reasons = dict(outcome.rejected_reasons)
         unexplained = outcome.rejected - sum(reasons.values())
         if unexplained > 0:
             reasons["unknown"] = reasons.get("unknown", 0) + unexplained
         for reason, count in reasons.items():
             self.rejected.labels(survey=survey, reason=names.reason_kind(reason)).inc(count)
-        for filter_id, count in (getattr(outcome, "filter_passes", {}) or {}).items():
+        for filter_id, count in outcome.filter_passes.items():
             self.filter_passes.labels(survey=survey, filter_id=filter_id).inc(count)
         for stage, seconds in outcome.seconds.items():
             self.stage_seconds.labels(survey=survey, stage=stage).observe(seconds)
