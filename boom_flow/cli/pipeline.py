@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -13,7 +15,9 @@ from distributed import Client
 from tqdm import tqdm
 
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.config import Settings
 from boom_flow.dashboard import page_address
+from boom_flow.metrics import MetricsServer, PipelineMetrics
 from boom_flow.pipeline.cluster import dask_client
 from boom_flow.pipeline.flow import PipelineError
 from boom_flow.pipeline.graph import GraphError, GraphSpec, load_graph
@@ -88,14 +92,17 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
     progress = tqdm(unit=" alerts", desc=f"{graph.survey} ingest", file=sys.stderr,
                     disable=None, dynamic_ncols=True)
 
+    metrics = PipelineMetrics(graph.survey)
+
     def advance(outcome: BatchOutcome) -> None:
         progress.update(outcome.alerts)
+        metrics.observe(outcome)
 
     try:
-        with dask_client(settings.dask) as client:
+        with _metrics_server(settings, metrics), dask_client(settings.dask) as client:
             announce_page(client)
             summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance,
-                                   client=client)
+                                   monitor=metrics, client=client)
     except PipelineError as error:
         raise click.ClickException(f"a batch failed; nothing after it was committed:\n{error}")\
             from None
@@ -112,6 +119,21 @@ def announce_page(client: Client) -> None:
     address = page_address(client.dashboard_link)
     if address:
         tqdm.write(f"boom_flow dashboard: {address}", file=sys.stderr)
+
+
+@contextmanager
+def _metrics_server(settings: Settings, metrics: PipelineMetrics) -> Iterator[None]:
+    """``/metrics`` and ``/health`` on ``metrics.port`` for as long as the run lasts."""
+    config = settings.metrics
+    if config.port is None:
+        yield
+        return
+    server = MetricsServer(metrics.registry, lambda: metrics.health(config.stale_after_s),
+                           config.host, config.port)
+    with server:
+        click.echo(f"metrics: http://{config.host}:{server.port}/metrics, "
+                   f"health: http://{config.host}:{server.port}/health", err=True)
+        yield
 
 
 def _print_summary(summary: RunSummary) -> None:

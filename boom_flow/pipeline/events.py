@@ -23,23 +23,20 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from boom_flow.pipeline.worker import BatchOutcome
+from boom_flow.sources.kafka import SourceMonitor
 
 log = logging.getLogger(__name__)
 
 TOPIC = "boom_flow"
 #: Per-alert latencies sent per batch (evenly spread over the batch when it is larger).
 LATENCY_SAMPLE = 200
-#: Kafka lag is asked of the broker at most this often (it costs a round trip).
-LAG_INTERVAL_S = 2.0
-
-Lag = Callable[[], dict[str, int]]
 
 
 def latencies_ms(outcome: BatchOutcome, done_ms: float) -> list[int]:
@@ -86,42 +83,56 @@ def scheduler_log(client: Any) -> Callable[[str, Any], None]:
     return log
 
 
-class LagSampler:
-    """Asks a Kafka source for its lag every ``interval_s`` from a thread of its own
-    (a broker round trip must not stall the driver's event loop); ``latest()`` hands
-    over the newest sample once."""
+class LatestLag:
+    """A Kafka source monitor keeping the newest lag of each partition this process owns
+    (the source reports it after every commit, from the watermark it last fetched: no
+    extra broker round trip); ``latest()`` hands over what changed since it was last
+    asked."""
 
-    def __init__(self, lag: Lag, interval_s: float = LAG_INTERVAL_S) -> None:
-        self._lag = lag
-        self.interval_s = interval_s
-        self._latest: dict[str, int] | None = None
+    def __init__(self) -> None:
+        self._lags: dict[str, int] = {}
+        self._changed = False
         self._guard = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="kafka-lag", daemon=True)
 
-    def __enter__(self) -> LagSampler:
-        self._thread.start()
-        return self
+    def polled(self) -> None:
+        pass
 
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def assigned(self, partitions: Sequence[tuple[str, int]]) -> None:
+        owned = {f"{topic}:{partition}" for topic, partition in partitions}
+        with self._guard:
+            self._lags = {name: lag for name, lag in self._lags.items() if name in owned}
+            self._changed = True
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sample = self._lag()
-            except Exception as error:  # a closed consumer, a broker hiccup: try later
-                log.debug("kafka lag: %s", error)
-            else:
-                with self._guard:
-                    self._latest = sample
-            self._stop.wait(self.interval_s)
+    def lag(self, topic: str, partition: int, messages: int) -> None:
+        with self._guard:
+            self._lags[f"{topic}:{partition}"] = int(messages)
+            self._changed = True
 
     def latest(self) -> dict[str, int] | None:
         with self._guard:
-            sample, self._latest = self._latest, None
-        return sample
+            if not self._changed:
+                return None
+            self._changed = False
+            return dict(self._lags)
+
+
+class Monitors:
+    """Several source monitors as one (the metrics' and the dashboard's)."""
+
+    def __init__(self, *monitors: SourceMonitor | None) -> None:
+        self._monitors = [m for m in monitors if m is not None]
+
+    def polled(self) -> None:
+        for monitor in self._monitors:
+            monitor.polled()
+
+    def assigned(self, partitions: Sequence[tuple[str, int]]) -> None:
+        for monitor in self._monitors:
+            monitor.assigned(partitions)
+
+    def lag(self, topic: str, partition: int, messages: int) -> None:
+        for monitor in self._monitors:
+            monitor.lag(topic, partition, messages)
 
 
 @dataclass
@@ -129,7 +140,7 @@ class SchedulerEvents:
     """An ``on_outcome`` hook that logs every batch's event on the scheduler.
 
     ``log`` sends one event (``scheduler_log(client)``); ``lag`` returns the newest
-    Kafka lag sample, if any (``LagSampler.latest``). A failure to log is counted,
+    Kafka lag per partition when it changed (``LatestLag.latest``). A failure to log is counted,
     never raised: watching the pipeline must not stop it.
     """
 

@@ -20,14 +20,14 @@ from distributed import Client
 from boom_flow.config import Settings
 from boom_flow.core import RawBatch
 from boom_flow.pipeline.cluster import dask_client
-from boom_flow.pipeline.events import Lag, LagSampler, SchedulerEvents, chain, scheduler_log
+from boom_flow.pipeline.events import LatestLag, Monitors, SchedulerEvents, chain, scheduler_log
 from boom_flow.pipeline.flow import Pipeline
 from boom_flow.pipeline.graph import GraphSpec, SourceSpec
 from boom_flow.pipeline.resources import Connections
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome, BatchPlan
 from boom_flow.sources.files import file_batches
-from boom_flow.sources.kafka import KafkaPacketSource, rolling_topics
+from boom_flow.sources.kafka import KafkaPacketSource, SourceMonitor, rolling_topics
 from boom_flow.stages import configure_stage
 from boom_flow.storage import ensure_indexes
 
@@ -41,8 +41,6 @@ class OpenSource:
     batches: Callable[[Ready], Iterator[RawBatch]]
     commit: Callable[[Any], None] | None
     close: Callable[[], None]
-    #: Per-partition lag of a Kafka source (None for files).
-    lag: Lag | None = None
 
 
 def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
@@ -56,7 +54,8 @@ def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
 
 
 def open_source(
-    settings: Settings, graph: GraphSpec, max_alerts: int, max_ms: int, stop: threading.Event
+    settings: Settings, graph: GraphSpec, max_alerts: int, max_ms: int, stop: threading.Event,
+    monitor: SourceMonitor | None = None,
 ) -> OpenSource:
     spec: SourceSpec = graph.source
     if spec.kind == "files":
@@ -70,9 +69,9 @@ def open_source(
     programids = getattr(survey, "programids", [1])
     topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
-                               max_alerts, max_ms)
+                               max_alerts, max_ms, monitor=monitor)
     return OpenSource(lambda ready: source.batches(stop, spec.idle_timeout_s, ready),
-                      source.commit, source.close, source.lag)
+                      source.commit, source.close)
 
 
 def run_pipeline(
@@ -81,11 +80,14 @@ def run_pipeline(
     stop: threading.Event | None = None,
     on_outcome: Callable[[BatchOutcome], None] | None = None,
     client: Client | None = None,
+    monitor: SourceMonitor | None = None,
 ) -> RunSummary:
     """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set.
 
-    Each acknowledged batch's outcome goes to ``on_outcome`` and, as an event, to the
-    Dask scheduler (``pipeline.events``), where the boom_flow dashboard page shows it.
+    ``on_outcome`` sees every acknowledged batch; ``monitor`` hears from the source
+    (polls, partitions assigned, lag after each commit): ``boom_flow.metrics`` feeds on
+    both. Each outcome also goes, as an event with the latest lag, to the Dask scheduler
+    (``pipeline.events``), where the boom_flow dashboard page shows it.
     """
     stop = stop or threading.Event()
     batch = settings.batch
@@ -97,15 +99,18 @@ def run_pipeline(
     with ExitStack() as resources:
         if client is None:
             client = resources.enter_context(dask_client(settings.dask))
-        source = open_source(settings, graph, max_alerts, max_ms, stop)
+        lag = LatestLag()
+        source = open_source(settings, graph, max_alerts, max_ms, stop, Monitors(monitor, lag))
         resources.callback(source.close)
-        lag = (resources.enter_context(LagSampler(source.lag)).latest
-               if source.lag is not None else None)
-        events = SchedulerEvents(scheduler_log(client), graph.survey, lag)
+        events = SchedulerEvents(scheduler_log(client), graph.survey, lag.latest)
         pipeline = resources.enter_context(
             Pipeline(client, plan, max_in_flight, source.commit, chain(on_outcome, events)))
         try:
             for raw in source.batches(pipeline.has_idle_worker):
+                if monitor is not None:
+                    monitor.polled()
+                if raw.packets or raw.rejected:
+                    pipeline.summary.received()
                 pipeline.push(raw)
                 if stop.is_set():
                     break

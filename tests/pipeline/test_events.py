@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import msgpack
@@ -11,7 +9,8 @@ import msgpack
 from boom_flow.pipeline.events import (
     LATENCY_SAMPLE,
     TOPIC,
-    LagSampler,
+    LatestLag,
+    Monitors,
     SchedulerEvents,
     chain,
     latencies_ms,
@@ -70,24 +69,26 @@ def test_chain_calls_every_hook_in_order_and_skips_none() -> None:
     assert calls == ["a", "b"]
 
 
-def test_lag_sampler_hands_each_sample_over_once_and_survives_errors() -> None:
-    answers = iter([RuntimeError("broker hiccup"), {"t:0": 4}])
-    asked = threading.Event()
+def test_latest_lag_keeps_the_owned_partitions_and_hands_changes_over_once() -> None:
+    lag = LatestLag()
+    assert lag.latest() is None
+    lag.assigned([("t", 0), ("t", 1)])
+    lag.lag("t", 0, 40)
+    lag.lag("t", 1, 7)
+    lag.lag("t", 0, 25)
+    assert lag.latest() == {"t:0": 25, "t:1": 7}
+    assert lag.latest() is None  # nothing new since
+    lag.assigned([("t", 1)])  # a rebalance took partition 0 away
+    assert lag.latest() == {"t:1": 7}
 
-    def lag() -> dict[str, int]:
-        answer = next(answers, {"t:0": 4})
-        if isinstance(answer, Exception):
-            raise answer
-        asked.set()
-        return answer
 
-    with LagSampler(lag, interval_s=0.01) as sampler:
-        assert asked.wait(5)
-        deadline = time.monotonic() + 5
-        sample = None
-        while sample is None and time.monotonic() < deadline:
-            sample = sampler.latest()
-    assert sample == {"t:0": 4}
+def test_monitors_forward_to_each_and_skip_none() -> None:
+    first, second = LatestLag(), LatestLag()
+    both = Monitors(first, None, second)
+    both.polled()
+    both.assigned([("t", 0)])
+    both.lag("t", 0, 3)
+    assert first.latest() == second.latest() == {"t:0": 3}
 
 
 def test_no_lag_sample_means_no_lag_key() -> None:

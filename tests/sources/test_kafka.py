@@ -139,35 +139,3 @@ def test_while_the_cluster_is_busy_a_batch_keeps_growing_until_its_bounds(
     finally:
         source.close()
     assert [sorted(p.data for p in b.packets) for b in got] == [[b"a", b"b", b"c"]]
-
-
-def test_lag_counts_what_the_group_has_not_committed(
-    stack_settings: Settings, night_topics: list[str]
-) -> None:
-    topic = night_topics[0]
-    # One record batch per message: Tansu's high watermark is the last record batch's
-    # base offset + 1, exact only then (a real Kafka is exact either way).
-    producer = confluent_kafka.Producer(stack_settings.services.kafka.producer_config())
-    for i in range(30):  # 10 a partition
-        producer.produce(topic, f"m{i}".encode(), partition=i % 3)
-        assert producer.flush(10) == 0
-    config = stack_settings.services.kafka.consumer_config(group_id=f"g-{uuid.uuid4().hex[:8]}")
-    source = KafkaPacketSource(config, [topic], max_packets=4, max_ms=500)
-    try:
-        assert source.lag() == {}  # nothing assigned yet
-        batches = iter(source.batches(threading.Event(), idle_timeout_s=3.0))
-        first = next(batches)
-        before = source.lag()
-        source.commit(first.commit)
-        after_first = source.lag()
-        for batch in batches:
-            source.commit(batch.commit)
-        drained = source.lag()
-    finally:
-        source.close()
-    partitions = {f"{topic}:{n}" for n in range(3)}
-    assert before == dict.fromkeys(partitions, 10)  # nothing committed: the whole log
-    committed = {f"{t}:{p}": offset for t, p, offset in first.commit.positions}
-    assert sum(committed.values()) == len(first.packets)
-    assert after_first == {name: 10 - committed.get(name, 0) for name in partitions}
-    assert drained == dict.fromkeys(partitions, 0)
