@@ -41,6 +41,10 @@ class MongoSettings(Section):
     database: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,63}$")]
     username: SecretStr | None = None
     password: SecretStr | None = None
+    #: Embedded server only: keep an oplog (a one-node replica set, for change
+    #: streams). Off, SecantusDB runs standalone and skips the per-update oplog
+    #: entry, whose diff walks the whole aux document in Python (BENCHMARKS.md).
+    oplog: bool = False
 
     @field_validator("uri")
     @classmethod
