@@ -286,6 +286,12 @@ class ApiSettings(Section):
     admin_password: SecretStr | None = None
 
 
+class FiltersSettings(Section):
+    #: Activating a filter (or a new version) is refused when it passes more than this
+    #: share of a reference night's alerts; admins may override.
+    max_match_rate: Annotated[float, Field(gt=0, le=1)]
+
+
 class Settings(Section):
     """The whole boom_flow configuration."""
 
@@ -296,6 +302,7 @@ class Settings(Section):
     crossmatch: CrossmatchSettings
     models: ModelsSettings
     api: ApiSettings
+    filters: FiltersSettings
 
 
 #: Field names whose values are secrets: never accepted from the packaged defaults,

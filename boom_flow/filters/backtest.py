@@ -65,13 +65,7 @@ def test_filter_on_archive(db: Database, *, survey: str, pipeline: str | bytes |
     if aux_view is not None:
         active = replace(active, every_alias=True)
     names = collection_names(survey)
-    query: dict[str, Any] = {"candidate.jd": {"$gte": float(start_jd), "$lte": float(end_jd)}}
-    if object_ids is not None:
-        query["objectId"] = {"$in": list(object_ids)}
-    if candids is not None:
-        query["_id"] = {"$in": [int(c) for c in candids]}
-    if active.programids is not None:
-        query["candidate.programid"] = {"$in": list(active.programids)}
+    query = alert_query(active, start_jd, end_jd, object_ids, candids)
     cursor = (db[names["alerts"]].find(query, {name: 1 for name in ALERT_FIELDS})
               .sort([("candidate.jd", 1), ("_id", 1)]).batch_size(CHUNK))
     outputs: list[dict[str, Any]] = []
@@ -83,6 +77,21 @@ def test_filter_on_archive(db: Database, *, survey: str, pipeline: str | bytes |
         if limit is not None and len(outputs) >= limit:
             return outputs[:limit]
     return outputs
+
+
+def alert_query(active: ActiveFilter, start_jd: float, end_jd: float,
+                object_ids: Sequence[Any] | None = None,
+                candids: Sequence[int] | None = None) -> dict[str, Any]:
+    """The stored alerts a backtest of ``active`` reads: the jd window (inclusive), the
+    filter's programids, optionally these objects or alert ids."""
+    query: dict[str, Any] = {"candidate.jd": {"$gte": float(start_jd), "$lte": float(end_jd)}}
+    if object_ids is not None:
+        query["objectId"] = {"$in": list(object_ids)}
+    if candids is not None:
+        query["_id"] = {"$in": [int(c) for c in candids]}
+    if active.programids is not None:
+        query["candidate.programid"] = {"$in": list(active.programids)}
+    return query
 
 
 def test_filter_on_files(path: Path, *, survey: str, pipeline: str | bytes | list[Any],
