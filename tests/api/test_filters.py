@@ -207,3 +207,32 @@ def test_backtest_of_lsst_names_only_the_ztf_aliases_the_user_may_see(api_server
         db.LSST_alerts_aux.drop()
     assert seen == {"public": [[REAL_OBJECT]], "partner": [[REAL_OBJECT, PRIVATE]],
                     "admin": [[REAL_OBJECT, PRIVATE]]}
+
+
+def test_activation_over_max_match_rate_is_refused_and_only_admins_force_it(
+        api_server: Api) -> None:
+    broad = [{"$match": {"candidate.magpsf": {"$lt": 99}}}, {"$project": {"objectId": 1}}]
+    everything = {"reference_start_jd": 0, "reference_end_jd": 3e6}
+    base = {"name": "everything", "survey": "ZTF", "permissions": {"ZTF": [1]},
+            "pipeline": broad, **everything}
+    alerts = api_server.db.ZTF_alerts.count_documents({"candidate.programid": 1})
+    with api_server.client("public") as public, api_server.client("admin") as admin:
+        message = error(public.post("/filters", json=base), 400)
+        assert f"100.00% pass ({alerts} of {alerts} stored ZTF alerts" in message
+        assert "filters.max_match_rate = 5%" in message and '"force": true' in message
+        assert "only an admin" in error(public.post("/filters", json={**base, "force": True}),
+                                        403)
+        stored = envelope(public.post("/filters", json={**base, "active": False}))
+        assert "activation refused" in error(public.patch(
+            f"/filters/{stored['id']}", json={"active": True, **everything}), 400)
+        forced = envelope(admin.patch(f"/filters/{stored['id']}",
+                                      json={"active": True, "force": True}))
+        assert forced["active"] is True
+        # a new version of a live filter is checked as well
+        assert "activation refused" in error(public.post(
+            f"/filters/{stored['id']}/versions", json={"pipeline": broad, **everything}), 400)
+        assert len(envelope(public.get(f"/filters/{stored['id']}"))["fv"]) == 1
+        narrow = [{"$match": {"candidate.magpsf": {"$lt": 5}}}, {"$project": {"objectId": 1}}]
+        response = public.post("/filters", json={**base, "pipeline": narrow})
+        assert response.status_code == 200
+        assert f"reference night: 0.00% pass (0 of {alerts} stored" in response.json()["message"]

@@ -123,3 +123,31 @@ def test_results_and_errors_are_shown_from_valkey(environment: dict[str, str],
         {"filter_id": filter_id, "candid": 7, "reason": "EvaluationError: $size"})})
     failed = _run(environment, "errors", "--survey", "lsst", "--limit", "1")
     assert f"{filter_id}: 2 errors" in failed.output and "$size" in failed.output
+
+
+def test_add_and_activate_refuse_a_filter_over_max_match_rate(
+        environment: dict[str, str], mongo_db: Database, shared_data: Path,
+        pipeline_file: Path) -> None:
+    night = shared_data / "ztf" / "alerts" / "pgb_ZTF21abiuvdk_lightcurve"
+    packets = [RawPacket(p.read_bytes(), str(p)) for p in sorted(night.glob("*.avro"))[:12]]
+    ingest(mongo_db, "ztf", shared_data, packets, 12)
+    window = ("--reference-start-jd", "0", "--reference-end-jd", "3e6")
+    passed = len(server_results(mongo_db, "ZTF", PIPELINE, (1, 2, 3)))
+    assert passed > 0.05 * 12
+    add = ("add", str(pipeline_file), "--name", "drb", "--survey", "ztf", "--permissions",
+           "ZTF=1,2,3", "--user", "u")
+    refused = _run(environment, *add, *window)
+    assert refused.exit_code == 1
+    assert f"{100 * passed / 12:.2f}% pass ({passed} of 12 stored ZTF alerts" in refused.output
+    assert "--force" in refused.output and mongo_db.filters.count_documents({}) == 0
+
+    inactive = _run(environment, *add, "--inactive")
+    filter_id = re.search(r"created (\S+)", inactive.output).group(1)
+    assert _run(environment, "activate", filter_id, *window).exit_code == 1
+    assert mongo_db.filters.find_one({"_id": filter_id})["active"] is False
+    # measured on a JD range without alerts: nothing to refuse on
+    empty = _run(environment, "activate", filter_id, "--reference-start-jd", "1",
+                 "--reference-end-jd", "2")
+    assert empty.exit_code == 0 and "no stored ZTF alert" in empty.output
+    forced = _run(environment, *add, *window, "--force")
+    assert forced.exit_code == 0 and mongo_db.filters.count_documents({"active": True}) == 2
