@@ -216,20 +216,30 @@ def deactivate(ctx: Context, filter_id: str) -> None:
 @click.option("--limit", type=int, default=None, help="Stop after this many passed.")
 @click.option("--sample", type=int, default=3, show_default=True,
               help="How many passing outputs to print.")
+@click.option("--explain", is_flag=True,
+              help="Print how many alerts enter and leave each stage instead.")
+@click.option("--candid", "candids", type=int, multiple=True,
+              help="With --explain: the stage and the false condition that dropped this "
+                   "alert, with the values it saw (repeatable).")
 @pass_context
 def test(ctx: Context, file: Path, survey: str, permissions: tuple[str, ...],
          night: Path | None, start_jd: float | None, end_jd: float | None,
-         limit: int | None, sample: int) -> None:
+         limit: int | None, sample: int, explain: bool, candids: tuple[int, ...]) -> None:
     """Run the pipeline in FILE over a night of files (--path) or the stored archive
     (--start-jd/--end-jd), as the live stream would (no look-ahead): print how many
-    alerts passed and a sample of the outputs."""
+    alerts passed and a sample of the outputs (--explain: stage by stage)."""
     from boom_flow.filters import backtest
     from boom_flow.filters.mql import PipelineError
 
     if (night is None) == (start_jd is None or end_jd is None):
         raise click.UsageError("give either --path or both --start-jd and --end-jd")
+    if candids and not explain:
+        raise click.UsageError("--candid goes with --explain")
     rights = parse_permissions(permissions)
     pipeline = _read(file)
+    if explain:
+        _explain(ctx, file, survey, rights, night, start_jd, end_jd, candids)
+        return
     try:
         if night is not None:
             options = _survey_options(ctx, survey)
@@ -249,6 +259,30 @@ def test(ctx: Context, file: Path, survey: str, permissions: tuple[str, ...],
     click.echo(f"{len(outputs)} passed over {where}")
     for output in outputs[:sample]:
         click.echo(json.dumps(output, default=str))
+
+
+def _explain(ctx: Context, file: Path, survey: str, rights: dict[str, list[int]],
+             night: Path | None, start_jd: float | None, end_jd: float | None,
+             candids: tuple[int, ...]) -> None:
+    from boom_flow.filters import backtest
+    from boom_flow.filters.mql import PipelineError
+    from boom_flow.filters.mql.explain import describe
+
+    try:
+        if night is not None:
+            report = backtest.explain_on_files(
+                night, survey=survey, pipeline=_read(file), permissions=rights,
+                trace=candids, survey_options=_survey_options(ctx, survey))
+        else:
+            assert start_jd is not None and end_jd is not None
+            with _store(ctx) as store:
+                report = backtest.explain_on_archive(
+                    store.collection.database, survey=survey, pipeline=_read(file),
+                    permissions=rights, start_jd=start_jd, end_jd=end_jd, trace=candids)
+    except (PipelineError, ValueError) as error:
+        raise click.ClickException(f"invalid filter: {error}") from None
+    for line in describe(report):
+        click.echo(line)
 
 
 def _survey_options(ctx: Context, survey: str) -> dict[str, Any]:

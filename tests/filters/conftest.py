@@ -1,5 +1,6 @@
 """An archive of every real ZTF alert of ``../shared/data``, written batch by batch as
-the pipeline writes it, shared by the tests of a module (activation guard, explain)."""
+the pipeline writes it, shared by the package's tests (activation guard, explain),
+which add no alert to it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from boom_flow.config import Settings
 from tests.filters.helpers import ingest, ztf_packets
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def ztf_archive(stack_settings: Settings, shared_data: Path) -> Iterator[Database]:
     client: pymongo.MongoClient = pymongo.MongoClient(
         stack_settings.services.mongodb.connection_uri)

@@ -82,6 +82,11 @@ class FilterTest(BaseModel):
     candids: list[int] | None = None
     limit: Annotated[int, Field(gt=0)] | None = None
     max_time_ms: Annotated[int, Field(gt=0)] | None = None
+    explain: bool = Field(False, description="Instead of the passing outputs, how many "
+                          "alerts enter and leave each stage, and for each alert id of "
+                          "`trace` (default: `candids`) the stage and the false condition "
+                          "that dropped it, with the values it saw.")
+    trace: list[int] | None = None
 
 
 def _store(state: ApiState) -> Any:
@@ -202,8 +207,9 @@ def add_version(request: Request, filter_id: str, body: NewVersion,
     return envelope(_activated(f"new version of filter {filter_id}", store), version)
 
 
-def _backtest(request: Request, body: FilterTest, user: User) -> list[dict[str, Any]]:
-    from boom_flow.filters.backtest import test_filter_on_archive
+def _backtest(request: Request, body: FilterTest, user: User) -> Any:
+    """The passing outputs (or, with ``explain``, the explanation) of the back-test."""
+    from boom_flow.filters.backtest import explain_on_archive, test_filter_on_archive
     from boom_flow.filters.mql import PipelineError
 
     state = api_state(request)
@@ -221,6 +227,12 @@ def _backtest(request: Request, body: FilterTest, user: User) -> list[dict[str, 
     aux_view = view_stages(aux, user.rights) if aux in ALIAS_HOLDERS else []
     try:
         with archive.time_budget(min(budget, state.api.max_time_ms_limit), client_side=True):
+            if body.explain:
+                return explain_on_archive(
+                    state.db, survey=body.survey, pipeline=body.pipeline,
+                    permissions=body.permissions, start_jd=body.start_jd,
+                    end_jd=body.end_jd, object_ids=body.object_ids, candids=body.candids,
+                    trace=body.trace or body.candids or (), aux_view=aux_view)
             return test_filter_on_archive(
                 state.db, survey=body.survey, pipeline=body.pipeline,
                 permissions=body.permissions, start_jd=body.start_jd, end_jd=body.end_jd,
@@ -234,6 +246,8 @@ def _backtest(request: Request, body: FilterTest, user: User) -> list[dict[str, 
              dependencies=[Depends(query_slot)])
 def test_filter(request: Request, body: FilterTest, user: CurrentUser) -> DocumentResponse:
     passed = _backtest(request, body, user)
+    if body.explain:
+        return envelope(f"{passed['passed']} of {passed['alerts']} alerts pass", passed)
     SizeBudget(api_state(request).api.max_response_bytes).encode_all(passed)
     return envelope(f"{len(passed)} alerts pass", passed)
 
@@ -242,7 +256,7 @@ def test_filter(request: Request, body: FilterTest, user: CurrentUser) -> Docume
              dependencies=[Depends(query_slot)])
 def test_filter_count(request: Request, body: FilterTest, user: CurrentUser
                       ) -> DocumentResponse:
-    passed = _backtest(request, body, user)
+    passed = _backtest(request, body.model_copy(update={"explain": False}), user)
     return envelope(f"{len(passed)} alerts pass", len(passed))
 
 
