@@ -151,3 +151,26 @@ def test_add_and_activate_refuse_a_filter_over_max_match_rate(
     assert empty.exit_code == 0 and "no stored ZTF alert" in empty.output
     forced = _run(environment, *add, *window, "--force")
     assert forced.exit_code == 0 and mongo_db.filters.count_documents({"active": True}) == 2
+
+
+def test_test_explain_over_files_names_the_stage_and_condition(
+        environment: dict[str, str], shared_data: Path) -> None:
+    fast = str(shared_data / "filters" / "fast.json")
+    night = str(shared_data / "ztf")
+    plain = _run(environment, "test", fast, "--survey", "ztf", "--permissions", "ZTF=1,2,3",
+                 "--path", night)
+    passed, alerts = re.search(r"(\d+) passed over (\d+) alerts", plain.output).groups()
+    explained = _run(environment, "test", fast, "--survey", "ztf", "--permissions",
+                     "ZTF=1,2,3", "--path", night, "--explain", "--candid",
+                     "1154308030015010004")
+    assert explained.exit_code == 0, explained.output
+    lines = explained.output.splitlines()
+    assert lines[0] == f"{passed} of {alerts} alerts pass"
+    assert re.match(rf"\s+stage 0 \$match\s+in\s+{alerts}\s+out\s+\d+$", lines[1])
+    assert len([line for line in lines if line.strip().startswith("stage ")]) == 10
+    assert "candid 1154308030015010004: dropped by stage 0 ($match)" in explained.output
+    assert 'false: pipeline[0].$match.candidate.drb {"candidate.drb": {"$gt": 0.9}}' \
+        in explained.output
+    assert 'values: {"candidate.drb": 0.0130354' in explained.output
+    assert _run(environment, "test", fast, "--survey", "ztf", "--path", night,
+                "--candid", "1").exit_code == 2  # --candid needs --explain
