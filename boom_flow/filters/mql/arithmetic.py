@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Iterable
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
@@ -61,6 +62,15 @@ def to_decimal(value: Any) -> Decimal:
     return Decimal(int(value))
 
 
+def decimal_sum(values: Iterable[Any]) -> Decimal:
+    """The sum in decimal128 arithmetic (34 digits, rounded at each step as MongoDB
+    adds), not in Python's default 28-digit context."""
+    result = Decimal(0)
+    for value in values:
+        result = DECIMAL_CONTEXT.add(result, to_decimal(value))
+    return result
+
+
 def decimal_result(value: Decimal) -> Decimal128:
     return Decimal128(DECIMAL_CONTEXT.plus(value))
 
@@ -100,7 +110,7 @@ def _sum(values: list[Any], operator: str) -> Any:
         widest = max(widest, value_kind)
     numbers = [v for v in values if v is not date]
     if widest == DECIMAL:
-        total: Any = decimal_result(sum((to_decimal(v) for v in numbers), Decimal(0)))
+        total: Any = decimal_result(decimal_sum(numbers))
     elif widest == DOUBLE:
         total = 0.0
         for value in numbers:

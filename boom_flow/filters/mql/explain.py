@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from boom_flow.filters.mql.batch_stages import BatchStage, Failures
 from boom_flow.filters.mql.errors import EvaluationError
 from boom_flow.filters.mql.expressions import compile_expression, root_scope
 from boom_flow.filters.mql.paths import expression_value, query_values, split
@@ -83,6 +84,8 @@ class Explainer:
 
     def _stage(self, index: int, step: Any, current: list[tuple[Any, dict[str, Any]]]
                ) -> list[tuple[Any, dict[str, Any]]]:
+        if isinstance(step, BatchStage):
+            return self._batch_stage(index, step, current)
         kept = []
         for key, doc in current:
             try:
@@ -98,6 +101,28 @@ class Explainer:
             elif key in self.watch:
                 self.traces[key] = self._dropped(index, doc=doc)
         return kept
+
+    def _batch_stage(self, index: int, step: BatchStage,
+                     current: list[tuple[Any, dict[str, Any]]]
+                     ) -> list[tuple[Any, dict[str, Any]]]:
+        """``$sort``/``$limit``/``$group`` over the documents that reached it."""
+        failures: Failures = []
+        rows = step.rows(list(enumerate(doc for _, doc in current)), failures)
+        self.counts[index].errors += len(failures)
+        failed = {origin: error for origin, error in failures}
+        kept = {origin for origin, _ in rows}
+        reason = {"$limit": "beyond the first documents the $limit keeps",
+                  "$group": "merged by the $group into an output reported for another "
+                            "alert (its group's last)"}.get(step.name, "")
+        for origin, (key, _) in enumerate(current):
+            if key in self.watch and origin not in kept:
+                error = failed.get(origin)
+                trace = self._dropped(index, error=f"{type(error).__name__}: {error}"
+                                      if error else "")
+                if not error:
+                    trace["reason"] = reason
+                self.traces[key] = trace
+        return [(current[origin][0], doc) for origin, doc in rows]
 
     def _dropped(self, index: int, doc: dict[str, Any] | None = None, error: str = ""
                  ) -> dict[str, Any]:
@@ -250,6 +275,8 @@ def describe(report: dict[str, Any]) -> list[str]:
                          f"({trace['stage']})")
             if "error" in trace:
                 lines.append(f"  error: {trace['error']}")
+            if "reason" in trace:
+                lines.append(f"  {trace['reason']}")
             condition = trace.get("condition")
             if condition:
                 lines.append(f"  false: {condition['path']} {json.dumps(condition['spec'])}")

@@ -1,7 +1,8 @@
 """The rules a user's filter pipeline must follow (``filters.md``), checked at creation.
 
 - a JSON array of stages, each one of ``$match``, ``$project``, ``$addFields``/``$set``,
-  ``$unset``; at least one ``$match``; the last stage a ``$project`` keeping ``objectId``;
+  ``$unset``, ``$sort``, ``$limit``, ``$group`` (these three over the batch's documents);
+  at least one ``$match``; the last stage a ``$project`` keeping ``objectId``;
 - refused anywhere, however deeply nested: the stages and operators that run code, write,
   join or change the document count (``FORBIDDEN``); any operator the evaluator does not
   implement is refused when compiling, with its path.
@@ -15,10 +16,11 @@ from typing import Any
 from boom_flow.filters.mql.errors import PipelineError
 from boom_flow.filters.mql.projection import EXCLUDE, INCLUDE, parse_tree
 
-FILTER_STAGES = ("$match", "$project", "$addFields", "$set", "$unset")
+FILTER_STAGES = ("$match", "$project", "$addFields", "$set", "$unset", "$sort", "$limit",
+                 "$group")
 FORBIDDEN = frozenset({
     "$where", "$function", "$accumulator", "$out", "$merge", "$lookup", "$unionWith",
-    "$graphLookup", "$group", "$unwind",
+    "$graphLookup", "$unwind",
 })
 
 
