@@ -58,16 +58,33 @@ def to_decimal(value: Any) -> Decimal:
     if type(value) is Decimal128:
         return value.to_decimal()
     if type(value) is float:
-        return DECIMAL_CONTEXT.create_decimal_from_float(value)
+        return double_to_decimal(value)
     return Decimal(int(value))
 
 
-def decimal_sum(values: Iterable[Any]) -> Decimal:
+def double_to_decimal(value: float) -> Decimal:
+    """A double as MongoDB makes it a decimal128 (mixed arithmetic, ``$toDecimal``):
+    rounded to 15 significant digits, trailing zeros kept (``0.1`` -> ``0.100000000000000``),
+    not the double's exact binary value."""
+    exact = Decimal(value)
+    if not exact.is_finite() or exact.is_zero():
+        return exact if not exact.is_zero() else Decimal(0)
+    quantum = Decimal(1).scaleb(exact.adjusted() - 14)
+    return exact.quantize(quantum, rounding=ROUND_HALF_EVEN, context=DECIMAL_CONTEXT)
+
+
+def decimal_sum(values: Iterable[Any], doubles_to_34_digits: bool = False) -> Decimal:
     """The sum in decimal128 arithmetic (34 digits, rounded at each step as MongoDB
-    adds), not in Python's default 28-digit context."""
+    adds), not in Python's default 28-digit context. Doubles become decimals with 15
+    digits as in ``$add``, or with 34 as the ``$sum`` accumulator converts its double
+    total."""
     result = Decimal(0)
     for value in values:
-        result = DECIMAL_CONTEXT.add(result, to_decimal(value))
+        if doubles_to_34_digits and type(value) is float:
+            term = DECIMAL_CONTEXT.create_decimal_from_float(value)
+        else:
+            term = to_decimal(value)
+        result = DECIMAL_CONTEXT.add(result, term)
     return result
 
 
@@ -257,7 +274,7 @@ def absolute(value: Any) -> Any:
         return None
     value_kind = _check_number("$abs", value)
     if value_kind == DECIMAL:
-        return Decimal128(abs(value.to_decimal()))
+        return Decimal128(DECIMAL_CONTEXT.abs(value.to_decimal()))
     if value_kind == LONG and int(value) == INT64_MIN:
         raise fail("$abs", "can't take $abs of long long min")
     return integer(abs(int(value)), value_kind)

@@ -120,7 +120,7 @@ def total(values: list[Any]) -> Any:
     numbers = [v for v in values if kind(v) >= 0]
     widest = max((kind(v) for v in numbers), default=INT)
     if widest == DECIMAL:
-        return decimal_result(decimal_sum(numbers))
+        return decimal_result(decimal_sum(numbers, doubles_to_34_digits=True))
     if widest == DOUBLE:
         result = 0.0
         for value in numbers:

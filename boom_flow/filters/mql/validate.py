@@ -11,7 +11,10 @@
 from __future__ import annotations
 
 import json
+from decimal import InvalidOperation
 from typing import Any
+
+from bson import Decimal128, Int64
 
 from boom_flow.filters.mql.errors import PipelineError
 from boom_flow.filters.mql.projection import EXCLUDE, INCLUDE, parse_tree
@@ -24,9 +27,17 @@ FORBIDDEN = frozenset({
 })
 
 
+#: Extended JSON number wrappers a pipeline may use for constants of a BSON type
+#: (``{"$numberDecimal": "0.1"}``), as mongosh and the drivers write them.
+EXTENDED_NUMBERS: dict[str, Any] = {
+    "$numberDecimal": Decimal128, "$numberLong": lambda text: Int64(int(text)),
+    "$numberInt": lambda text: int(text), "$numberDouble": float,
+}
+
+
 def parse_pipeline(source: str | bytes | list) -> list[dict[str, Any]]:
     """JSON text (or an already-parsed list) -> the list of stages; PipelineError if not
-    an array of objects."""
+    an array of objects. Extended JSON numbers become their BSON types."""
     if isinstance(source, (str, bytes, bytearray)):
         try:
             parsed = json.loads(source)
@@ -40,7 +51,26 @@ def parse_pipeline(source: str | bytes | list) -> list[dict[str, Any]]:
     for index, stage in enumerate(parsed):
         if not isinstance(stage, dict):
             raise PipelineError("each stage must be an object", path=f"pipeline[{index}]")
-    return parsed
+    return [_bson_numbers(stage, f"pipeline[{index}]") for index, stage in enumerate(parsed)]
+
+
+def _bson_numbers(value: Any, path: str) -> Any:
+    """``value`` with every ``{"$numberDecimal": "..."}`` (and Long, Int, Double) made
+    the BSON value it stands for."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, text), = value.items()
+            convert = EXTENDED_NUMBERS.get(key)
+            if convert is not None:
+                try:
+                    return convert(text)
+                except (TypeError, ValueError, ArithmeticError, InvalidOperation) as error:
+                    raise PipelineError(f"{key} needs a number as a string, not {text!r}",
+                                        operator=key, path=f"{path}.{key}") from error
+        return {key: _bson_numbers(item, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [_bson_numbers(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    return value
 
 
 def find_forbidden(value: Any, path: str) -> None:
