@@ -95,6 +95,11 @@ def _store(state: ApiState) -> Any:
     return FilterStore(state.db, state.valkey, state.settings.filters.max_match_rate)
 
 
+def _guard_budget(state: ApiState) -> Any:
+    """The activation guard backtests a night: bounded like any query (503 past it)."""
+    return archive.time_budget(state.api.max_time_ms_limit, client_side=True)
+
+
 def _activated(message: str, store: Any) -> str:
     """The message, with the guard's measurement when there was one."""
     measured = store.last_match_rate
@@ -143,10 +148,11 @@ def create_filter(request: Request, body: NewFilter, user: CurrentUser) -> Docum
     _check_rights(user, body.permissions)
     store = _store(state)
     try:
-        document = store.create(
-            name=body.name, survey=body.survey, user_id=user.id, permissions=body.permissions,
-            pipeline=body.pipeline, description=body.description, active=body.active,
-            **body.guard_options(user))
+        with _guard_budget(state):
+            document = store.create(
+                name=body.name, survey=body.survey, user_id=user.id,
+                permissions=body.permissions, pipeline=body.pipeline,
+                description=body.description, active=body.active, **body.guard_options(user))
     except (PipelineError, ValueError) as error:
         raise _invalid(error) from None
     return envelope(_activated(f"created filter {body.name}", store), _shown(document))
@@ -180,7 +186,8 @@ def update_filter(request: Request, filter_id: str, body: FilterChanges,
     _check_rights(user, changes.get("permissions"))
     store = _store(state)
     try:
-        document = store.update(filter_id, **body.guard_options(user), **changes)
+        with _guard_budget(state):
+            document = store.update(filter_id, **body.guard_options(user), **changes)
     except FilterNotFound as error:
         raise not_found(f"not found: {error}") from None
     except ValueError as error:
@@ -199,7 +206,8 @@ def add_version(request: Request, filter_id: str, body: NewVersion,
     refuse_forbidden(body.pipeline, "pipeline")
     store = _store(state)
     try:
-        version = store.add_version(filter_id, body.pipeline, **body.guard_options(user))
+        with _guard_budget(state):
+            version = store.add_version(filter_id, body.pipeline, **body.guard_options(user))
     except FilterNotFound:
         raise not_found(f"filter {filter_id!r} not found") from None
     except (PipelineError, ValueError) as error:
