@@ -174,3 +174,28 @@ def test_test_explain_over_files_names_the_stage_and_condition(
     assert 'values: {"candidate.drb": 0.0130354' in explained.output
     assert _run(environment, "test", fast, "--survey", "ztf", "--path", night,
                 "--candid", "1").exit_code == 2  # --candid needs --explain
+
+
+def test_test_explain_over_the_archive_keeps_to_the_filters_rights(
+        environment: dict[str, str], mongo_db: Database, shared_data: Path,
+        pipeline_file: Path) -> None:
+    folders = [shared_data / "ztf" / "alerts" / name
+               for name in ("boom_20240716", "ztf_avro_alert_repo")]  # one is programid 3
+    packets = [RawPacket(p.read_bytes(), str(p)) for folder in folders
+               for p in sorted(folder.glob("*.avro"))]
+    ingest(mongo_db, "ztf", shared_data, packets, 12)
+    alerts = list(mongo_db.ZTF_alerts.find({}, {"candidate.programid": 1, "candidate.drb": 1}))
+    public = [a for a in alerts if a["candidate"]["programid"] == 1]
+    hidden = [a["_id"] for a in alerts if a["candidate"]["programid"] != 1]
+    dropped = [a for a in public if a["candidate"].get("drb", 1.0) <= 0.9]
+    traced = [str(a["_id"]) for a in dropped[:1]] + [str(i) for i in hidden[:1]]
+    result = _run(environment, "test", str(pipeline_file), "--survey", "ztf",
+                  "--permissions", "ZTF=1", "--start-jd", "0", "--end-jd", "3e6", "--explain",
+                  *[arg for candid in traced for arg in ("--candid", candid)])
+    assert result.exit_code == 0, result.output
+    passed = len(server_results(mongo_db, "ZTF", PIPELINE, (1,)))
+    assert result.output.splitlines()[0] == f"{passed} of {len(public)} alerts pass"
+    assert dropped and hidden
+    assert f"candid {dropped[0]['_id']}: dropped by stage 0 ($match)" in result.output
+    assert f'values: {{"candidate.drb": {dropped[0]["candidate"]["drb"]}' in result.output
+    assert f"candid {hidden[0]}: not among the alerts evaluated" in result.output
