@@ -62,3 +62,13 @@ def test_doctor_conformance_lists_the_deviations(environment: dict[str, str],
     assert flagged == (_server_answer(mongo_db) != 18.5)
     deviations = [line for line in result.output.splitlines() if line.startswith("DEVIATION")]
     assert f"{len(deviations)} deviations" in result.output
+
+
+def test_the_api_docs_of_queries_pipeline_name_the_deviation() -> None:
+    from boom_flow.api.app import create_app
+    from boom_flow.config import load_settings
+
+    app = create_app(load_settings(environ={"BOOM_FLOW_API__SECRET_KEY": "k" * 32}))
+    described = app.openapi()["paths"]["/queries/pipeline"]["post"]["description"]
+    assert '{"$arrayElemAt": ["$prv_candidates.magpsf", 0]}' in described
+    assert "boom-flow doctor --conformance" in described
