@@ -30,10 +30,14 @@ from boom_flow.sources.kafka import KafkaPacketSource, rolling_topics
 from boom_flow.stages import configure_stage
 from boom_flow.storage import ensure_indexes
 
+#: Whether the cluster would start a batch at once (``Pipeline.has_idle_worker``).
+Ready = Callable[[], bool]
+
 
 @dataclass
 class OpenSource:
-    batches: Iterator[RawBatch]
+    #: The batches, given what tells the source the cluster is ready for one.
+    batches: Callable[[Ready], Iterator[RawBatch]]
     commit: Callable[[Any], None] | None
     close: Callable[[], None]
 
@@ -55,13 +59,17 @@ def open_source(
     if spec.kind == "files":
         if spec.path is None:
             raise ValueError("a files source needs a path")
-        return OpenSource(file_batches(spec.path, max_alerts, spec.rate), None, lambda: None)
+        path = spec.path
+        # Files are all waiting: every batch is full, readiness changes nothing.
+        return OpenSource(lambda _ready: file_batches(path, max_alerts, spec.rate), None,
+                          lambda: None)
     survey = getattr(settings.surveys, graph.survey)
     programids = getattr(survey, "programids", [1])
     topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
                                max_alerts, max_ms)
-    return OpenSource(source.batches(stop, spec.idle_timeout_s), source.commit, source.close)
+    return OpenSource(lambda ready: source.batches(stop, spec.idle_timeout_s, ready),
+                      source.commit, source.close)
 
 
 def run_pipeline(
@@ -87,7 +95,7 @@ def run_pipeline(
         pipeline = resources.enter_context(
             Pipeline(client, plan, max_in_flight, source.commit, on_outcome))
         try:
-            for raw in source.batches:
+            for raw in source.batches(pipeline.has_idle_worker):
                 pipeline.push(raw)
                 if stop.is_set():
                     break
