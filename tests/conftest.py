@@ -17,11 +17,11 @@ import pymongo
 import pytest
 import redis
 
-from boom_flow.config import Settings, load_settings
+from boom_flow.config import SHARED_DATA_VARIABLE, Settings, load_settings
 from boom_flow.services import LocalStack
 
 SHARED_DATA = Path(
-    os.environ.get("BOOM_FLOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+    os.environ.get(SHARED_DATA_VARIABLE, Path(__file__).resolve().parents[2] / "shared" / "data")
 )
 
 

@@ -19,9 +19,11 @@ from typing import Any
 import confluent_kafka
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from boom_flow.config import SHARED_DATA_VARIABLE
+
 #: The night the benchmark simulates (2024-07-16 UTC, as the BOOM paper's night).
 NIGHT_JD = 2460507.5
-SHARED_DATA = Path(os.environ.get("BOOM_FLOW_SHARED_DATA",
+SHARED_DATA = Path(os.environ.get(SHARED_DATA_VARIABLE,
                                   Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 

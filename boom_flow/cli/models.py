@@ -1,7 +1,10 @@
-"""``boom-flow models train|list``: the project's own XGBoost models and the registry."""
+"""``boom-flow models train|list|fetch``: the project's own XGBoost models, the registry
+and the published ONNX classifiers."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -11,7 +14,7 @@ from boom_flow.cli.context import Context, pass_context
 
 @click.group()
 def models() -> None:
-    """Train XGBoost classifiers and inspect the configured models."""
+    """Train XGBoost classifiers, fetch the published ones, inspect the configured models."""
 
 
 @models.command()
@@ -91,3 +94,55 @@ def list_models(ctx: Context, survey: str | None) -> None:
             click.echo(f"  {'':12} {status}")
     if failed:
         raise SystemExit(1)
+
+
+@models.command()
+@click.option("--from", "source", metavar="DIR|URL", default=None,
+              help="A mirror: a folder or a base URL holding the files under their names "
+                   "[default: BOOM's repository on GitHub].")
+@pass_context
+def fetch(ctx: Context, source: str | None) -> None:
+    """Download the published ACAI (five heads) and BTSbot ONNX files, check each
+    against the SHA-256 pinned in boom_flow, and install them into models.models_dir.
+
+    A file whose checksum is not pinned is refused and nothing of it is kept; a verified
+    copy already in place is left alone. Exit 1 unless every file is in place.
+    """
+    from tqdm import tqdm
+
+    from boom_flow.ml.fetch import FetchResult, fetch_models
+    from boom_flow.ml.published import DEFAULT_SOURCE, PUBLISHED_MODELS
+
+    models_dir = ctx.settings.models.models_dir
+    source = source or DEFAULT_SOURCE
+    click.echo(f"fetching {len(PUBLISHED_MODELS)} model files from {source}")
+    click.echo(f"into {models_dir} (models.models_dir)")
+    bars: list[tqdm] = []
+
+    def progress(name: str, size: int) -> Callable[[int], None]:
+        bars.append(tqdm(total=size, desc=name, unit="B", unit_scale=True, file=sys.stderr,
+                         disable=None, leave=False, dynamic_ncols=True))
+        return bars[-1].update
+
+    def report(result: FetchResult) -> None:
+        while bars:
+            bars.pop().close()
+        verdict = f"{result.status}: {result.detail}" if result.detail else result.status
+        click.echo(f"  {result.name:30} {verdict}")
+        if not result.ok:
+            click.echo(f"  {'':30} looked at {result.location}")
+
+    results = fetch_models(models_dir, source, progress=progress, on_result=report)
+    ready = sum(result.ok for result in results)
+    click.echo(f"{ready} of {len(PUBLISHED_MODELS)} model files ready in {models_dir}")
+    if ready == len(PUBLISHED_MODELS):
+        return
+    statuses = {result.status for result in results}
+    if "refused" in statuses:
+        click.echo("a refused file matches none of the pinned checksums (a damaged download "
+                   "or a wrong mirror): nothing of it was kept", err=True)
+    if statuses & {"unavailable", "unreachable"}:
+        click.echo(f"could not get every file from {source}. Without internet access, copy "
+                   "the files from a machine that has them (or a mirror) and run: "
+                   "boom-flow models fetch --from DIR|URL", err=True)
+    raise SystemExit(1)

@@ -3,6 +3,7 @@
 from boom_flow.config.loader import (
     CONFIG_PATH_VARIABLE,
     ENV_PREFIX,
+    SHARED_DATA_VARIABLE,
     ConfigError,
     load_settings,
     packaged_defaults,
@@ -12,6 +13,7 @@ from boom_flow.config.model import Settings
 __all__ = [
     "CONFIG_PATH_VARIABLE",
     "ENV_PREFIX",
+    "SHARED_DATA_VARIABLE",
     "ConfigError",
     "Settings",
     "load_settings",
