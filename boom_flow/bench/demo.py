@@ -40,6 +40,12 @@ DEMO_CATALOG = "galaxies"
 DEMO_FILTER_NAME = "demo: real, positive, not a known asteroid"
 DEMO_USER = "demo"
 _DEFAULT_STAGES = ("crossmatch", "features", "classify", "filter")
+#: Serves the archive the demo filled; the API refuses a secret key under 32 bytes,
+#: so the suggestion makes one of 64 hexadecimal characters.
+API_COMMAND = ("BOOM_FLOW_API__SECRET_KEY=$(python3 -c 'import secrets; "
+               "print(secrets.token_hex(32))') boom-flow api")
+#: Gets the classifiers the demo scores with (ACAI x5, BTSbot, about 1 MB).
+FETCH_COMMAND = "boom-flow models fetch"
 
 
 @dataclass
@@ -58,6 +64,7 @@ class DemoReport:
     dashboard: str | None
     mongo_uri: str
     database: str
+    api_url: str = "http://127.0.0.1:4000"
     notes: list[str] = field(default_factory=list)
 
 
@@ -108,6 +115,12 @@ def demo_filter(settings: Settings) -> str:
                           user_id=DEMO_USER, numbered=False)[0]
 
 
+def no_models_note(settings: Settings) -> str:
+    return (f"no classifier model in {settings.models.models_dir}, so no scores: "
+            f"`{FETCH_COMMAND}` installs ACAI and BTSbot there; then run the demo again "
+            "(--seed 1 for a new night)")
+
+
 def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
              graph_path: Path | None, progress: Callable[[str], None],
              on_outcome: Callable[[BatchOutcome], None] | None = None) -> DemoReport:
@@ -146,8 +159,7 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
             progress(f"filter: {DEMO_FILTER_NAME!r} ({filter_id})")
         models = usable_models(settings) if "classify" in stages else []
         if "classify" in stages and not models:
-            notes.append(f"no classifier model in {settings.models.models_dir}: put the ONNX "
-                         "files there (or set BOOM_FLOW_MODELS__MODELS_DIR) to get scores")
+            notes.append(no_models_note(settings))
         started_ms = time.time() * 1000
         progress(f"replaying through {' -> '.join(['decode', *stages, 'write'])}")
         with dask_client(settings.dask) as client:
@@ -167,7 +179,8 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
         objects_with_matches=matched, objects_checked=checked, classified=classified,
         models=models, filter_passes=passes, filter_id=filter_id, stages=stages,
         dashboard=dashboard,
-        mongo_uri=mongo.connection_uri, database=mongo.database, notes=notes,
+        mongo_uri=mongo.connection_uri, database=mongo.database,
+        api_url=f"http://{settings.api.host}:{settings.api.port}", notes=notes,
     )
 
 
@@ -229,8 +242,7 @@ def report_lines(report: DemoReport) -> list[str]:
     lines += [
         "",
         "where to look next",
-        "  API:        BOOM_FLOW_API__SECRET_KEY=change-me boom-flow api   "
-        "-> http://127.0.0.1:4000/docs",
+        f"  API:        {API_COMMAND}   -> {report.api_url}/docs",
         f"  archive:    pymongo.MongoClient('{report.mongo_uri}')['{report.database}']"
         "['ZTF_alerts'] (in a notebook or a Python shell)",
         "  dashboard:  the Dask dashboard of a running pipeline "
