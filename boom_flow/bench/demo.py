@@ -223,8 +223,8 @@ def report_lines(report: DemoReport) -> list[str]:
         "demo night",
         f"  alerts:          {report.alerts:,} simulated ZTF alerts of {report.objects:,} "
         f"objects; {s.stored:,} stored, {s.duplicates:,} already in the archive, "
-        f"{s.rejected} rejected",
-        f"  rate:            {s.alerts_per_s:,.1f} alerts/s over {s.elapsed_s:.1f} s "
+        f"{s.repeated:,} repeated, {s.rejected} rejected",
+        f"  rate:            {s.alerts_per_s:,.1f} alerts/s over {s.busy_s:.1f} s "
         f"({', '.join(report.stages) or 'decode and write only'})",
         f"  stage time:      {shares or '-'}",
     ]

@@ -17,6 +17,7 @@ from boom_flow.pipeline.graph import GraphError, GraphSpec, SourceSpec, load_gra
 from boom_flow.pipeline.run import run_pipeline
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome
+from boom_flow.storage import collection_names
 
 
 @click.command()
@@ -100,9 +101,15 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         progress.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    _print_summary(summary)
+    _print_summary(summary, graph.survey)
 
 
-def _print_summary(summary: RunSummary) -> None:
+def _print_summary(summary: RunSummary, survey: str) -> None:
     for line in summary.lines():
         click.echo(line)
+    if summary.rejected:
+        click.echo(f"the rejected packets are kept whole, with their reason, in "
+                   f"{collection_names(survey)['alerts_rejected']}")
+    if summary.nothing_usable:
+        raise click.ClickException(f"nothing could be stored: all {summary.rejected} packets "
+                                   "were rejected (reasons above)")

@@ -101,6 +101,8 @@ def run_pipeline(
         pipeline = Pipeline(client, plan, max_in_flight, source.commit, on_outcome)
         try:
             for raw in source.batches:
+                if raw.packets or raw.rejected:
+                    pipeline.summary.received()
                 pipeline.push(raw)
                 if stop.is_set():
                     break

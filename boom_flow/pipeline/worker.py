@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -49,7 +50,11 @@ class BatchOutcome:
     alerts: int = 0
     stored: int = 0
     duplicates: int = 0
+    #: Alerts repeated within the batch (stored once).
+    repeated: int = 0
     rejected: int = 0
+    #: How many rejections gave each reason.
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     #: Kafka timestamps (ms) of the alerts, for latency.
     timestamps_ms: list[int] = field(default_factory=list)
@@ -123,6 +128,8 @@ def process_batch(raw: RawBatch, plan: BatchPlan) -> BatchOutcome:
     outcome.alerts = len(batch)
     outcome.stored = written.alerts_inserted
     outcome.duplicates = written.alerts_existing
+    outcome.repeated = written.alerts_repeated
     outcome.rejected = written.rejected
+    outcome.rejected_reasons = dict(Counter(r.reason for r in batch.rejected))
     outcome.timestamps_ms = [p.timestamp_ms for p in raw.packets if p.timestamp_ms is not None]
     return outcome

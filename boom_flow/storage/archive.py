@@ -91,6 +91,9 @@ class WriteSummary:
     alerts_inserted: int = 0
     #: Alerts already in the archive (a replay, a redelivery): left untouched.
     alerts_existing: int = 0
+    #: Alerts whose id came earlier in the same batch (a packet delivered twice):
+    #: written once, counted here so that every alert of a batch is accounted for.
+    alerts_repeated: int = 0
     objects_created: int = 0
     #: Existing objects that got new history points or a richer version of one.
     objects_updated: int = 0
@@ -185,6 +188,7 @@ def write_batch(db: Database, batch: AlertBatch, now_jd: float | None = None, *,
                                    [_rejection_op(r, now) for r in batch.rejected])
     return WriteSummary(
         alerts_inserted=alerts_inserted, alerts_existing=alerts_existing,
+        alerts_repeated=distinct.repeated,
         objects_created=aux.created, objects_updated=aux.updated, points_added=aux.added,
         points_replaced=aux.replaced, cutouts_inserted=cutouts_inserted,
         rejected=len(batch.rejected), rejected_inserted=rejected_inserted,
@@ -219,11 +223,14 @@ class DistinctAlerts:
     ids: list[Any]
     object_ids: list[Any]
     jd: np.ndarray
+    #: Rows left out because their id came earlier in the batch.
+    repeated: int = 0
 
 
 def distinct_alerts(batch: AlertBatch) -> DistinctAlerts:
     ids = pd.Series(column_values(batch.alerts, "_id"), dtype=object)
-    rows = np.flatnonzero((ids.notna() & ~ids.duplicated()).to_numpy())
+    repeated = ids.notna() & ids.duplicated()
+    rows = np.flatnonzero((ids.notna() & ~repeated).to_numpy())
     alerts = batch.alerts.iloc[rows].reset_index(drop=True)
     table = batch.candidates.iloc[rows].reset_index(drop=True)
     schemas = column_values(alerts, "schema") if "schema" in alerts.columns else None
@@ -232,7 +239,7 @@ def distinct_alerts(batch: AlertBatch) -> DistinctAlerts:
         candidates=candidate_records(table, schemas, batch.schema_fields),
         places=coordinates(float_column(table, "ra"), float_column(table, "dec")),
         ids=column_values(alerts, "_id"), object_ids=column_values(alerts, "objectId"),
-        jd=float_column(table, "jd"))
+        jd=float_column(table, "jd"), repeated=int(repeated.sum()))
 
 
 def _alert_ops(ids: Sequence[Any], object_ids: Sequence[Any], ss_object_ids: Sequence[Any],
