@@ -70,6 +70,12 @@ _IDLE_TIMEOUT_S = 120.0
 _MIN_WORKER_MEMORY = "8GiB"
 
 Progress = Callable[[str], None]
+#: Opens a progress meter for a phase (name, size) and returns what advances it.
+Meter = Callable[[str, int], Callable[[int], None]]
+
+
+def _no_meter(_desc: str, _total: int) -> Callable[[int], None]:
+    return lambda _count: None
 
 
 @dataclass
@@ -77,6 +83,7 @@ class BenchContext:
     settings: Settings
     spec: WorkloadSpec
     progress: Progress
+    meter: Meter = _no_meter
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     topics: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -140,11 +147,12 @@ def kafka_graph(topic: str, stages: list[str], batch_alerts: int,
     )
 
 
-def run_benchmark(settings: Settings, spec: WorkloadSpec, progress: Progress = print
-                  ) -> dict[str, Any]:
-    """Run the whole benchmark; return the results (``report`` writes them)."""
+def run_benchmark(settings: Settings, spec: WorkloadSpec, progress: Progress = print,
+                  meter: Meter = _no_meter) -> dict[str, Any]:
+    """Run the whole benchmark; return the results (``report`` writes them).
+    ``meter`` shows the progress of each long phase (alerts produced, processed)."""
     started_at = datetime.now(UTC)
-    ctx = BenchContext(settings, spec, progress)
+    ctx = BenchContext(settings, spec, progress, meter)
     ctx.settings = bench_settings(settings, ctx.run_id)
     stages = stages_to_run()
     results: dict[str, Any] = {
@@ -185,13 +193,16 @@ def _measure(ctx: BenchContext, client: Client, stages: list[str],
     started = time.monotonic()
     ctx.progress(f"producing the night: {spec.n_alerts} alerts to Kafka")
     night_topic = ctx.topic("night")
-    produce(settings.services.kafka.producer_config(), night_topic, night_alerts(spec))
+    advance = ctx.meter("produce", spec.n_alerts)
+    produce(settings.services.kafka.producer_config(), night_topic, night_alerts(spec),
+            on_sent=lambda _sent: advance(1))
     ctx.step("produce_night", started)
 
     graph = kafka_graph(night_topic, stages, spec.batch_alerts, setup.stage_params)
     ctx.progress(f"throughput: the pipeline ({', '.join(['decode', *stages, 'write'])}) "
                  f"on {spec.n_alerts} alerts from Kafka")
-    recorder = OutcomeRecorder(expected_packets=spec.n_alerts)
+    recorder = OutcomeRecorder(expected_packets=spec.n_alerts,
+                               advance=ctx.meter("throughput", spec.n_alerts))
     with MemorySampler(workers) as memory, MemorySampler(server_pids(settings)) as servers:
         summary = run_pipeline(settings, graph, stop=recorder.stop, on_outcome=recorder,
                                client=client)
@@ -245,10 +256,11 @@ def _preload_history(ctx: BenchContext, client: Client, stages: list[str],
     ctx.progress(f"history: {len(nights)} earlier night(s) of the same objects ({total} "
                  f"alerts; stages: decode, {', '.join([*stages, 'write'])}) stored before timing")
     topic = ctx.topic("history")
+    advance = ctx.meter("history: produce", total)
     for night_jd in nights:
         produce(ctx.settings.services.kafka.producer_config(), topic,
-                night_alerts(ctx.spec, night_jd))
-    recorder = OutcomeRecorder(expected_packets=total)
+                night_alerts(ctx.spec, night_jd), on_sent=lambda _sent: advance(1))
+    recorder = OutcomeRecorder(expected_packets=total, advance=ctx.meter("history: store", total))
     run_pipeline(ctx.settings, kafka_graph(topic, stages, ctx.spec.batch_alerts,
                                            setup.stage_params),
                  stop=recorder.stop, on_outcome=recorder, client=client)
@@ -270,7 +282,8 @@ def _latency_run(ctx: BenchContext, client: Client, stages: list[str], setup: ex
     alerts = list(night_alerts(spec, spec.night_jd + 1, warmup + measured))
     ctx.progress(f"latency: {measured} fresh alerts streamed at {rate:.1f}/s "
                  f"({spec.latency_rate_fraction:.0%} of the measured rate)")
-    recorder = OutcomeRecorder(expected_packets=len(alerts))
+    recorder = OutcomeRecorder(expected_packets=len(alerts),
+                               advance=ctx.meter("latency", len(alerts)))
     sent: dict[int, int] = {}
     paced_from = [float("inf")]
     producer_config = settings.services.kafka.producer_config()

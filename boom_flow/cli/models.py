@@ -3,8 +3,6 @@ and the published ONNX classifiers."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -108,8 +106,7 @@ def fetch(ctx: Context, source: str | None) -> None:
     A file whose checksum is not pinned is refused and nothing of it is kept; a verified
     copy already in place is left alone. Exit 1 unless every file is in place.
     """
-    from tqdm import tqdm
-
+    from boom_flow.cli.progress import Phases
     from boom_flow.ml.fetch import FetchResult, fetch_models
     from boom_flow.ml.published import DEFAULT_SOURCE, PUBLISHED_MODELS
 
@@ -117,22 +114,17 @@ def fetch(ctx: Context, source: str | None) -> None:
     source = source or DEFAULT_SOURCE
     click.echo(f"fetching {len(PUBLISHED_MODELS)} model files from {source}")
     click.echo(f"into {models_dir} (models.models_dir)")
-    bars: list[tqdm] = []
-
-    def progress(name: str, size: int) -> Callable[[int], None]:
-        bars.append(tqdm(total=size, desc=name, unit="B", unit_scale=True, file=sys.stderr,
-                         disable=None, leave=False, dynamic_ncols=True))
-        return bars[-1].update
+    phases = Phases(unit="B", unit_scale=True, leave=False)
 
     def report(result: FetchResult) -> None:
-        while bars:
-            bars.pop().close()
+        phases.close()
         verdict = f"{result.status}: {result.detail}" if result.detail else result.status
         click.echo(f"  {result.name:30} {verdict}")
         if not result.ok:
             click.echo(f"  {'':30} looked at {result.location}")
 
-    results = fetch_models(models_dir, source, progress=progress, on_result=report)
+    with phases:
+        results = fetch_models(models_dir, source, progress=phases, on_result=report)
     ready = sum(result.ok for result in results)
     click.echo(f"{ready} of {len(PUBLISHED_MODELS)} model files ready in {models_dir}")
     if ready == len(PUBLISHED_MODELS):

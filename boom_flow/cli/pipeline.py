@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from pathlib import Path
 from types import FrameType
 
 import click
-from tqdm import tqdm
 
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.cli.progress import bar
 from boom_flow.pipeline.flow import PipelineError
 from boom_flow.pipeline.graph import GraphError, GraphSpec, SourceSpec, load_graph
 from boom_flow.pipeline.run import run_pipeline
@@ -86,8 +85,7 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    progress = tqdm(unit=" alerts", desc=f"{graph.survey} ingest", file=sys.stderr,
-                    disable=None, dynamic_ncols=True)
+    progress = bar(f"{graph.survey} ingest")
 
     def advance(outcome: BatchOutcome) -> None:
         progress.update(outcome.alerts)
