@@ -7,6 +7,7 @@ from boom_flow.config.loader import (
     ConfigError,
     load_settings,
     packaged_defaults,
+    shared_data_dir,
 )
 from boom_flow.config.model import Settings
 
@@ -18,4 +19,5 @@ __all__ = [
     "Settings",
     "load_settings",
     "packaged_defaults",
+    "shared_data_dir",
 ]

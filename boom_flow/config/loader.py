@@ -30,6 +30,16 @@ _NOT_SETTINGS = frozenset({CONFIG_PATH_VARIABLE, SHARED_DATA_VARIABLE})
 _FILE_SUFFIX = "_file"
 
 
+def shared_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the project's real test data lies (tests and benchmarks only):
+    ``$BOOM_FLOW_SHARED_DATA``, else ``shared/data`` beside the checkout. It may not
+    exist: a fresh clone has none, and what needs it says so and skips."""
+    environ = os.environ if environ is None else environ
+    if environ.get(SHARED_DATA_VARIABLE):
+        return Path(environ[SHARED_DATA_VARIABLE])
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
 class ConfigError(ValueError):
     """The configuration cannot be used; the message says which key and why."""
 

@@ -31,6 +31,8 @@ from boom_flow.cli.main import cli
 from boom_flow.pipeline.summary import RunSummary
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.clean_clone
+
 N_ALERTS = 120
 
 

@@ -19,6 +19,8 @@ from boom_flow.ml.published import PUBLISHED_MODELS, Digest, PublishedModel
 from boom_flow.ml.registry import load_model
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.clean_clone
+
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
