@@ -14,7 +14,6 @@ import types
 from importlib import resources
 from typing import Any, Literal, Union, get_args, get_origin
 
-from annotated_types import Ge, Gt, Le, MinLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -98,17 +97,16 @@ def type_name(annotation: Any) -> str:
 
 
 def constraints(field: FieldInfo) -> str:
+    """``> 0``, ``>= 1, <= 65535``, ``not empty``, ``matches `...```: what pydantic
+    checks besides the type (its constraint objects carry one attribute each)."""
     parts = []
     for item in _all_metadata(field):
-        if isinstance(item, Gt):
-            parts.append(f"> {item.gt}")
-        elif isinstance(item, Ge):
-            parts.append(f">= {item.ge}")
-        elif isinstance(item, Le):
-            parts.append(f"<= {item.le}")
-        elif isinstance(item, MinLen):
+        for attribute, text in (("gt", "> {}"), ("ge", ">= {}"), ("le", "<= {}")):
+            if getattr(item, attribute, None) is not None:
+                parts.append(text.format(getattr(item, attribute)))
+        if getattr(item, "min_length", None):
             parts.append("not empty")
-        elif getattr(item, "pattern", None):
+        if getattr(item, "pattern", None):
             parts.append(f"matches `{item.pattern}`")
     return ", ".join(parts)
 
