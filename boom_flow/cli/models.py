@@ -91,6 +91,8 @@ def list_models(ctx: Context, survey: str | None) -> None:
                        f"{model_path(data, settings.models_dir)}")
             click.echo(f"  {'':12} {status}")
     if failed:
+        click.echo("`boom-flow models fetch` installs the published ACAI and BTSbot files "
+                   f"into {settings.models_dir}", err=True)
         raise SystemExit(1)
 
 
