@@ -13,6 +13,7 @@ Sources: the published location by default, or a mirror: a base URL (``https://`
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -110,22 +111,13 @@ def fetch_one(model: PublishedModel, source: str, models_dir: Path,
     models_dir.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=models_dir, prefix=f".{model.name}.", suffix=".part")
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(handle, "wb") as out, _open(location) as (stream, size):
-            advance = progress(model.name, size or model.published.size) if progress else None
-            try:
-                for chunk in iter(lambda: stream.read(_CHUNK), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    if advance:
-                        advance(len(chunk))
-            except OSError as error:
-                raise SourceUnavailable(f"interrupted ({error})") from None
-        found = model.accepts(digest.hexdigest())
+        with os.fdopen(handle, "wb") as out:
+            sha256 = _copy(location, out, model, progress)
+        found = model.accepts(sha256)
         if found is None:
             expected = ", ".join(f"{d.sha256} ({d.origin})" for d in model.digests)
             return FetchResult(model.name, "refused", location,
-                               f"sha256 {digest.hexdigest()} is not pinned; expected {expected}")
+                               f"sha256 {sha256} is not pinned; expected {expected}")
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the model from other users
         os.replace(temporary, target)
         return FetchResult(model.name, "installed", location, found.origin)
@@ -134,6 +126,28 @@ def fetch_one(model: PublishedModel, source: str, models_dir: Path,
         return FetchResult(model.name, status, location, str(error))
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def _copy(location: str, out: BinaryIO, model: PublishedModel,
+          progress: Progress | None) -> str:
+    """Stream ``location`` into ``out``; its SHA-256. A body shorter than announced is
+    an interruption, not a file to judge by its checksum."""
+    digest = hashlib.sha256()
+    received = 0
+    with _open(location) as (stream, size):
+        advance = progress(model.name, size or model.published.size) if progress else None
+        try:
+            for chunk in iter(lambda: stream.read(_CHUNK), b""):
+                digest.update(chunk)
+                out.write(chunk)
+                received += len(chunk)
+                if advance:
+                    advance(len(chunk))
+        except (OSError, http.client.HTTPException) as error:  # a cut connection
+            raise SourceUnavailable(f"interrupted ({error!r})") from None
+    if size is not None and received != size:
+        raise SourceUnavailable(f"interrupted: {received:,} of {size:,} bytes received")
+    return digest.hexdigest()
 
 
 def fetch_models(models_dir: Path, source: str | None = None,

@@ -141,6 +141,32 @@ def test_a_missing_file_and_an_unreachable_source_are_reported_with_the_place(
     assert not any((tmp_path / "m").iterdir())
 
 
+class _Truncating(_Quiet):
+    """Announces the whole file, sends half of it, closes the connection."""
+
+    def do_GET(self) -> None:
+        data = b"x" * 20_000
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:10_000])
+        self.wfile.flush()
+        self.close_connection = True
+
+
+def test_a_download_cut_short_is_reported_and_leaves_nothing(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Truncating)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/models"
+        [result] = fetch_models(tmp_path / "m", url, models=PUBLISHED_MODELS[:1])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.status == "unavailable" and result.detail.startswith("interrupted")
+    assert not any((tmp_path / "m").iterdir())
+
+
 def test_fetch_from_a_local_folder(onnx: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["models", "fetch", "--from", str(onnx)],
                                 env={"BOOM_FLOW_MODELS__MODELS_DIR": str(tmp_path / "m")})
