@@ -170,9 +170,11 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
     matched, checked, classified = _archive_counts(settings, candids, sorted(objects))
     passes = _filter_passes(settings, filter_id, started_ms, set(candids)) if filter_id else 0
     if summary.duplicates:
-        notes.append(f"{summary.duplicates:,} alerts were already in the archive (an earlier "
-                     "demo with this seed): their filter results were published then; "
-                     "try --seed N for a new night")
+        # Simulated candids encode the exposure and the CCD like ZTF's, so another seed's
+        # night can draw a few of the same ids: not only a rerun of this seed.
+        notes.append(f"{summary.duplicates:,} alerts had ids already in the archive (an "
+                     "earlier demo of this night) and were left as stored, without new "
+                     "scores or filter results; try --seed N for a new night")
     mongo = settings.services.mongodb
     return DemoReport(
         alerts=len(candids), objects=len(objects), summary=summary, catalog_rows=catalog_rows,
