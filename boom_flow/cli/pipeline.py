@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -11,6 +13,8 @@ import click
 
 from boom_flow.cli.context import Context, pass_context
 from boom_flow.cli.progress import bar
+from boom_flow.config import Settings
+from boom_flow.metrics import MetricsServer, PipelineMetrics
 from boom_flow.pipeline.flow import PipelineError
 from boom_flow.pipeline.graph import GraphError, GraphSpec, load_graph
 from boom_flow.pipeline.run import files_graph, run_pipeline
@@ -84,11 +88,16 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     progress = bar(f"{graph.survey} ingest")
 
+    metrics = PipelineMetrics(graph.survey)
+
     def advance(outcome: BatchOutcome) -> None:
         progress.update(outcome.alerts)
+        metrics.observe(outcome)
 
     try:
-        summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance)
+        with _metrics_server(settings, metrics):
+            summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance,
+                                   monitor=metrics)
     except PipelineError as error:
         raise click.ClickException(f"a batch failed; nothing after it was committed:\n{error}")\
             from None
@@ -97,6 +106,21 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     _print_summary(summary, graph.survey)
+
+
+@contextmanager
+def _metrics_server(settings: Settings, metrics: PipelineMetrics) -> Iterator[None]:
+    """``/metrics`` and ``/health`` on ``metrics.port`` for as long as the run lasts."""
+    config = settings.metrics
+    if config.port is None:
+        yield
+        return
+    server = MetricsServer(metrics.registry, lambda: metrics.health(config.stale_after_s),
+                           config.host, config.port)
+    with server:
+        click.echo(f"metrics: http://{config.host}:{server.port}/metrics, "
+                   f"health: http://{config.host}:{server.port}/health", err=True)
+        yield
 
 
 def _print_summary(summary: RunSummary, survey: str) -> None:
