@@ -149,15 +149,17 @@ class Session:
     # -- filters ------------------------------------------------------------------------
     def create_filter(self, name: str, pipeline: list[dict[str, Any]] | str,
                       permissions: dict[str, list[int]] | None = None,
-                      user_id: str = "notebook") -> str:
-        """Store an active ZTF filter (validated as the API does); its id. Running
-        pipelines pick it up within a batch."""
+                      user_id: str = "notebook", force: bool = False) -> str:
+        """Store an active ZTF filter (validated as the API does, the activation guard
+        included: ``force`` passes a filter that matches more than
+        ``filters.max_match_rate`` of the reference night); its id. Running pipelines
+        pick it up within a batch."""
         from boom_flow.filters.store import FilterStore
 
         store = FilterStore(self.db, self._valkey)
         return store.create(name=name, survey="ZTF", user_id=user_id,
                             permissions=permissions or {"ZTF": [1, 2, 3]},
-                            pipeline=pipeline)["_id"]
+                            pipeline=pipeline, force=force)["_id"]
 
     def filter_results(self, filter_id: str, since_ms: int = 0, limit: int = 1000
                        ) -> pd.DataFrame:
