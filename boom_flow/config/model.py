@@ -172,6 +172,8 @@ class BatchSettings(Section):
     max_alerts: PositiveInt
     max_ms: PositiveInt
     max_in_flight: PositiveInt
+    #: Packets over this many bytes are rejected without being decoded.
+    max_packet_bytes: PositiveInt
 
 
 class ZtfSettings(Section):

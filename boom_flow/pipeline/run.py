@@ -69,12 +69,13 @@ def open_source(
     if spec.kind == "files":
         if spec.path is None:
             raise ValueError("a files source needs a path")
-        return OpenSource(file_batches(spec.path, max_alerts, spec.rate), None, lambda: None)
+        return OpenSource(file_batches(spec.path, max_alerts, spec.rate,
+                                       settings.batch.max_packet_bytes), None, lambda: None)
     survey = getattr(settings.surveys, graph.survey)
     programids = getattr(survey, "programids", [1])
     topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
-                               max_alerts, max_ms)
+                               max_alerts, max_ms, settings.batch.max_packet_bytes)
     return OpenSource(source.batches(stop, spec.idle_timeout_s), source.commit, source.close)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pymongo
 
 from boom_flow.core import AlertBatch, RawBatch
+from boom_flow.core.text import clip
 from boom_flow.pipeline.sinks import built_sinks
 from boom_flow.stages import Stage, build_stage
 from boom_flow.storage import write_batch
@@ -118,7 +119,7 @@ def process_batch(raw: RawBatch, plan: BatchPlan) -> BatchOutcome:
             sink(batch)
             outcome.seconds[name] = time.perf_counter() - started
     except Exception:
-        outcome.error = traceback.format_exc()
+        outcome.error = clip(traceback.format_exc())
         return outcome
     outcome.alerts = len(batch)
     outcome.stored = written.alerts_inserted

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 import confluent_kafka
 
 from boom_flow.core import RawBatch, RawPacket
+from boom_flow.sources.limits import DEFAULT_MAX_PACKET_BYTES, screen
 
 log = logging.getLogger(__name__)
 _LIBRDKAFKA_LOG = logging.getLogger("boom_flow.librdkafka")
@@ -71,11 +72,13 @@ class KafkaPacketSource:
         topics: Sequence[str] | Callable[[], list[str]],
         max_packets: int,
         max_ms: int,
+        max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES,
     ) -> None:
         self._topics = topics if callable(topics) else (lambda fixed=list(topics): fixed)
         self._subscribed: list[str] = []
         self.max_packets = max_packets
         self.max_ms = max_ms
+        self.max_packet_bytes = max_packet_bytes
         self._consumer = confluent_kafka.Consumer({**consumer_config, "logger": _LIBRDKAFKA_LOG})
         self._lock = threading.Lock()  # consume and commit come from different threads
         #: When the group last handed us partitions; idleness counts from there, since
@@ -142,7 +145,8 @@ class KafkaPacketSource:
         if not packets:
             return None
         token = Offsets(tuple((t, p, o) for (t, p), o in sorted(positions.items())))
-        return RawBatch(tuple(packets), commit=token)
+        kept, rejected = screen(packets, self.max_packet_bytes)
+        return RawBatch(tuple(kept), tuple(rejected), commit=token)
 
     def commit(self, token: Offsets) -> None:
         """Acknowledge a stored batch. A partition revoked meanwhile is not an error:
