@@ -143,6 +143,8 @@ class ValkeySettings(Section):
 
 class ServicesSettings(Section):
     state_dir: Path
+    #: Seconds a batch waits (retrying) for Kafka or Valkey to come back.
+    outage_wait_s: Annotated[float, Field(ge=0)]
     mongodb: MongoSettings
     kafka: KafkaSettings
     valkey: ValkeySettings

@@ -37,10 +37,16 @@ def plan_sinks(settings: Settings, graph: GraphSpec) -> tuple[SinkSpec, ...]:
     sinks: list[SinkSpec] = []
     for stage in graph.stages:
         if stage.name == "filter":
+            mongo = settings.services.mongodb
             params = {
                 "survey": graph.survey.upper(),
                 "kafka": json.dumps(settings.services.kafka.producer_config(), sort_keys=True),
                 "valkey_url": settings.services.valkey.connection_url,
+                # The publication ledger lives beside the archive (filters.ledger).
+                "mongo_uri": mongo.connection_uri,
+                "mongo_database": mongo.database,
+                "mongo_options": json.dumps(mongo.client_options(), sort_keys=True),
+                "outage_s": settings.services.outage_wait_s,
                 **{k: v for k, v in stage.params.items()
                    if k in ("stream_maxlen", "dedup_ttl_s")},
             }
