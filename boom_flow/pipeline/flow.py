@@ -5,8 +5,10 @@ source.emit(raw) ─► scatter ─► map(process_batch) ─► buffer(max_in_f
                  ─► gather_outcomes ─► sink(acknowledge: summary + commit)
 ```
 
-``emit`` blocks while ``max_in_flight`` batches are unfinished, so the source never
-runs ahead of the commits (backpressure) and memory stays flat. Outcomes arrive in
+``push`` blocks while ``max_in_flight`` batches are unfinished, so the source never
+runs ahead of the commits (backpressure) and memory stays flat. (streamz's own
+``emit`` would let a few more through, held in scatter and gather: a stop request
+would then have to wait for that backlog too.) Outcomes arrive in
 emission order, so commits do too. After a failed batch nothing more is committed:
 the run stops and a restart re-reads from the last commit.
 """
@@ -63,6 +65,7 @@ class Pipeline:
         on_outcome: Callable[[BatchOutcome], None] | None = None,
     ) -> None:
         self.client = client
+        self.max_in_flight = max_in_flight
         self.summary = RunSummary()
         self._commit = commit
         self._on_outcome = on_outcome
@@ -86,11 +89,18 @@ class Pipeline:
         if not raw.packets and not raw.rejected:
             return
         with self._done:
+            self._done.wait_for(lambda: self.unfinished < self.max_in_flight
+                                or self.failure is not None)
             self._tokens.append(raw.commit)
             self._emitted += 1
         with self.client.as_current():
             # The commit token stays here: the workers never need it.
             self._source.emit(replace(raw, commit=None))
+
+    @property
+    def unfinished(self) -> int:
+        """Batches pushed and not acknowledged yet."""
+        return self._emitted - self._finished
 
     def _acknowledge(self, outcome: BatchOutcome) -> None:
         with self._done:

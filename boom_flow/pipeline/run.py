@@ -102,9 +102,9 @@ def run_pipeline(
         pipeline = Pipeline(client, plan, max_in_flight, source.commit, on_outcome)
         try:
             for raw in source.batches:
-                pipeline.push(raw)
-                if stop.is_set():
+                if stop.is_set():  # collected after the request: left for the next run
                     break
+                pipeline.push(raw)
         finally:
             pipeline.drain()
         pipeline.summary.finished = time.monotonic()

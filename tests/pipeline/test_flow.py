@@ -54,3 +54,18 @@ def test_a_failed_batch_stops_the_run_and_nothing_is_committed(
     assert committed == []
     with pytest.raises(PipelineError):
         pipeline.push(_batches(shared_data, 9)[0])
+
+
+def test_no_more_than_max_in_flight_batches_are_ever_unfinished(
+    settings: Settings, mongo_db: Any, dask_client: Any, shared_data: Path
+) -> None:
+    """Issue 16, defect 9: a stop request waited for 4 to 6 batches because streamz let
+    more than ``max_in_flight`` in; a stop now finishes at most those in flight."""
+    seen: list[int] = []
+    pipeline = Pipeline(dask_client, _plan(settings), max_in_flight=1)
+    for raw in _batches(shared_data, 0):
+        pipeline.push(raw)
+        seen.append(pipeline.unfinished)
+    pipeline.drain(timeout_s=60)
+    assert seen == [1, 1, 1, 1]
+    assert pipeline.summary.stored == 4
