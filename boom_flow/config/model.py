@@ -284,6 +284,12 @@ class ApiSettings(Section):
     max_cone_positions: PositiveInt
     #: Database-bound requests served at once per process; more are answered 429.
     max_concurrent_queries: PositiveInt
+    #: Most bytes of a request body (413 beyond, before reading it).
+    max_body_bytes: PositiveInt
+    #: Failed logins per username / per client within ``login_window_s`` (429 beyond).
+    login_failures_per_user: PositiveInt
+    login_failures_per_client: PositiveInt
+    login_window_s: Annotated[float, Field(gt=0)]
     #: bcrypt work factor for stored passwords (4..31; 12 takes ~0.25 s per check).
     password_hash_rounds: Annotated[int, Field(ge=4, le=31)]
     secret_key: SecretStr | None = None
