@@ -103,7 +103,9 @@ def api_server(stack_environment: dict[str, str], shared_data: Path,
     log = (tmp_path_factory.mktemp("api") / "api.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "boom_flow", "api", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT)
+        # BOOM_FLOW_SHARED_DATA locates the test data; it is no configuration key.
+        env={**{k: v for k, v in os.environ.items() if k != "BOOM_FLOW_SHARED_DATA"},
+             **environment}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process)
