@@ -16,6 +16,10 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+#: A private enrichment: True for the rows whose alert id the archive already holds
+#: with another content (``storage.known``); the filter stage gives them no result.
+SUPERSEDED = "_superseded"
+
 
 @dataclass(frozen=True, slots=True)
 class RawPacket:
@@ -111,6 +115,8 @@ class AlertBatch:
       ``classifications``, ``properties``, ...), keyed by name, aligned with ``alerts``.
     - ``known``: the archive's history of the batch's objects before this batch, loaded
       on the worker when a stage needs it (``None`` otherwise).
+    - ``counts``: numbers stages report about the batch (the write stage: ``stored``,
+      ``duplicates``); the driver adds them up per run.
     """
 
     survey: str
@@ -124,6 +130,7 @@ class AlertBatch:
     rejected: tuple[Rejection, ...] = ()
     enrichments: Mapping[str, pd.Series] = field(default_factory=dict)
     known: KnownHistory | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.alerts)
@@ -136,6 +143,10 @@ class AlertBatch:
 
     def with_rejections(self, rejections: Iterable[Rejection]) -> AlertBatch:
         return replace(self, rejected=(*self.rejected, *rejections))
+
+    def with_counts(self, **counts: int) -> AlertBatch:
+        """A copy with more reported numbers (see ``counts``)."""
+        return replace(self, counts={**self.counts, **counts})
 
 
 def table_from_records(

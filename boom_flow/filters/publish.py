@@ -1,7 +1,7 @@
 """Publish a filtered batch's results: Kafka topic, per-filter Valkey streams, errors.
 
 Runs on the worker after the batch is written and before its offsets are committed
-(the pipeline's ``filter_results`` sink), so a crash at any point re-runs the batch
+(the pipeline's ``publish`` stage), so a crash at any point re-runs the batch
 and nothing is lost (at least once). Redelivery must not repeat a result. What was
 published is recorded in MongoDB, beside the archive (``filters.ledger``), because
 Valkey may come back empty; Valkey only records which results have their stream
@@ -107,7 +107,7 @@ def error_log_key(survey: str) -> str:
 
 
 class ResultsPublisher:
-    """Publishes result records; one per worker process (see ``build_results_sink``).
+    """Publishes result records; one per worker (``stages.publish`` builds it).
 
     ``consumer_config``: how to read the results topic back, to settle the pairs a
     crash left pending (None: publish them again, at least once). ``outage_s``: how
@@ -385,20 +385,3 @@ def ensure_topic(config: Mapping[str, Any], topic: str, partitions: int = 1) -> 
         except confluent_kafka.KafkaException as error:
             if error.args[0].code() != confluent_kafka.KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-
-
-def build_results_sink(params: Mapping[str, Any]) -> ResultsPublisher:
-    """The publisher of a worker: its producer, Valkey client and ledger, made once."""
-    config = {"acks": "all", **json.loads(params["kafka"])}
-    topic = results_topic(params["survey"])
-    outage_s = float(params.get("outage_s", DEFAULT_OUTAGE_S))
-    retry_through_outages(lambda: ensure_topic(config, topic), outage_s,
-                          f"creating {topic}")
-    mongo: pymongo.MongoClient = pymongo.MongoClient(
-        params["mongo_uri"], **json.loads(params.get("mongo_options") or "{}"))
-    return ResultsPublisher(
-        confluent_kafka.Producer(config), redis.Redis.from_url(params["valkey_url"]),
-        PublicationLedger(mongo[params["mongo_database"]], params["survey"]),
-        params["survey"], stream_maxlen=int(params.get("stream_maxlen", DEFAULT_STREAM_MAXLEN)),
-        dedup_ttl_s=int(params.get("dedup_ttl_s", DEFAULT_DEDUP_TTL_S)),
-        consumer_config=connection_config(config), outage_s=outage_s)

@@ -1,5 +1,8 @@
 """The streamz dataflow: raw batches in, scattered to Dask, processed, committed.
 
+The plan is installed on the workers first (``PipelinePlugin``: stages set up, clients
+open, before the first batch); leaving the ``Pipeline`` context removes it again.
+
 ```
 source.emit(raw) ─► scatter ─► map(process_batch) ─► buffer(max_in_flight)
                  ─► gather_outcomes ─► sink(acknowledge: summary + commit)
@@ -18,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
@@ -29,7 +33,7 @@ from tornado import gen
 
 from boom_flow.core import RawBatch
 from boom_flow.pipeline.summary import RunSummary
-from boom_flow.pipeline.worker import BatchOutcome, BatchPlan, process_batch
+from boom_flow.pipeline.worker import BatchOutcome, BatchPlan, installed, process_batch
 
 
 class PipelineError(RuntimeError):
@@ -74,13 +78,27 @@ class Pipeline:
         self._finished = 0
         self._done = threading.Condition()
         self.failure: str | None = None
+        # Every worker sets the stages up now (and any worker that joins later, too);
+        # a stage that cannot start fails here, before a batch is read.
+        self._exit = ExitStack()
+        self.plugin = self._exit.enter_context(installed(client, plan))
         with client.as_current():
             self._source = Stream()
             (self._source.scatter()
-                .map(process_batch, plan=plan, pure=False)
+                .map(process_batch, plugin=self.plugin, pure=False)
                 .buffer(max_in_flight)
                 .gather_outcomes()
                 .sink(self._acknowledge))
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Tear the stages down on the workers and close their clients."""
+        self._exit.close()
 
     def push(self, raw: RawBatch) -> None:
         """Send a batch in; blocks while the pipeline is full."""

@@ -18,13 +18,14 @@ stood at each alert (``core.history``: archive + packets, nothing later than the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from boom_flow.core import AlertBatch
 from boom_flow.core.history import points_until_alert
+from boom_flow.stages import Stage
 from boom_flow.stages.photstats import photstats
 
 LIGHTCURVE_FEATURES = ("age", "peakmag_so_far", "maxmag_so_far", "days_since_peak",
@@ -119,8 +120,10 @@ def features_stage(batch: AlertBatch) -> AlertBatch:
                                  pd.Series(properties(batch), index=index, dtype=object))
 
 
-def build_features(params: dict[str, Any]) -> Any:
-    """Stage builder (no settings yet)."""
-    if params:
-        raise ValueError(f"the features stage takes no settings (got {', '.join(params)})")
-    return features_stage
+class FeaturesStage(Stage):
+    """``features_stage`` as a pipeline stage (no settings, nothing per worker)."""
+
+    name: ClassVar[str] = "features"
+
+    def __call__(self, batch: AlertBatch) -> AlertBatch:
+        return features_stage(batch)

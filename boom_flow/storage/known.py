@@ -21,14 +21,12 @@ from typing import Any
 import pandas as pd
 from pymongo.database import Database
 
-from boom_flow.core import AlertBatch, KnownHistory, table_from_records
+from boom_flow.core import SUPERSEDED, AlertBatch, KnownHistory, table_from_records
 from boom_flow.core.history import HISTORY_KINDS
 from boom_flow.storage.archive import collection_names, distinct_alerts
 from boom_flow.storage.documents import column_values
 
 _PROJECTION = {kind: 1 for kind in (*HISTORY_KINDS, "cross_matches", "aliases")}
-#: Per row: True when the archive holds this alert id with another candidate.
-SUPERSEDED = "_superseded"
 
 
 def load_known(db: Database, batch: AlertBatch) -> AlertBatch:

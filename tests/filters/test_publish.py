@@ -19,7 +19,6 @@ from boom_flow.filters.evaluate import ERRORS
 from boom_flow.filters.ledger import PublicationLedger
 from boom_flow.filters.publish import (
     ResultsPublisher,
-    build_results_sink,
     error_counts_key,
     marks_key,
     passes_key,
@@ -28,7 +27,10 @@ from boom_flow.filters.publish import (
     retry_through_outages,
 )
 from boom_flow.filters.results import decode, encode, result_records, stream_key
+from boom_flow.pipeline.resources import Connections, close
+from boom_flow.stages import configure_stage, set_up
 from boom_flow.stages.filter import filter_batch
+from boom_flow.stages.publish import PublishStage
 from tests.filters.helpers import active, with_forced_programids
 from tests.filters.kafka import TopicReader
 from tests.storage.helpers import candid, ztf_batch
@@ -37,19 +39,19 @@ PIPELINE = [{"$match": {"candidate.magpsf": {"$gt": 0}}},
             {"$project": {"objectId": 1, "annotations.mag": "$candidate.magpsf"}}]
 
 
-def _sink_params(settings: Settings, **extra: object) -> dict[str, object]:
-    mongo = settings.services.mongodb
-    return {"survey": "ZTF", "kafka": json.dumps(settings.services.kafka.producer_config()),
-            "valkey_url": settings.services.valkey.connection_url, "stream_maxlen": 1000,
-            "mongo_uri": mongo.connection_uri, "mongo_database": mongo.database,
-            "mongo_options": json.dumps(mongo.client_options()), **extra}
+def _ready_stage(settings: Settings) -> tuple[PublishStage, object]:
+    stage = configure_stage(settings, "ztf", "publish", {"stream_maxlen": 1000})
+    resources = Connections.from_settings(settings).open(stage.needs)
+    ready = set_up(stage, resources)
+    assert isinstance(ready, PublishStage)
+    return ready, resources
 
 
 @pytest.fixture
 def publisher(settings: Settings, mongo_db: Database) -> Iterator[ResultsPublisher]:
-    sink = build_results_sink(_sink_params(settings))
-    yield sink
-    sink.valkey.close()
+    ready, resources = _ready_stage(settings)
+    yield ready.publisher
+    close(resources)
 
 
 def _dead_producer(timeout_ms: int) -> confluent_kafka.Producer:
@@ -241,7 +243,8 @@ def test_losing_valkey_publishes_nothing_twice(
 def test_the_publisher_waits_through_a_valkey_outage(
         settings: Settings, mongo_db: Database, reader: TopicReader) -> None:
     """Issue 16, defect 3: a Valkey outage crashed the run; now the batch waits."""
-    sink = build_results_sink(_sink_params(settings, outage_s=30))
+    ready, resources = _ready_stage(settings)
+    sink = ready.publisher
     real = sink.valkey
     sink.valkey = redis.Redis(host="127.0.0.1", port=1)  # Valkey away
     ids = [uuid.uuid4().hex]
@@ -260,4 +263,4 @@ def test_the_publisher_waits_through_a_valkey_outage(
     sink.valkey = redis.Redis(host="127.0.0.1", port=1)
     with pytest.raises(redis.ConnectionError):
         retry_through_outages(lambda: sink._publish(_filtered(ids, [(11, 1)])), 0, "test")
-    real.close()
+    close(resources)

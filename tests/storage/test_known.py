@@ -34,10 +34,10 @@ def test_a_stored_alert_sent_again_with_other_content_is_filtered_as_stored(
     filter stage gives it no result; an unchanged redelivery is filtered as before."""
     from dataclasses import replace
 
+    from boom_flow.core import SUPERSEDED
     from boom_flow.filters.evaluate import RESULTS
     from boom_flow.stages.filter import filter_batch
     from boom_flow.storage import write_batch
-    from boom_flow.storage.known import SUPERSEDED
     from tests.filters.helpers import active
     from tests.storage.helpers import ztf_batch
 
