@@ -14,6 +14,10 @@ runs ahead of the commits (backpressure) and memory stays flat. (streamz's own
 would then have to wait for that backlog too.) Outcomes arrive in
 emission order, so commits do too. After a failed batch nothing more is committed:
 the run stops and a restart re-reads from the last commit.
+
+A batch lost with its worker (killed, out of memory) is not a failed batch: its
+scattered packets died with the worker, so the driver, which keeps every unfinished
+batch, submits it once more with its packets in the task (the stages are idempotent).
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
 import streamz.dask  # noqa: F401 - registers scatter/gather on Stream
-from distributed import Client, default_client
+from distributed import Client, KilledWorker, default_client
 from streamz import Stream
 from streamz.dask import DaskStream
 from tornado import gen
@@ -40,16 +45,35 @@ class PipelineError(RuntimeError):
     """A batch failed; nothing after it was committed."""
 
 
+#: How a task lost with its worker fails (not an error of the batch itself).
+LOST_TASK_ERRORS = (CancelledError, KilledWorker)
+
+
 @DaskStream.register_api()
 class gather_outcomes(Stream):
-    """Like streamz's ``gather``, but a lost or failed task becomes a failed outcome
-    instead of an exception that would silently stop the stream."""
+    """Like streamz's ``gather``, but a failed task becomes a failed outcome instead of
+    an exception that would silently stop the stream, and a task lost with its worker
+    is run once more through ``resubmit`` (a new future for the oldest unfinished
+    batch, which is this one: outcomes are gathered in emission order)."""
+
+    def __init__(self, upstream: Any, resubmit: Callable[[], Any] | None = None,
+                 **kwargs: Any) -> None:
+        self.resubmit = resubmit
+        super().__init__(upstream, **kwargs)
 
     @gen.coroutine
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         self._retain_refs(metadata)
         try:
             outcome = yield default_client().gather(x, asynchronous=True)
+        except LOST_TASK_ERRORS as lost:
+            outcome = BatchOutcome(error=f"{type(lost).__name__}: {lost}")
+            if self.resubmit is not None:
+                try:
+                    outcome = yield default_client().gather(self.resubmit(),
+                                                            asynchronous=True)
+                except Exception as error:
+                    outcome = BatchOutcome(error=f"{type(error).__name__}: {error}")
         except Exception as error:
             outcome = BatchOutcome(error=f"{type(error).__name__}: {error}")
         result = yield self._emit(outcome, metadata=metadata)
@@ -74,6 +98,8 @@ class Pipeline:
         self._commit = commit
         self._on_outcome = on_outcome
         self._tokens: deque[Any] = deque()
+        #: The unfinished batches (without their commit tokens), oldest first.
+        self._unfinished: deque[RawBatch] = deque()
         self._emitted = 0
         self._finished = 0
         self._done = threading.Condition()
@@ -87,7 +113,7 @@ class Pipeline:
             (self._source.scatter()
                 .map(process_batch, plugin=self.plugin, pure=False)
                 .buffer(max_in_flight)
-                .gather_outcomes()
+                .gather_outcomes(resubmit=self._resubmit)
                 .sink(self._acknowledge))
 
     def __enter__(self) -> Pipeline:
@@ -110,10 +136,17 @@ class Pipeline:
             self._done.wait_for(lambda: self.unfinished < self.max_in_flight
                                 or self.failure is not None)
             self._tokens.append(raw.commit)
+            # The commit token stays here: the workers never need it.
+            self._unfinished.append(replace(raw, commit=None))
             self._emitted += 1
         with self.client.as_current():
-            # The commit token stays here: the workers never need it.
-            self._source.emit(replace(raw, commit=None))
+            self._source.emit(self._unfinished[-1])
+
+    def _resubmit(self) -> Any:
+        """The oldest unfinished batch as a new task holding its packets."""
+        with self._done:
+            raw = self._unfinished[0]
+        return self.client.submit(process_batch, raw, plugin=self.plugin, pure=False)
 
     @property
     def unfinished(self) -> int:
@@ -123,6 +156,7 @@ class Pipeline:
     def _acknowledge(self, outcome: BatchOutcome) -> None:
         with self._done:
             token = self._tokens.popleft()
+            self._unfinished.popleft()
         try:
             if outcome.error is not None and self.failure is None:
                 self.failure = outcome.error

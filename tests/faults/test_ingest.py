@@ -79,7 +79,8 @@ def test_a_dask_worker_killed_mid_batch(fault_environment: dict[str, str], fault
     assert not isinstance(summary, BaseException), summary
     found = archive_figures(night)
     figures.add("SIGKILL of the Dask worker mid-batch", **found,
-                notes="the nanny restarted the worker; the scheduler ran its batch again")
+                notes="the nanny restarted the worker; the driver submitted the lost batch "
+                      "again with its packets")
     _assert_nothing_lost_or_doubled(found)
 
 
