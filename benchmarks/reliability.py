@@ -3,7 +3,7 @@
 Usage: ``python benchmarks/reliability.py [bench-results/faults.json] [-o RELIABILITY.md]``
 
 The fault suite (``pytest -m faults tests/faults``) writes its figures to
-``bench-results/faults.json`` (or ``$BOOM_FLOW_FAULT_FIGURES``): per case, what was
+``bench-results/faults.json`` (or ``$RELIABILITY_FIGURES``): per case, what was
 produced, stored, lost, doubled, published, and how long another user waited.
 """
 

@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pymongo
@@ -50,16 +51,23 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture(scope="session")
-def stack_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Start MongoDB (SecantusDB), Kafka (Tansu) and Valkey once for the whole run."""
-    environment = embedded_environment(tmp_path_factory.mktemp("stack"))
+@contextmanager
+def running_stack(state_dir: Path) -> Iterator[dict[str, str]]:
+    """An embedded stack of its own under ``state_dir``; yields its environment."""
+    environment = embedded_environment(state_dir)
     stack = LocalStack(load_settings(environ=environment))
     stack.up()
     try:
         yield environment
     finally:
         stack.down()
+
+
+@pytest.fixture(scope="session")
+def stack_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Start MongoDB (SecantusDB), Kafka (Tansu) and Valkey once for the whole run."""
+    with running_stack(tmp_path_factory.mktemp("stack")) as environment:
+        yield environment
 
 
 @pytest.fixture(scope="session")

@@ -126,21 +126,27 @@ class Pipeline:
         """Tear the stages down on the workers and close their clients."""
         self._exit.close()
 
-    def push(self, raw: RawBatch) -> None:
-        """Send a batch in; blocks while the pipeline is full."""
+    def push(self, raw: RawBatch, stop: threading.Event | None = None) -> bool:
+        """Send a batch in; blocks while the pipeline is full. False when ``stop`` was
+        set while waiting: the batch is not sent (it is left for the next run)."""
         if self.failure is not None:
             raise PipelineError(self.failure)
         if not raw.packets and not raw.rejected:
-            return
+            return True
+        stopped = stop.is_set if stop is not None else lambda: False
         with self._done:
-            self._done.wait_for(lambda: self.unfinished < self.max_in_flight
-                                or self.failure is not None)
+            while not (self.unfinished < self.max_in_flight or self.failure is not None
+                       or stopped()):
+                self._done.wait(0.1)
+            if stopped():
+                return False
             self._tokens.append(raw.commit)
             # The commit token stays here: the workers never need it.
             self._unfinished.append(replace(raw, commit=None))
             self._emitted += 1
         with self.client.as_current():
             self._source.emit(self._unfinished[-1])
+        return True
 
     def _resubmit(self) -> Any:
         """The oldest unfinished batch as a new task holding its packets."""

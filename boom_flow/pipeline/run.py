@@ -89,9 +89,10 @@ def run_pipeline(
             Pipeline(client, plan, max_in_flight, source.commit, on_outcome))
         try:
             for raw in source.batches:
-                if stop.is_set():  # collected after the request: left for the next run
+                # A batch collected after a stop request, or still waiting for room
+                # when it came, is left for the next run.
+                if stop.is_set() or not pipeline.push(raw, stop):
                     break
-                pipeline.push(raw)
         finally:
             pipeline.drain()
         pipeline.summary.finished = time.monotonic()

@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,29 +100,38 @@ def api_server(stack_environment: dict[str, str], shared_data: Path,
     store.ensure_indexes()
     for name, password in PASSWORDS.items():
         store.create(username=name, password=password, permissions=PERMISSIONS[name])
-    port = free_port()
-    log = (tmp_path_factory.mktemp("api") / "api.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "boom_flow", "api", "--port", str(port), "--log-level", "warning"],
-        # BOOM_FLOW_SHARED_DATA locates the test data; it is no configuration key.
-        env={**{k: v for k, v in os.environ.items() if k != "BOOM_FLOW_SHARED_DATA"},
-             **environment}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process)
-        tokens = {name: _token(url, name, password) for name, password in PASSWORDS.items()}
-        tokens["admin"] = _token(url, "admin", ADMIN_PASSWORD)
-        yield Api(url=url, db=db, tokens=tokens, environment=environment)
+        with api_process(environment, tmp_path_factory.mktemp("api") / "api.log") as url:
+            tokens = {name: _token(url, name, password) for name, password in PASSWORDS.items()}
+            tokens["admin"] = _token(url, "admin", ADMIN_PASSWORD)
+            yield Api(url=url, db=db, tokens=tokens, environment=environment)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
         mongo.drop_database(database)
         mongo.close()
+
+
+@contextmanager
+def api_process(environment: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``boom-flow api`` as a process of its own on a free port; yields its URL."""
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "boom_flow", "api", "--port", str(port),
+             "--log-level", "warning"],
+            # BOOM_FLOW_SHARED_DATA locates the test data; it is no configuration key.
+            env={**{k: v for k, v in os.environ.items() if k != "BOOM_FLOW_SHARED_DATA"},
+                 **environment}, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, process)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def envelope(response: httpx.Response, status: int = 200) -> Any:

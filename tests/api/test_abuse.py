@@ -5,10 +5,7 @@ process over the real MongoDB-compatible server, with small limits."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,8 +18,7 @@ import pytest
 from boom_flow.api import users as users_module
 from boom_flow.api.users import UserStore
 from boom_flow.config import load_settings
-from tests.api.conftest import _wait_healthy
-from tests.conftest import free_port
+from tests.api.conftest import api_process
 
 pytestmark = pytest.mark.services
 
@@ -47,21 +43,11 @@ def api(stack_environment: dict[str, str], tmp_path_factory: pytest.TempPathFact
     store.create(username="victim", password="right-password", permissions={"ZTF": [1]})
     mongo[database].ZTF_alerts.insert_one({"_id": 1, "objectId": "ZTF1",
                                            "candidate": {"programid": 1}})
-    port = free_port()
-    log = (tmp_path_factory.mktemp("abuse") / "api.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "boom_flow", "api", "--port", str(port), "--log-level", "warning"],
-        env={**{k: v for k, v in os.environ.items() if k != "BOOM_FLOW_SHARED_DATA"},
-             **environment}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process)
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with api_process(environment, tmp_path_factory.mktemp("abuse") / "api.log") as url, \
+                httpx.Client(base_url=url, timeout=60) as client:
             yield client, mongo[database]
     finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
         mongo.drop_database(database)
         mongo.close()
 

@@ -2,7 +2,7 @@
 they cannot be the session's), a one-worker Dask cluster, and the figures file.
 
 Every case records what was produced, stored, doubled and published in
-``FIGURES`` (``BOOM_FLOW_FAULT_FIGURES``, default ``bench-results/faults.json``);
+``FIGURES`` (``RELIABILITY_FIGURES``, default ``bench-results/faults.json``);
 ``benchmarks/reliability.py`` renders RELIABILITY.md from it.
 """
 
@@ -20,9 +20,9 @@ import pytest
 
 from boom_flow.config import Settings, load_settings
 from boom_flow.services import LocalStack
-from tests.conftest import embedded_environment
+from tests.conftest import running_stack
 
-FIGURES = Path(os.environ.get("BOOM_FLOW_FAULT_FIGURES",
+FIGURES = Path(os.environ.get("RELIABILITY_FIGURES",
                               Path(__file__).resolve().parents[2] / "bench-results"
                               / "faults.json"))
 
@@ -59,15 +59,9 @@ def figures() -> Iterator[Figures]:
 @pytest.fixture(scope="package")
 def fault_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Environment of a stack of its own (state in a temporary folder)."""
-    environment = {**embedded_environment(tmp_path_factory.mktemp("faults") / "state"),
-                   "BOOM_FLOW_DASK__N_WORKERS": "1", "BOOM_FLOW_BATCH__MAX_ALERTS": "10",
-                   "BOOM_FLOW_BATCH__MAX_MS": "500"}
-    stack = LocalStack(load_settings(environ=environment))
-    stack.up()
-    try:
-        yield environment
-    finally:
-        stack.down()
+    with running_stack(tmp_path_factory.mktemp("faults") / "state") as environment:
+        yield {**environment, "BOOM_FLOW_DASK__N_WORKERS": "1",
+               "BOOM_FLOW_BATCH__MAX_ALERTS": "10", "BOOM_FLOW_BATCH__MAX_MS": "500"}
 
 
 @pytest.fixture(scope="package")

@@ -4,11 +4,8 @@ another user's queries waited meanwhile."""
 
 from __future__ import annotations
 
-import os
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,8 +20,7 @@ from boom_flow.core import RawPacket
 from boom_flow.simulate import NightSpec, simulate_night
 from boom_flow.storage import ensure_indexes, write_batch
 from boom_flow.surveys import build_survey
-from tests.api.conftest import _wait_healthy
-from tests.conftest import free_port
+from tests.api.conftest import api_process
 from tests.faults.conftest import Figures
 
 pytestmark = [pytest.mark.faults, pytest.mark.services, pytest.mark.timeout(300)]
@@ -66,24 +62,15 @@ def api(fault_environment: dict[str, str], tmp_path_factory: pytest.TempPathFact
     store.ensure_indexes()
     for name, password in PASSWORDS.items():
         store.create(username=name, password=password, permissions={"ZTF": [1]})
-    port = free_port()
-    log = (tmp_path_factory.mktemp("faults_api") / "api.log").open("w")
-    inherited = {k: v for k, v in os.environ.items() if k != "BOOM_FLOW_SHARED_DATA"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "boom_flow", "api", "--port", str(port), "--log-level", "warning"],
-        env={**inherited, **environment}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process)
-        tokens = {}
-        for name, password in PASSWORDS.items():
-            answer = httpx.post(url + "/auth", data={"username": name, "password": password})
-            tokens[name] = answer.json()["access_token"]
-        yield url, tokens
+        with api_process(environment, tmp_path_factory.mktemp("faults_api") / "api.log") as url:
+            tokens = {}
+            for name, password in PASSWORDS.items():
+                answer = httpx.post(url + "/auth", data={"username": name,
+                                                         "password": password})
+                tokens[name] = answer.json()["access_token"]
+            yield url, tokens
     finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
         mongo.drop_database(database)
         mongo.close()
 

@@ -107,18 +107,13 @@ def test_each_server_stopped_and_restarted_mid_night(
             assert time.monotonic() < deadline and thread.is_alive(), outcome
             time.sleep(0.05)
 
-    when_stored(20)
-    started = time.monotonic()
-    _stop(fault_stack, "mongodb")
-    time.sleep(4)
-    fault_stack.up()
-    outages["mongodb"] = time.monotonic() - started
-    when_stored(40)
-    started = time.monotonic()
-    _stop(fault_stack, "valkey")
-    time.sleep(4)
-    fault_stack.up()
-    outages["valkey"] = time.monotonic() - started
+    for stored, name in ((20, "mongodb"), (40, "valkey")):
+        when_stored(stored)
+        started = time.monotonic()
+        _stop(fault_stack, name)
+        time.sleep(4)
+        fault_stack.up()
+        outages[name] = time.monotonic() - started
     when_stored(60)
     # The embedded broker keeps its log in memory (Tansu 0.6 has no file engine), so a
     # restart would lose the topic itself: its outage is a frozen process instead.
