@@ -24,6 +24,12 @@ own, a Dask worker with a nanny. Each case checks the archive (every alert store
 no history point twice) and the results topic (every filter result published once);
 the answer must be *nothing lost, nothing doubled*.
 
+*Lost*: produced, and neither stored nor rejected with its reason. *Duplicated*: history
+points stored twice (alert ids are unique keys, so an alert cannot be). *Results
+duplicated*: the same (alert, filter) pair on the results topic more than once. *Longest
+wait of another user*: the slowest query of a second user while the case ran. Times
+are wall-clock on the machine named below, which other jobs shared.
+
 ## How to reproduce
 
 ```bash
