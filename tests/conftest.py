@@ -32,6 +32,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def child_environ() -> dict[str, str]:
+    """This process's environment for a child ``boom-flow`` process, without
+    ``BOOM_FLOW_SHARED_DATA``: it locates the test data and is no configuration key
+    (the configuration refuses unknown ``BOOM_FLOW_*`` names)."""
+    return {k: v for k, v in os.environ.items() if k != "BOOM_FLOW_SHARED_DATA"}
+
+
 def embedded_environment(state_dir: Path) -> dict[str, str]:
     """Environment overrides for an embedded stack on free ports under ``state_dir``."""
     return {

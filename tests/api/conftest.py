@@ -8,7 +8,6 @@ copies of ``data.py``, decoded by ``boom_flow.surveys`` and stored by
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from pymongo.database import Database
 from boom_flow.api.users import UserStore
 from boom_flow.storage import ensure_indexes, write_batch
 from tests.api.data import decode, private_copies, real_packets
-from tests.conftest import free_port
+from tests.conftest import child_environ, free_port
 
 ADMIN_PASSWORD = "admin-secret-password"
 PASSWORDS = {"public": "public-pw", "partner": "partner-pw", "nobody": "nobody-pw"}
@@ -118,9 +117,7 @@ def api_process(environment: dict[str, str], log_path: Path) -> Iterator[str]:
         process = subprocess.Popen(
             [sys.executable, "-m", "boom_flow", "api", "--port", str(port),
              "--log-level", "warning"],
-            # BOOM_FLOW_SHARED_DATA locates the test data; it is no configuration key.
-            env={**{k: v for k, v in os.environ.items() if k != "BOOM_FLOW_SHARED_DATA"},
-                 **environment}, stdout=log, stderr=subprocess.STDOUT)
+            env={**child_environ(), **environment}, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(url, process)

@@ -5,7 +5,6 @@ archive and the filter streams then hold."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import pymongo
 import redis
+
+from tests.conftest import child_environ
 
 N_ALERTS = 120
 
@@ -26,7 +27,7 @@ def _number(label: str, output: str) -> int:
 def test_demo_replays_a_simulated_night_and_reports(
         environment: dict[str, str], mongo_db: pymongo.database.Database, valkey: redis.Redis,
         tmp_path: Path) -> None:
-    env = {**os.environ, **environment, "BOOM_FLOW_DASK__N_WORKERS": "1",
+    env = {**child_environ(), **environment, "BOOM_FLOW_DASK__N_WORKERS": "1",
            # A fresh machine: no classifier models anywhere.
            "BOOM_FLOW_MODELS__MODELS_DIR": str(tmp_path / "no-models")}
     process = subprocess.run(

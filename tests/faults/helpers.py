@@ -28,6 +28,7 @@ from boom_flow.pipeline.graph import load_graph
 from boom_flow.pipeline.run import run_pipeline
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.simulate import NightSpec, simulate_night
+from tests.conftest import child_environ
 
 #: Passes every alert with a measured magnitude (all of them): results = alerts stored.
 EVERY_ALERT = [{"$match": {"candidate.magpsf": {"$gt": 0}}}, {"$project": {"objectId": 1}}]
@@ -97,8 +98,7 @@ def graph_file(directory: Path) -> Path:
 
 
 def child_environment(night: Night, **overrides: str) -> dict[str, str]:
-    inherited = {k: v for k, v in os.environ.items() if k != "BOOM_FLOW_SHARED_DATA"}
-    return {**inherited, **night.environment, **overrides}
+    return {**child_environ(), **night.environment, **overrides}
 
 
 def start_run(night: Night, graph: Path, idle_s: float, **overrides: str
