@@ -26,14 +26,18 @@ from boom_flow.pipeline.resources import Connections
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome, BatchPlan
 from boom_flow.sources.files import file_batches
-from boom_flow.sources.kafka import KafkaPacketSource, rolling_topics
+from boom_flow.sources.kafka import KafkaPacketSource, SourceMonitor, rolling_topics
 from boom_flow.stages import configure_stage
 from boom_flow.storage import ensure_indexes
+
+#: Whether the cluster would start a batch at once (``Pipeline.has_idle_worker``).
+Ready = Callable[[], bool]
 
 
 @dataclass
 class OpenSource:
-    batches: Iterator[RawBatch]
+    #: The batches, given what tells the source the cluster is ready for one.
+    batches: Callable[[Ready], Iterator[RawBatch]]
     commit: Callable[[Any], None] | None
     close: Callable[[], None]
 
@@ -49,20 +53,26 @@ def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
 
 
 def open_source(
-    settings: Settings, graph: GraphSpec, max_alerts: int, max_ms: int, stop: threading.Event
+    settings: Settings, graph: GraphSpec, max_alerts: int, max_ms: int, stop: threading.Event,
+    monitor: SourceMonitor | None = None,
 ) -> OpenSource:
     spec: SourceSpec = graph.source
     if spec.kind == "files":
         if spec.path is None:
             raise ValueError("a files source needs a path")
-        return OpenSource(file_batches(spec.path, max_alerts, spec.rate,
-                                       settings.batch.max_packet_bytes), None, lambda: None)
+        path = spec.path
+        # Files are all waiting: every batch is full, readiness changes nothing.
+        limit = settings.batch.max_packet_bytes
+        return OpenSource(lambda _ready: file_batches(path, max_alerts, spec.rate, limit),
+                          None, lambda: None)
     survey = getattr(settings.surveys, graph.survey)
     programids = getattr(survey, "programids", [1])
     topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
-                               max_alerts, max_ms, settings.batch.max_packet_bytes)
-    return OpenSource(source.batches(stop, spec.idle_timeout_s), source.commit, source.close)
+                               max_alerts, max_ms, monitor=monitor,
+                               max_packet_bytes=settings.batch.max_packet_bytes)
+    return OpenSource(lambda ready: source.batches(stop, spec.idle_timeout_s, ready),
+                      source.commit, source.close)
 
 
 def run_pipeline(
@@ -71,8 +81,14 @@ def run_pipeline(
     stop: threading.Event | None = None,
     on_outcome: Callable[[BatchOutcome], None] | None = None,
     client: Client | None = None,
+    monitor: SourceMonitor | None = None,
 ) -> RunSummary:
-    """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set."""
+    """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set.
+
+    ``on_outcome`` sees every acknowledged batch; ``monitor`` hears from the source
+    (polls, partitions assigned, lag after each commit): ``boom_flow.metrics`` feeds on
+    both.
+    """
     stop = stop or threading.Event()
     batch = settings.batch
     max_alerts = graph.batch.max_alerts or batch.max_alerts
@@ -83,16 +99,19 @@ def run_pipeline(
     with ExitStack() as resources:
         if client is None:
             client = resources.enter_context(dask_client(settings.dask))
-        source = open_source(settings, graph, max_alerts, max_ms, stop)
+        source = open_source(settings, graph, max_alerts, max_ms, stop, monitor)
         resources.callback(source.close)
         pipeline = resources.enter_context(
             Pipeline(client, plan, max_in_flight, source.commit, on_outcome))
         try:
-            for raw in source.batches:
-                # A batch collected after a stop request, or still waiting for room
-                # when it came, is left for the next run.
-                if stop.is_set() or not pipeline.push(raw, stop):
+            for raw in source.batches(pipeline.has_idle_worker):
+                if monitor is not None:
+                    monitor.polled()
+                if stop.is_set():  # collected after the request: left for the next run
                     break
+                if raw.packets or raw.rejected:
+                    pipeline.summary.received()
+                pipeline.push(raw)
         finally:
             pipeline.drain()
         pipeline.summary.finished = time.monotonic()

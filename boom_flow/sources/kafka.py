@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 import confluent_kafka
 
@@ -49,6 +50,19 @@ def rolling_topics(
     return topics
 
 
+class SourceMonitor(Protocol):
+    """What a source reports while it runs (``boom_flow.metrics.PipelineMetrics``)."""
+
+    def polled(self) -> None:
+        """The source asked for packets (a liveness heartbeat)."""
+
+    def assigned(self, partitions: Sequence[tuple[str, int]]) -> None:
+        """The consumer group gave this process these ``(topic, partition)``."""
+
+    def lag(self, topic: str, partition: int, messages: int) -> None:
+        """After a commit: messages between it and the partition's high watermark."""
+
+
 @dataclass(frozen=True)
 class Offsets:
     """The commit token of a Kafka batch: the next offset to read, per partition."""
@@ -59,11 +73,19 @@ class Offsets:
         return [confluent_kafka.TopicPartition(t, p, o) for t, p, o in self.positions]
 
 
+#: How long one poll waits when the cluster is idle: a packet that arrives then is
+#: in a batch within this time.
+IDLE_POLL_S = 0.02
+
+
 class KafkaPacketSource:
     """Micro-batches of raw packets from subscribed topics.
 
     ``topics`` is a list, or a callable re-evaluated on every poll so nightly topics
-    roll over without a restart.
+    roll over without a restart. A batch closes at ``max_packets``, after ``max_ms``,
+    or, given ``ready`` (true when the cluster would start a batch at once), as soon as
+    packets are waiting and the cluster is ready: at a low rate an alert does not wait
+    for ``max_ms``; at a high rate batches grow while the cluster is busy.
     """
 
     def __init__(
@@ -72,13 +94,15 @@ class KafkaPacketSource:
         topics: Sequence[str] | Callable[[], list[str]],
         max_packets: int,
         max_ms: int,
+        monitor: SourceMonitor | None = None,
         max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES,
     ) -> None:
+        self._monitor = monitor
+        self.max_packet_bytes = max_packet_bytes
         self._topics = topics if callable(topics) else (lambda fixed=list(topics): fixed)
         self._subscribed: list[str] = []
         self.max_packets = max_packets
         self.max_ms = max_ms
-        self.max_packet_bytes = max_packet_bytes
         self._consumer = confluent_kafka.Consumer({**consumer_config, "logger": _LIBRDKAFKA_LOG})
         self._lock = threading.Lock()  # consume and commit come from different threads
         #: When the group last handed us partitions; idleness counts from there, since
@@ -90,20 +114,29 @@ class KafkaPacketSource:
         if wanted != self._subscribed:
             log.info("subscribing to %s", ", ".join(wanted))
             with self._lock:
-                self._consumer.subscribe(wanted, on_assign=self._on_assign)
+                self._consumer.subscribe(wanted, on_assign=self._on_assign,
+                                         on_revoke=self._on_revoke)
             self._subscribed = wanted
 
-    def _on_assign(self, _consumer: object, partitions: list[object]) -> None:
+    def _on_assign(self, _consumer: object,
+                   partitions: list[confluent_kafka.TopicPartition]) -> None:
         self._assigned_at = time.monotonic()
+        if self._monitor is not None:
+            self._monitor.assigned([(p.topic, p.partition) for p in partitions])
+
+    def _on_revoke(self, _consumer: object, _partitions: object) -> None:
+        if self._monitor is not None:
+            self._monitor.assigned([])
 
     def batches(
-        self, stop: threading.Event, idle_timeout_s: float | None = None
+        self, stop: threading.Event, idle_timeout_s: float | None = None,
+        ready: Callable[[], bool] | None = None,
     ) -> Iterator[RawBatch]:
         """Yield batches until ``stop`` is set, or nothing came for ``idle_timeout_s``."""
         last_message = 0.0
         while not stop.is_set():
             self._follow_topics()
-            batch = self._collect(stop)
+            batch = self._collect(stop, ready)
             if batch is not None:
                 last_message = time.monotonic()
                 yield batch
@@ -115,7 +148,8 @@ class KafkaPacketSource:
             return False
         return time.monotonic() - max(last_message, self._assigned_at) > idle_timeout_s
 
-    def _collect(self, stop: threading.Event) -> RawBatch | None:
+    def _collect(self, stop: threading.Event,
+                 ready: Callable[[], bool] | None = None) -> RawBatch | None:
         packets: list[RawPacket] = []
         positions: dict[tuple[str, int], int] = {}
         deadline = time.monotonic() + self.max_ms / 1000
@@ -123,10 +157,16 @@ class KafkaPacketSource:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
+            idle = ready is not None and ready()
+            if idle and packets:
+                break
             with self._lock:
                 messages = self._consumer.consume(
-                    self.max_packets - len(packets), timeout=min(remaining, 0.25)
+                    self.max_packets - len(packets),
+                    timeout=min(remaining, IDLE_POLL_S if idle else 0.25),
                 )
+            if self._monitor is not None:
+                self._monitor.polled()
             for message in messages:
                 if message.error():
                     # Unknown topics (tonight's not created yet) and partition EOFs are
@@ -156,6 +196,20 @@ class KafkaPacketSource:
                 self._consumer.commit(offsets=token.topic_partitions(), asynchronous=False)
         except confluent_kafka.KafkaException as error:
             log.warning("kafka commit failed (batch will be redelivered): %s", error)
+            return
+        if self._monitor is not None:
+            self._report_lag(token, self._monitor)
+
+    def _report_lag(self, token: Offsets, monitor: SourceMonitor) -> None:
+        """Messages behind the high watermark the consumer last fetched (cached: no
+        round trip). Brokers that report a watermark short of the log's end (Tansu)
+        make this a lower bound."""
+        for topic, partition, offset in token.positions:
+            with self._lock:
+                _, high = self._consumer.get_watermark_offsets(
+                    confluent_kafka.TopicPartition(topic, partition), cached=True)
+            if high is not None and high >= 0:
+                monitor.lag(topic, partition, max(high - offset, 0))
 
     def close(self) -> None:
         with self._lock:

@@ -95,6 +95,9 @@ class WriteSummary:
     alerts_inserted: int = 0
     #: Alerts already in the archive (a replay, a redelivery): left untouched.
     alerts_existing: int = 0
+    #: Alerts whose id came earlier in the same batch (a packet delivered twice):
+    #: written once, counted here so that every alert of a batch is accounted for.
+    alerts_repeated: int = 0
     objects_created: int = 0
     #: Existing objects that got new history points or a richer version of one.
     objects_updated: int = 0
@@ -106,7 +109,8 @@ class WriteSummary:
     #: Rejections in the batch (each stored once, whatever the number of passes).
     rejected: int = 0
     rejected_inserted: int = 0
-    #: Reads of the aux collection: 1, more only when concurrent writers interfered.
+    #: Reads of the aux collection: 1 (0 when the batch brought its aux documents from
+    #: ``load_known``), more only when concurrent writers interfered.
     aux_reads: int = 0
 
     def __add__(self, other: WriteSummary) -> WriteSummary:
@@ -181,7 +185,7 @@ def write_batch(db: Database, batch: AlertBatch, now_jd: float | None = None, *,
         object_ids, jd, candidates)
     creation = _object_creation(object_ids, jd, places, enrichments)
     aux = merge_histories(db[names["alerts_aux"]], incoming, creation, now,
-                          always_sort=always_sort)
+                          always_sort=always_sort, known=known_documents(batch))
     alert_ops = _alert_ops(ids, object_ids, column_values(alerts, "ssObjectId"), candidates,
                            places, enrichments, now)
     alerts_inserted, alerts_existing = _upsert(db[names["alerts"]], alert_ops)
@@ -189,11 +193,22 @@ def write_batch(db: Database, batch: AlertBatch, now_jd: float | None = None, *,
                                    [_rejection_op(r, now) for r in batch.rejected])
     return WriteSummary(
         alerts_inserted=alerts_inserted, alerts_existing=alerts_existing,
+        alerts_repeated=distinct.repeated,
         objects_created=aux.created, objects_updated=aux.updated, points_added=aux.added,
         points_replaced=aux.replaced, cutouts_inserted=cutouts_inserted,
         rejected=len(batch.rejected), rejected_inserted=rejected_inserted,
         aux_reads=aux.attempts,
     )
+
+
+def known_documents(batch: AlertBatch) -> tuple[dict[str, Any], ...] | None:
+    """The batch's aux documents as ``load_known`` read them, when they are whole (one
+    per known object, every history array): the writer then plans from them rather
+    than reading the archive again. None otherwise (a batch built without them)."""
+    known = batch.known
+    if known is None or len(known.documents) != len(known.objects):
+        return None
+    return known.documents
 
 
 def _check_enrichments(enrichments: Mapping[str, pd.Series]) -> None:

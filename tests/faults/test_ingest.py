@@ -16,6 +16,7 @@ import fastavro
 import psutil
 import pytest
 
+from boom_flow.pipeline.flow import PipelineError
 from boom_flow.services import LocalStack
 from tests.faults.conftest import Figures, case_settings
 from tests.faults.helpers import (
@@ -76,12 +77,18 @@ def test_a_dask_worker_killed_mid_batch(fault_environment: dict[str, str], fault
     os.kill(pid, signal.SIGKILL)  # the worker, while it holds the next batch
     thread.join(180)
     assert not thread.is_alive()
-    summary = outcome[0]
-    assert not isinstance(summary, BaseException), summary
+    # The batch died with the worker's scattered packets: the run stops there without
+    # committing it (or goes on, if Dask could run it again); a restart finishes.
+    stopped = isinstance(outcome[0], PipelineError)
+    assert stopped or not isinstance(outcome[0], BaseException), outcome[0]
+    if stopped:
+        in_process_run(night, fault_client, graph_file(tmp_path))
     found = archive_figures(night)
     figures.add("SIGKILL of the Dask worker mid-batch", **found,
-                notes="the nanny restarted the worker; the driver submitted the lost batch "
-                      "again with its packets")
+                notes="the nanny restarted the worker; "
+                      + ("the run stopped at the lost batch without committing it, and the "
+                         "next run stored the rest" if stopped else
+                         "Dask ran the lost batch again"))
     _assert_nothing_lost_or_doubled(found)
 
 
