@@ -111,7 +111,8 @@ def run_pipeline(
                     break
                 if raw.packets or raw.rejected:
                     pipeline.summary.received()
-                pipeline.push(raw)
+                if not pipeline.push(raw, stop):
+                    break
         finally:
             pipeline.drain()
         pipeline.summary.finished = time.monotonic()

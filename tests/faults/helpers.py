@@ -121,7 +121,10 @@ def kill_when_stored(process: subprocess.Popen[str], night: Night, at_least: int
         assert process.poll() is None, process.communicate()[0][-3000:]
         assert time.monotonic() < deadline, "the run stored nothing in time"
         time.sleep(0.05)
-    os.killpg(process.pid, sig)
+    if sig == signal.SIGTERM:
+        os.kill(process.pid, sig)  # what an operator sends: the run stops its workers
+    else:
+        os.killpg(process.pid, sig)  # the run and its Dask workers at once
     return stored
 
 

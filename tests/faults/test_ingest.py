@@ -186,11 +186,22 @@ def test_bad_packets_of_every_kind_are_rejected_and_the_stream_goes_on(
     bright = [{"$match": {"candidate.magpsf": {"$lt": 10}}}, {"$project": {"objectId": 1}}]
     night = _night(fault_environment, 0, seed=105,
                    filters={"every_alert": EVERY_ALERT, "bright": bright})
-    packets = [*good[:20], *bad.values(), *good[20:], _changed_copy(good[25])]
+    packets = [*good[:20], *bad.values(), *good[20:]]
     produce(night.settings, night.topic, packets)
-    night.packets, night.ids = packets, ids
-    # A failed batch would raise here (issue 16: `boom-flow run` exited 1, every time).
-    summary = in_process_run(night, fault_client, graph_file(tmp_path))
+    changed = _changed_copy(good[25])
+    night.packets, night.ids = [*packets, changed], ids
+    # A failed batch would raise (issue 16: `boom-flow run` exited 1, every time).
+    thread, outcome = in_background(
+        lambda: in_process_run(night, fault_client, graph_file(tmp_path), idle_s=6))
+    first = next(iter(fastavro.reader(io.BytesIO(good[25]))))["candid"]
+    deadline = time.monotonic() + 120
+    while night.db.ZTF_alerts.count_documents({"_id": first}) == 0:
+        assert time.monotonic() < deadline and thread.is_alive(), outcome
+        time.sleep(0.05)
+    produce(night.settings, night.topic, [changed])  # once the first version is stored
+    thread.join(240)
+    summary = outcome[0]
+    assert not isinstance(summary, BaseException), summary
     assert summary.rejected == len(bad)
     rejected = list(night.db.ZTF_alerts_rejected.find({}, {"data": 0}))
     assert len(rejected) == len(bad), [r["reason"] for r in rejected]
