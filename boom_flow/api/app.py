@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from boom_flow import __version__
 from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.errors import install_handlers
+from boom_flow.api.limits import BodyLimit
 from boom_flow.api.routes import auth, catalogs, filters, queries, surveys, users
 from boom_flow.api.state import ApiState
 from boom_flow.api.users import UserStore
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
                   description="BOOM-compatible access to the alert archive and user filters.")
     app.state.boom = state
     install_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     serve_docs(app)
 
     @app.get("/", tags=["health"], summary="Health check (no token needed)")

@@ -162,6 +162,8 @@ class ValkeySettings(Section):
 
 class ServicesSettings(Section):
     state_dir: Path
+    #: Seconds a batch waits (retrying) for Kafka or Valkey to come back.
+    outage_wait_s: Annotated[float, Field(ge=0)]
     mongodb: MongoSettings
     kafka: KafkaSettings
     valkey: ValkeySettings
@@ -191,6 +193,8 @@ class BatchSettings(Section):
     max_alerts: PositiveInt
     max_ms: PositiveInt
     max_in_flight: PositiveInt
+    #: Packets over this many bytes are rejected without being decoded.
+    max_packet_bytes: PositiveInt
 
 
 class ZtfSettings(Section):
@@ -299,6 +303,12 @@ class ApiSettings(Section):
     max_cone_positions: PositiveInt
     #: Database-bound requests served at once per process; more are answered 429.
     max_concurrent_queries: PositiveInt
+    #: Most bytes of a request body (413 beyond, before reading it).
+    max_body_bytes: PositiveInt
+    #: Failed logins per username / per client within ``login_window_s`` (429 beyond).
+    login_failures_per_user: PositiveInt
+    login_failures_per_client: PositiveInt
+    login_window_s: Annotated[float, Field(gt=0)]
     #: bcrypt work factor for stored passwords (4..31; 12 takes ~0.25 s per check).
     password_hash_rounds: Annotated[int, Field(ge=4, le=31)]
     secret_key: SecretStr | None = None

@@ -63,13 +63,15 @@ def open_source(
             raise ValueError("a files source needs a path")
         path = spec.path
         # Files are all waiting: every batch is full, readiness changes nothing.
-        return OpenSource(lambda _ready: file_batches(path, max_alerts, spec.rate), None,
-                          lambda: None)
+        limit = settings.batch.max_packet_bytes
+        return OpenSource(lambda _ready: file_batches(path, max_alerts, spec.rate, limit),
+                          None, lambda: None)
     survey = getattr(settings.surveys, graph.survey)
     programids = getattr(survey, "programids", [1])
     topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
-                               max_alerts, max_ms, monitor=monitor)
+                               max_alerts, max_ms, monitor=monitor,
+                               max_packet_bytes=settings.batch.max_packet_bytes)
     return OpenSource(lambda ready: source.batches(stop, spec.idle_timeout_s, ready),
                       source.commit, source.close)
 
@@ -109,10 +111,11 @@ def run_pipeline(
             for raw in source.batches(pipeline.has_idle_worker):
                 if monitor is not None:
                     monitor.polled()
+                if stop.is_set():  # collected after the request: left for the next run
+                    break
                 if raw.packets or raw.rejected:
                     pipeline.summary.received()
-                pipeline.push(raw)
-                if stop.is_set():
+                if not pipeline.push(raw, stop):
                     break
         finally:
             pipeline.drain()

@@ -26,6 +26,7 @@ from distributed import Client, WorkerPlugin, get_worker
 from distributed.metrics import context_meter
 
 from boom_flow.core import AlertBatch, RawBatch, RawPacket
+from boom_flow.core.text import clip
 from boom_flow.filters.results import filter_names, passes_by_filter
 from boom_flow.metrics.names import reason_kind
 from boom_flow.pipeline import resources as worker_resources
@@ -130,7 +131,7 @@ class Workbench:
                     with context_meter.meter(stage.name):
                         value = stage(value)
         except Exception:
-            outcome.error = traceback.format_exc()
+            outcome.error = clip(traceback.format_exc())
         outcome.seconds = dict(seconds)
         if outcome.error is not None:
             return outcome

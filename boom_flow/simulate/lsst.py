@@ -23,7 +23,7 @@ import numpy as np
 
 from boom_flow.simulate import avro, stamps
 from boom_flow.simulate.columnar_avro import compact_spec, encode_rows
-from boom_flow.simulate.plan import BOGUS, MOVING, Plan, make_plan
+from boom_flow.simulate.plan import BOGUS, EXPOSURE_DAYS, MOVING, Plan, make_plan
 from boom_flow.simulate.spec import NightSpec, SimulatedAlert
 from boom_flow.surveys.lsst_schemas import schema_file
 
@@ -319,6 +319,10 @@ def records(columns: dict[str, np.ndarray], names: Sequence[str],
     return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
 
 
+#: Visit numbers count exposures from this date (2000-01-01).
+VISIT_ZERO_JD = 2451544.5
+
+
 def source_columns(plan: Plan, rng: np.random.Generator, seed: int) -> dict[str, np.ndarray]:
     """Rubin ``diaSource``/``diaForcedSource`` fields for every observation."""
     n = len(plan.obj)
@@ -331,7 +335,10 @@ def source_columns(plan: Plan, rng: np.random.Generator, seed: int) -> dict[str,
     flux = sign * 10 ** (-0.4 * (np.minimum(mag, 40.0) - ZP_NJY))
     flux = np.where(plan.detected, flux, flux + rng.normal(0, 1, n) * error)
     mjd = plan.jd - MJD_OFFSET + TAI_MINUS_UTC_DAYS
-    visit = 2024_00000 * 10 + plan.exposure + 100_000 * (seed % 1000)
+    # Visits are numbered from an absolute exposure count, so that every night of a seed
+    # has its own (the plan's exposures count from its night), and offset by the seed.
+    absolute = np.round((plan.jd - VISIT_ZERO_JD) / EXPOSURE_DAYS).astype(np.int64) % 10 ** 8
+    visit = absolute + 10 ** 8 * (1 + seed % 1000)
     detector = (plan.obj * 7919 + seed) % 189
     seq = np.arange(n)
     object_base = (seed % 1000 + 1) * 10 ** 15

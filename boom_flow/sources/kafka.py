@@ -20,6 +20,7 @@ from typing import Protocol
 import confluent_kafka
 
 from boom_flow.core import RawBatch, RawPacket
+from boom_flow.sources.limits import DEFAULT_MAX_PACKET_BYTES, screen
 
 log = logging.getLogger(__name__)
 _LIBRDKAFKA_LOG = logging.getLogger("boom_flow.librdkafka")
@@ -94,8 +95,10 @@ class KafkaPacketSource:
         max_packets: int,
         max_ms: int,
         monitor: SourceMonitor | None = None,
+        max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES,
     ) -> None:
         self._monitor = monitor
+        self.max_packet_bytes = max_packet_bytes
         self._topics = topics if callable(topics) else (lambda fixed=list(topics): fixed)
         self._subscribed: list[str] = []
         self.max_packets = max_packets
@@ -182,7 +185,8 @@ class KafkaPacketSource:
         if not packets:
             return None
         token = Offsets(tuple((t, p, o) for (t, p), o in sorted(positions.items())))
-        return RawBatch(tuple(packets), commit=token)
+        kept, rejected = screen(packets, self.max_packet_bytes)
+        return RawBatch(tuple(kept), tuple(rejected), commit=token)
 
     def commit(self, token: Offsets) -> None:
         """Acknowledge a stored batch. A partition revoked meanwhile is not an error:

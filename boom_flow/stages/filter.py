@@ -10,6 +10,10 @@ enrichments (names starting with ``_`` are not stored by the archive writer):
 - ``_filter_errors``: per alert, None or the filters whose evaluation failed on it,
   with the reason (the results sink keeps and counts them).
 
+Rows marked ``_superseded`` (``storage.known``: the archive holds that alert id with
+another content, and keeps it) get no result and no error: the stored version was
+filtered when it was stored, and the discarded one must not be published.
+
 ``FilterStage`` asks a provider for the active filters once per batch: on a worker the
 live one (``boom_flow.filters.live``, built in ``setup``), which reloads them when they
 change. Importing this module imports neither pymongo nor redis (only ``setup`` does),
@@ -23,10 +27,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
+import numpy as np
 import pandas as pd
 
 from boom_flow.config import Settings
-from boom_flow.core import AlertBatch
+from boom_flow.core import SUPERSEDED, AlertBatch
 from boom_flow.filters.active import ActiveFilter
 from boom_flow.filters.documents import FilterDocuments
 from boom_flow.filters.evaluate import ERRORS, RESULTS, evaluate, photometry, record_rights
@@ -40,11 +45,15 @@ def filter_batch(batch: AlertBatch, filters: Sequence[ActiveFilter],
     results: list[Any] = [None] * len(batch)
     errors: list[Any] = [None] * len(batch)
     wanted = [f for f in filters if f.survey == batch.survey.upper()]
-    if wanted and len(batch):
+    superseded = (batch.enrichments[SUPERSEDED].to_numpy(dtype=bool)
+                  if SUPERSEDED in batch.enrichments else np.zeros(len(batch), dtype=bool))
+    if wanted and len(batch) and not superseded.all():
         documents = FilterDocuments.from_batch(batch)
         evaluation = evaluate(documents, wanted, now_ms)
         positions: dict[Any, dict[int, int]] = {}
         for row, passes in evaluation.passed.items():
+            if superseded[row]:
+                continue
             rights = record_rights(passes)
             rows, docs = documents.documents(rights)
             if rights not in positions:
@@ -53,7 +62,8 @@ def filter_batch(batch: AlertBatch, filters: Sequence[ActiveFilter],
             results[row] = {"filters": passes,
                             "photometry": photometry(document, batch.survey.upper())}
         for row, failed in evaluation.errors.items():
-            errors[row] = failed
+            if not superseded[row]:
+                errors[row] = failed
     return (batch.with_enrichment(RESULTS, pd.Series(results, dtype=object))
             .with_enrichment(ERRORS, pd.Series(errors, dtype=object)))
 

@@ -23,7 +23,10 @@ Decisions:
 - Non-finite floats are stored as null (``documents.py`` says why).
 - A rejected packet's ``_id`` is the SHA-256 of its source, position and bytes: a
   redelivered bad packet is stored once, and the same bytes met at another place
-  (another file, another offset) are a rejection of their own.
+  (another file, another offset) are a rejection of their own. Its document records
+  ``length`` and ``sha256`` of the whole packet; ``data`` holds it whole up to
+  ``MAX_STORED_REJECTION_BYTES``, its start beyond (``truncated: true``), so that no
+  packet, whatever its size, can make the write fail (MongoDB's 16 MB limit).
 - Enrichments go into the alert document under their own name, except
   ``cross_matches`` and ``aliases``, which describe the object and are written to the
   aux document when the object is created; names starting with ``_`` are private
@@ -68,6 +71,8 @@ AUX_PIXEL_FIELD = "healpix_14"
 RESERVED_FIELDS = frozenset({"_id", "objectId", "ssObjectId", "candidate", "coordinates",
                              "created_at", "updated_at"})
 CUTOUTS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
+#: The most bytes of a rejected packet stored in its document.
+MAX_STORED_REJECTION_BYTES = 2**20
 
 Keys = tuple[tuple[str, Any], ...]
 _GEO_AND_ID: Keys = (("coordinates.radec_geojson", GEOSPHERE), ("_id", ASCENDING))
@@ -299,14 +304,27 @@ def rejection_id(rejection: Rejection) -> str:
     for part in (rejection.source.encode(), rejection.position.encode()):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
-    digest.update(rejection.data)
+    if rejection.sha256 is None:
+        digest.update(rejection.data)
+    else:  # cut at the source: the whole packet is known by its hash and length
+        digest.update(f"{rejection.length}:{rejection.sha256}".encode())
     return digest.hexdigest()
 
 
+def rejection_document(rejection: Rejection, now: float) -> dict[str, Any]:
+    """What is stored of a rejected packet (without its ``_id``)."""
+    data = rejection.data
+    length = len(data) if rejection.length is None else rejection.length
+    sha256 = rejection.sha256 or hashlib.sha256(data).hexdigest()
+    kept = data[:MAX_STORED_REJECTION_BYTES]
+    return {"reason": rejection.reason, "source": rejection.source,
+            "position": rejection.position, "data": kept, "length": length,
+            "sha256": sha256, "truncated": len(kept) < length, "received_at": now}
+
+
 def _rejection_op(rejection: Rejection, now: float) -> UpdateOne:
-    doc = {"reason": rejection.reason, "source": rejection.source,
-           "position": rejection.position, "data": rejection.data, "received_at": now}
-    return UpdateOne({"_id": rejection_id(rejection)}, {"$setOnInsert": doc}, upsert=True)
+    return UpdateOne({"_id": rejection_id(rejection)},
+                     {"$setOnInsert": rejection_document(rejection, now)}, upsert=True)
 
 
 def _upsert(collection: Collection, ops: list[UpdateOne]) -> tuple[int, int]:

@@ -69,7 +69,10 @@ def live_run(api_server: Api, shared_data: Path) -> tuple[str, list[dict[str, An
     ensure_topic(producer_config, results_topic("ztf"))
     import confluent_kafka
 
-    publisher = ResultsPublisher(confluent_kafka.Producer(producer_config), valkey, "ztf")
+    from boom_flow.filters.ledger import PublicationLedger
+
+    publisher = ResultsPublisher(confluent_kafka.Producer(producer_config), valkey,
+                                 PublicationLedger(api_server.db, "ztf"), "ztf")
     stage = FilterStage(LiveFilters(api_server.db.filters, valkey, "ZTF"))
     outputs: list[dict[str, Any]] = []
     packets = _live_packets(shared_data)

@@ -19,6 +19,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from boom_flow.config import Settings
+from tests.conftest import child_environ
 from tests.pipeline.conftest import fastavro_records, ztf_packet_bytes
 
 
@@ -53,7 +54,7 @@ def _produce(settings: Settings, topic: str, packets: list[bytes]) -> None:
 
 def _start(environment: dict[str, str], graph: Path, topic: str, idle_s: float,
            **overrides: str) -> subprocess.Popen[str]:
-    env = {**os.environ, **environment, "BOOM_FLOW_DASK__N_WORKERS": "1", **overrides}
+    env = {**child_environ(), **environment, "BOOM_FLOW_DASK__N_WORKERS": "1", **overrides}
     return subprocess.Popen(
         [sys.executable, "-m", "boom_flow", "run", str(graph), "--topic", topic,
          "--until-idle", str(idle_s)],
