@@ -57,3 +57,5 @@ def test_every_container_command_exists(values: dict[str, Any]) -> None:
                 module = importlib.import_module(words[words.index("--preload") + 1])
                 assert callable(module.dask_setup)
     assert {"dask scheduler", "dask worker", "boom-flow run", "boom-flow api"} <= seen
+    if values.get("models", {}).get("fetch", {}).get("enabled"):
+        assert "boom-flow fetch" in seen  # the init container's `models fetch`
