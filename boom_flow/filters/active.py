@@ -15,7 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from boom_flow.filters.documents import Programids, permitted_programids, sees_every_alias
+from boom_flow.filters.documents import (
+    AliasRights,
+    Programids,
+    alias_rights,
+    permitted_programids,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,8 +43,8 @@ class ActiveFilter:
     #: Equal for filters that compute the same thing (same prepared pipeline): the
     #: stage evaluates such copies once per permission set.
     signature: str = ""
-    #: May see ``aliases.ZTF`` unfiltered (``documents.sees_every_alias``).
-    every_alias: bool = True
+    #: Whose ZTF objects ``aliases.ZTF`` may name (``documents.alias_rights``).
+    alias_rights: AliasRights = None
 
 
 def keep_alert_id(pipeline: Sequence[Mapping[str, Any]]
@@ -77,8 +82,9 @@ def keep_alert_id(pipeline: Sequence[Mapping[str, Any]]
 
 
 def build_active_filter(document: Mapping[str, Any], compile_pipeline: Any = None,
-                        ) -> ActiveFilter:
-    """An ``ActiveFilter`` from a ``filters`` document (its ``active_fid`` version)."""
+                        owner: Mapping[str, Any] | None = None) -> ActiveFilter:
+    """An ``ActiveFilter`` from a ``filters`` document (its ``active_fid`` version);
+    ``owner``: its user's document, whose rights decide the aliases it sees."""
     from boom_flow.filters.mql import validate_filter_pipeline
 
     if compile_pipeline is None:
@@ -95,7 +101,7 @@ def build_active_filter(document: Mapping[str, Any], compile_pipeline: Any = Non
         pipeline=list(version["pipeline"]), compiled=compile_pipeline(prepared),
         hides_id=hides, per_document=computes,
         signature=json.dumps([prepared, hides, computes], sort_keys=True, default=repr),
-        every_alias=sees_every_alias(document["survey"], document.get("permissions")),
+        alias_rights=alias_rights(document["survey"], document.get("permissions"), owner),
     )
 
 

@@ -20,6 +20,7 @@ from pymongo.database import Database
 
 from boom_flow.core import AlertBatch
 from boom_flow.filters.active import ActiveFilter, build_active_filter
+from boom_flow.filters.aliases import ztf_alias_programids
 from boom_flow.filters.documents import ALERT_FIELDS, OBJECT_FIELDS, FilterDocuments
 from boom_flow.filters.evaluate import evaluate
 from boom_flow.filters.store import check_permissions, checked_pipeline
@@ -57,13 +58,11 @@ def test_filter_on_archive(db: Database, *, survey: str, pipeline: str | bytes |
     ``aux_view``: aggregation stages the objects' aux documents go through first: the
     API's data-rights view for its user (``[]`` for a user who may see everything). The
     filter's permissions trim the histories here, the view what ``aliases`` says of
-    another survey, exactly; so with a view the filter sees every alias that remains,
-    where the live stage (and a backtest without a view), which cannot yet tell which
-    aliases a filter may see, hides ``aliases.ZTF`` from a filter lacking some ZTF
-    programid (``documents.sees_every_alias``)."""
+    another survey. Without a view, ``aliases.ZTF`` is trimmed to what the filter's
+    permissions may see, by the live stage's rule (``filters.aliases``)."""
     active = backtest_filter(survey, pipeline, permissions)
     if aux_view is not None:
-        active = replace(active, every_alias=True)
+        active = replace(active, alias_rights=None)
     names = collection_names(survey)
     query: dict[str, Any] = {"candidate.jd": {"$gte": float(start_jd), "$lte": float(end_jd)}}
     if object_ids is not None:
@@ -79,6 +78,8 @@ def test_filter_on_archive(db: Database, *, survey: str, pipeline: str | bytes |
         owners = list({a.get("objectId") for a in alerts})
         aux = _aux_documents(db[names["alerts_aux"]], owners, aux_view)
         documents = FilterDocuments.from_archive(survey, alerts, aux)
+        if active.alias_rights is not None:
+            documents.alias_programids = ztf_alias_programids(db, documents.alias_ids())
         outputs += _passing(documents, active)
         if limit is not None and len(outputs) >= limit:
             return outputs[:limit]

@@ -50,11 +50,11 @@ PROGRAMID_SURVEYS = frozenset({"ZTF"})
 #: Alert-document fields a filter sees (besides ``_id``), as the archive stores them.
 ALERT_FIELDS = ("objectId", "candidate", "classifications", "properties", "coordinates")
 OBJECT_FIELDS = ("cross_matches", "aliases")
-#: Every ZTF programid: only a filter allowed all of them may see a non-ZTF object's
-#: ``aliases.ZTF`` (an alias may name a ZTF object seen only in programids 2 or 3).
-ALL_ZTF_PROGRAMIDS = frozenset({1, 2, 3})
-
 Programids = tuple[int, ...] | None
+#: The ZTF programids whose objects a filter's owner may see named in ``aliases.ZTF``
+#: of another survey's object (None: every ZTF object).
+AliasRights = frozenset[int] | None
+ZTF_PROGRAMIDS = frozenset({1, 2, 3})
 
 
 def permitted_programids(survey: str, permissions: Mapping[str, Iterable[int]] | None
@@ -72,20 +72,25 @@ def permitted_programids(survey: str, permissions: Mapping[str, Iterable[int]] |
     return tuple(sorted({int(p) for p in (permissions or {}).get(survey, ())}))
 
 
-def sees_every_alias(survey: str, permissions: Mapping[str, Iterable[int]] | None) -> bool:
-    """Whether a filter may see its objects' ZTF aliases unfiltered.
+def alias_rights(survey: str, permissions: Mapping[str, Iterable[int]] | None,
+                 owner: Mapping[str, Any] | None = None) -> AliasRights:
+    """Which ZTF objects a filter of ``survey`` may see named as aliases: those with a
+    detection in a programid its owner may see (the API's view of the other survey's aux
+    collection, ``api.rights``); the filter's own permissions when the owner is unknown.
 
-    A ZTF filter's aliases name LSST objects (no data rights). An LSST filter would
-    need each ZTF alias's visibility to trim them; until then it sees them only with
-    rights to every ZTF programid, and otherwise gets no ``aliases.ZTF`` at all.
-
-    >>> sees_every_alias("LSST", {"ZTF": [1]}), sees_every_alias("LSST", {"ZTF": [1, 2, 3]})
-    (False, True)
+    >>> alias_rights("LSST", {"ZTF": [1]}), alias_rights("ZTF", {"ZTF": [1]})
+    (frozenset({1}), None)
+    >>> alias_rights("LSST", {}, {"is_admin": True}) is None
+    True
     """
     if survey.upper() in PROGRAMID_SURVEYS:
-        return True
-    granted = {int(p) for p in (permissions or {}).get("ZTF", ())}
-    return granted >= ALL_ZTF_PROGRAMIDS
+        return None  # its aliases name objects of surveys without data rights
+    if owner is not None:
+        if owner.get("is_admin"):
+            return None
+        permissions = owner.get("permissions")
+    granted = frozenset(int(p) for p in (permissions or {}).get("ZTF", ()))
+    return None if granted >= ZTF_PROGRAMIDS else granted
 
 
 @dataclass
@@ -106,8 +111,12 @@ class FilterDocuments:
     points: pd.DataFrame
     values: list[dict[str, Any]]
     objects: dict[Any, dict[str, Any]]
-    _cache: dict[tuple[Programids, bool], tuple[np.ndarray, list[dict[str, Any]]]] = field(
-        default_factory=dict, repr=False)
+    #: The programids of each ZTF object named in ``aliases.ZTF`` (``alias_ids``), read
+    #: once per batch when a filter's aliases must be trimmed; None: not read (then a
+    #: filter with limited rights sees no ZTF alias).
+    alias_programids: Mapping[Any, frozenset[int]] | None = None
+    _cache: dict[tuple[Programids, AliasRights], tuple[np.ndarray, list[dict[str, Any]]]] = \
+        field(default_factory=dict, repr=False)
 
     @classmethod
     def from_batch(cls, batch: AlertBatch,
@@ -174,22 +183,47 @@ class FilterDocuments:
             doc[kind].append(self.values[ref])
         return list(docs.values())
 
-    def documents(self, programids: Programids, every_alias: bool = True
+    def alias_ids(self) -> list[Any]:
+        """Every ZTF object named in the objects' ``aliases.ZTF``."""
+        named: dict[Any, None] = {}
+        for extras in self.objects.values():
+            aliases = extras.get("aliases")
+            if isinstance(aliases, Mapping) and isinstance(aliases.get("ZTF"), list):
+                named.update(dict.fromkeys(aliases["ZTF"]))
+        return list(named)
+
+    def documents(self, programids: Programids, aliases: AliasRights = None
                   ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        """(batch rows, documents) of the alerts a filter with these rights may see
-        (``every_alias``: see ``sees_every_alias``).
+        """(batch rows, documents) of the alerts a filter with these rights may see;
+        ``aliases`` (``alias_rights``) keeps ``aliases.ZTF`` to the objects seen in
+        those programids, as the API's view does.
 
         Documents share their history points (and alert parts) with the other
         permission sets' documents: evaluators must not modify their input."""
         if self.survey not in PROGRAMID_SURVEYS:
             programids = None
-        key = (programids, every_alias)
+        else:
+            aliases = None
+        key = (programids, aliases)
         if key not in self._cache:
             rows, documents = self._trim(programids)
-            if not every_alias:
-                documents = [without_subfield(d, "aliases", "ZTF") for d in documents]
+            if aliases is not None:
+                documents = [self._visible_aliases(d, aliases) for d in documents]
             self._cache[key] = rows, documents
         return self._cache[key]
+
+    def _visible_aliases(self, document: dict[str, Any], rights: frozenset[int]
+                         ) -> dict[str, Any]:
+        named = (document.get("aliases") or {}).get("ZTF")
+        if not isinstance(named, list):
+            return document
+        seen = self.alias_programids or {}
+        kept = [oid for oid in named if seen.get(oid, frozenset()) & rights]
+        if len(kept) == len(named):
+            return document
+        if not kept:
+            return without_subfield(document, "aliases", "ZTF")
+        return {**document, "aliases": {**document["aliases"], "ZTF": kept}}
 
     def _trim(self, programids: Programids) -> tuple[np.ndarray, list[dict[str, Any]]]:
         visible = np.ones(len(self.alerts), dtype=bool)

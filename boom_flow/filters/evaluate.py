@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boom_flow.filters.active import ActiveFilter
-from boom_flow.filters.documents import HISTORY_KINDS, FilterDocuments, Programids
+from boom_flow.filters.documents import (
+    HISTORY_KINDS,
+    AliasRights,
+    FilterDocuments,
+    Programids,
+)
 
 #: The batch enrichments the filter stage adds (private: the archive does not store them).
 RESULTS = "_filter_results"
@@ -38,14 +43,14 @@ def evaluate(documents: FilterDocuments, filters: Sequence[ActiveFilter], now_ms
     """Every filter over the documents its rights allow. Copies of one pipeline with the
     same rights (``ActiveFilter.signature``) are evaluated once."""
     result = Evaluation()
-    done: dict[tuple[str, Programids, bool], Any] = {}
+    done: dict[tuple[str, Programids, AliasRights], Any] = {}
     for active in filters:
         if active.survey != documents.survey:
             continue
-        rows, docs = documents.documents(active.programids, active.every_alias)
+        rows, docs = documents.documents(active.programids, active.alias_rights)
         if not docs:
             continue
-        key = (active.signature, active.programids, active.every_alias)
+        key = (active.signature, active.programids, active.alias_rights)
         if not active.signature or key not in done:
             done[key] = run_tolerant(active, docs)
         outputs, failures = done[key]

@@ -65,10 +65,12 @@ STAGE_CONFIGURERS["crossmatch"] = _configure_crossmatch
 
 
 def _filter(params: dict[str, Any]) -> Stage:
+    from boom_flow.filters.aliases import alias_visibility
     from boom_flow.filters.live import live_provider
     from boom_flow.stages.filter import FilterStage
 
-    return FilterStage(live_provider(params))
+    provider = live_provider(params)
+    return FilterStage(provider, alias_visibility=alias_visibility(provider.collection.database))
 
 
 def _configure_filter(settings: Settings, survey: str, params: dict[str, Any]

@@ -25,19 +25,26 @@ import pandas as pd
 
 from boom_flow.core import AlertBatch
 from boom_flow.filters.active import ActiveFilter
+from boom_flow.filters.aliases import AliasVisibility
 from boom_flow.filters.documents import FilterDocuments
 from boom_flow.filters.evaluate import ERRORS, RESULTS, evaluate, photometry, record_rights
 
 
 def filter_batch(batch: AlertBatch, filters: Sequence[ActiveFilter],
-                 now_ms: int | None = None) -> AlertBatch:
-    """``batch`` with ``_filter_results`` and ``_filter_errors`` (see the module doc)."""
+                 now_ms: int | None = None,
+                 alias_visibility: AliasVisibility | None = None) -> AlertBatch:
+    """``batch`` with ``_filter_results`` and ``_filter_errors`` (see the module doc).
+
+    ``alias_visibility`` reads, once for the batch, what trims ``aliases.ZTF`` for
+    filters whose owners may not see every ZTF programid (without it, they see none)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     results: list[Any] = [None] * len(batch)
     errors: list[Any] = [None] * len(batch)
     wanted = [f for f in filters if f.survey == batch.survey.upper()]
     if wanted and len(batch):
         documents = FilterDocuments.from_batch(batch)
+        if alias_visibility is not None and any(f.alias_rights is not None for f in wanted):
+            documents.alias_programids = alias_visibility(documents.alias_ids())
         evaluation = evaluate(documents, wanted, now_ms)
         positions: dict[Any, dict[int, int]] = {}
         for row, passes in evaluation.passed.items():
@@ -60,6 +67,7 @@ class FilterStage:
 
     provider: Callable[[], Sequence[ActiveFilter]]
     clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    alias_visibility: AliasVisibility | None = None
 
     def __call__(self, batch: AlertBatch) -> AlertBatch:
-        return filter_batch(batch, self.provider(), self.clock_ms())
+        return filter_batch(batch, self.provider(), self.clock_ms(), self.alias_visibility)
