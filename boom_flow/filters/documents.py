@@ -34,14 +34,14 @@ import numpy as np
 import pandas as pd
 
 from boom_flow.core.batch import AlertBatch
-from boom_flow.core.history import HISTORY_KINDS
+from boom_flow.core.history import HISTORY_KINDS, NO_POINT_ID, point_id
 from boom_flow.storage.archive import distinct_alerts
 from boom_flow.storage.documents import (
     clean_value,
     float_column,
     without_subfield,
 )
-from boom_flow.storage.history import CANDIDATE, incoming_points
+from boom_flow.storage.history import CANDIDATE, KEY, incoming_points
 
 #: The trailing window of history a filter sees (days before the alert).
 HISTORY_DAYS = 365.0
@@ -275,6 +275,8 @@ def _stored_points(aux: Sequence[Mapping[str, Any]]) -> tuple[pd.DataFrame, list
         "jd": np.array([_number(p.get("jd")) for p in values], dtype=np.float64),
         "programid": np.array([_number(p.get("programid")) for p in values],
                               dtype=np.float64),
+        "point": np.array([point_id(p) if kind == "prv_candidates" else NO_POINT_ID
+                           for p, kind in zip(values, arrays, strict=True)], dtype=np.int64),
         "fields": np.array([len(p) for p in values], dtype=np.int64),
         "ref": np.arange(len(values)),
     })
@@ -285,21 +287,21 @@ def _merge(stored: Sequence[Mapping[str, Any]], incoming: Any
            ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Stored points plus the batch's, by the archive writer's rule (see module doc)."""
     index, values = _stored_points(stored)
-    # One version per (array, object, jd) is stored; the first is the one that counts.
-    first = index.drop_duplicates(["array", "objectId", "jd"])
-    new = incoming.index.merge(first[["array", "objectId", "jd", "fields"]]
+    # One version per point is stored; the first is the one that counts.
+    first = index.drop_duplicates(KEY)
+    new = incoming.index.merge(first[[*KEY, "fields"]]
                                .rename(columns={"fields": "stored_fields"}),
-                               on=["array", "objectId", "jd"], how="left")
+                               on=KEY, how="left")
     stored_fields = new["stored_fields"].to_numpy(dtype=np.float64, na_value=np.nan)
     absent = np.isnan(stored_fields)
     richer = (~absent & (new["kind"].to_numpy() == CANDIDATE)
               & (new["fields"].to_numpy() > np.nan_to_num(stored_fields)))
     selected = new[absent | richer].reset_index(drop=True)
     if len(selected):
-        replaced = selected.loc[richer[absent | richer], ["array", "objectId", "jd"]]
+        replaced = selected.loc[richer[absent | richer], KEY]
         if len(replaced):
-            hit = index.merge(replaced.assign(_gone=True), on=["array", "objectId", "jd"],
-                              how="left")["_gone"].fillna(False).to_numpy(dtype=bool)
+            hit = (index.merge(replaced.assign(_gone=True), on=KEY, how="left")["_gone"]
+                   .fillna(False).to_numpy(dtype=bool))
             index = index[~hit]
         added = incoming.points(selected)
         extra = pd.DataFrame({
@@ -307,6 +309,7 @@ def _merge(stored: Sequence[Mapping[str, Any]], incoming: Any
             "objectId": selected["objectId"].to_numpy(dtype=object),
             "jd": selected["jd"].to_numpy(dtype=np.float64),
             "programid": np.array([_number(p.get("programid")) for p in added]),
+            "point": selected["point"].to_numpy(dtype=np.int64),
             "fields": selected["fields"].to_numpy(dtype=np.int64),
             "ref": np.arange(len(values), len(values) + len(added)),
         })
