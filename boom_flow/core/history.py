@@ -48,6 +48,13 @@ def point_ids(frame: pd.DataFrame) -> np.ndarray:
     return ids
 
 
+def _object_ids(batch: AlertBatch) -> np.ndarray:
+    """The alerts' object ids as exact Python values (None where absent): NumPy would
+    turn an int64 column with a null into floats, merging LSST ids that differ in the
+    last digits."""
+    return np.array(batch.alerts["objectId"].astype(object).tolist(), dtype=object)
+
+
 def object_points(batch: AlertBatch, kind: str) -> pd.DataFrame:
     """All points of ``kind`` for the batch's objects: archive + packets (+ the batch's
     own candidates for ``prv_candidates``), one row per (objectId, jd).
@@ -62,12 +69,15 @@ def object_points(batch: AlertBatch, kind: str) -> pd.DataFrame:
     if batch.known is not None:
         parts.insert(0, getattr(batch.known, kind))
     if kind == "prv_candidates":
-        own = batch.candidates.assign(objectId=batch.alerts["objectId"].to_numpy())
+        own = batch.candidates.assign(objectId=_object_ids(batch))
         parts.append(own)
     parts = [p for p in parts if len(p) and {"objectId", "jd"} <= set(p.columns)]
     if not parts:
         return pd.DataFrame({"objectId": pd.Series(dtype=object), "jd": pd.Series(dtype=float)})
-    points = pd.concat([p.astype({"jd": "float64"}) for p in parts], ignore_index=True)
+    points = pd.concat([p.astype({"jd": "float64", "objectId": object}) for p in parts],
+                       ignore_index=True)
+    # Points without an object (solar-system sources) belong to no light curve.
+    points = points[points["objectId"].notna().to_numpy()]
     richness = points.notna().sum(axis=1)
     ids = point_ids(points) if kind == "prv_candidates" else NO_POINT_ID
     points = (points.assign(_richness=richness, _point=ids)
@@ -81,13 +91,22 @@ def object_points(batch: AlertBatch, kind: str) -> pd.DataFrame:
 
 def points_until_alert(batch: AlertBatch, kind: str) -> pd.DataFrame:
     """``object_points`` joined to the alerts: one row per (alert, point) with the point's
-    ``jd`` not after the alert's; ``alert`` is the alert's row number in the batch."""
+    ``jd`` not after the alert's; ``alert`` is the alert's row number in the batch.
+
+    An alert without an object (an LSST solar-system source: ``ssObjectId`` only) has
+    no light curve but its own detection: it shares nothing with the other such alerts
+    (a join on a null ``objectId`` would make them one object)."""
     points = object_points(batch, kind)
     alerts = pd.DataFrame({
         "alert": range(len(batch)),
-        "objectId": batch.alerts["objectId"].to_numpy(dtype=object),
+        "objectId": _object_ids(batch),
         "alert_jd": batch.candidates["jd"].to_numpy(dtype="float64", na_value=float("nan")),
     })
     points = points.astype({"objectId": object})
     joined = alerts.merge(points, on="objectId", how="inner")
+    alone = alerts["objectId"].isna().to_numpy()
+    if kind == "prv_candidates" and alone.any():
+        own = batch.candidates.iloc[np.flatnonzero(alone)].reset_index(drop=True)
+        joined = pd.concat([joined, alerts[alone].reset_index(drop=True).join(own)],
+                           ignore_index=True)
     return joined[joined["jd"] <= joined["alert_jd"]].reset_index(drop=True)

@@ -11,21 +11,30 @@ stood at each alert (``core.history``: archive + packets, nothing later than the
   ``lightcurve_features`` recomputes them when the stage did not run.
 - ``properties`` (data-model.md), with BOOM's definitions (``src/enrichment/ztf.rs``):
   ``rock`` (ZTF ``ssdistnr`` in [0, 12) arcsec with a known ``ssmagnr``; LSST: an
-  ``ssObjectId``), ``star`` and ``near_brightstar`` (PS1 / Gaia neighbours), and
+  ``ssObjectId``), ``star`` and ``near_brightstar`` (ZTF: the packet's PS1 / Gaia
+  neighbours; LSST: a point-source catalog match, ``point_sources.py``), and
   ``stationary`` and ``photstats`` from ``photstats.py``. A catalogue field absent from
   the packet counts as "no neighbour", as in BOOM.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from boom_flow.core import AlertBatch
 from boom_flow.core.history import points_until_alert
+from boom_flow.crossmatch.footprint import Footprint
 from boom_flow.stages.photstats import photstats
+from boom_flow.stages.point_sources import DEFAULT_CATALOG, catalog_flags
+
+#: Surveys whose packets name no neighbours: a point-source catalog decides
+#: ``star`` and ``near_brightstar`` (``point_sources``).
+CATALOG_FLAG_SURVEYS = frozenset({"LSST"})
 
 LIGHTCURVE_FEATURES = ("age", "peakmag_so_far", "maxmag_so_far", "days_since_peak",
                        "days_to_peak", "nnotdet")
@@ -93,12 +102,17 @@ def flags(batch: AlertBatch) -> dict[str, np.ndarray]:
     return {"rock": rock, "star": star, "near_brightstar": near}
 
 
-def properties(batch: AlertBatch) -> list[dict[str, Any]]:
-    """The ``properties`` document of every alert."""
+def properties(batch: AlertBatch, point_sources: PointSources | None = None
+               ) -> list[dict[str, Any]]:
+    """The ``properties`` document of every alert; ``star`` and ``near_brightstar`` from
+    a point-source catalog for surveys whose packets carry no neighbours (LSST:
+    ``point_sources``, the default one when not given), else from the candidate."""
     stats, stationary = photstats(batch)
     flag = flags(batch)
+    if batch.survey.upper() in CATALOG_FLAG_SURVEYS:
+        flag.update(catalog_flags(batch, *(point_sources or PointSources())))
     return [
-        {"star": bool(star), "near_brightstar": bool(near), "stationary": bool(still),
+        {"star": _flag(star), "near_brightstar": _flag(near), "stationary": bool(still),
          "rock": bool(rock), "photstats": stat}
         for star, near, still, rock, stat in zip(
             flag["star"], flag["near_brightstar"], stationary, flag["rock"], stats,
@@ -106,21 +120,50 @@ def properties(batch: AlertBatch) -> list[dict[str, Any]]:
     ]
 
 
-def features_stage(batch: AlertBatch) -> AlertBatch:
-    """Add ``properties`` and the private light-curve feature columns."""
-    if not len(batch):
-        return batch
-    lc = lightcurve_features(batch)
-    index = batch.alerts.index
-    for name in LIGHTCURVE_FEATURES:
-        batch = batch.with_enrichment(PREFIX + name,
-                                      pd.Series(lc[name].to_numpy(), index=index))
-    return batch.with_enrichment("properties",
-                                 pd.Series(properties(batch), index=index, dtype=object))
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+class PointSources(NamedTuple):
+    """Where LSST's ``star`` and ``near_brightstar`` come from (``point_sources``)."""
+
+    catalog: str = DEFAULT_CATALOG
+    footprint: Footprint | None = None
+
+
+@dataclass(frozen=True)
+class FeaturesStage:
+    """The stage function, holding the point-source settings (footprint read once)."""
+
+    point_sources: PointSources = field(default_factory=PointSources)
+
+    def __call__(self, batch: AlertBatch) -> AlertBatch:
+        """Add ``properties`` and the private light-curve feature columns."""
+        if not len(batch):
+            return batch
+        lc = lightcurve_features(batch)
+        index = batch.alerts.index
+        for name in LIGHTCURVE_FEATURES:
+            batch = batch.with_enrichment(PREFIX + name,
+                                          pd.Series(lc[name].to_numpy(), index=index))
+        values = properties(batch, self.point_sources)
+        return batch.with_enrichment("properties", pd.Series(values, index=index, dtype=object))
+
+
+#: The stage with the default settings.
+features_stage = FeaturesStage()
+ALLOWED = frozenset({"point_source_catalog", "footprint_moc"})
 
 
 def build_features(params: dict[str, Any]) -> Any:
-    """Stage builder (no settings yet)."""
-    if params:
-        raise ValueError(f"the features stage takes no settings (got {', '.join(params)})")
-    return features_stage
+    """Stage builder. Settings (LSST): ``point_source_catalog`` (the crossmatch catalog
+    deciding ``star``/``near_brightstar``, default LSPSC) and ``footprint_moc`` (a MOC
+    FITS file of that catalog's footprint)."""
+    extra = sorted(set(params) - ALLOWED)
+    if extra:
+        raise ValueError(f"unknown features settings: {', '.join(extra)} "
+                         f"(allowed: {', '.join(sorted(ALLOWED))})")
+    moc = params.get("footprint_moc")
+    return FeaturesStage(PointSources(
+        str(params.get("point_source_catalog") or DEFAULT_CATALOG),
+        Footprint.read(Path(str(moc)).expanduser()) if moc else None))
