@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from boom_flow import __version__
 from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.errors import install_handlers
-from boom_flow.api.routes import auth, catalogs, filters, queries, surveys, users
+from boom_flow.api.routes import auth, catalogs, filters, queries, surveys, users, watchlists
 from boom_flow.api.state import ApiState
 from boom_flow.api.users import UserStore
 from boom_flow.config import Settings, load_settings
@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def health() -> DocumentResponse:  # no thread needed: answers even when busy
         return envelope("boom_flow API is running", {"version": __version__})
 
-    for module in (auth, queries, catalogs, surveys, filters, users):
+    for module in (auth, queries, catalogs, surveys, filters, watchlists, users):
         app.include_router(module.router)
     return app
 

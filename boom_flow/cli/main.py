@@ -19,6 +19,7 @@ from boom_flow.cli.models import models
 from boom_flow.cli.pipeline import replay, run
 from boom_flow.cli.services import doctor, services
 from boom_flow.cli.simulate import simulate
+from boom_flow.cli.watchlists import watchlists
 from boom_flow.config import CONFIG_PATH_VARIABLE
 
 
@@ -53,6 +54,7 @@ cli.add_command(models)
 cli.add_command(catalogs)
 cli.add_command(archive)
 cli.add_command(filters)
+cli.add_command(watchlists)
 cli.add_command(api)
 cli.add_command(users)
 cli.add_command(bench)

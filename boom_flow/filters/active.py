@@ -21,6 +21,7 @@ from boom_flow.filters.documents import (
     alias_rights,
     permitted_programids,
 )
+from boom_flow.filters.watchlists import Watchlist
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +46,8 @@ class ActiveFilter:
     signature: str = ""
     #: Whose ZTF objects ``aliases.ZTF`` may name (``documents.alias_rights``).
     alias_rights: AliasRights = None
+    #: Runs only on the alerts within one of its targets (``filters.watchlists``).
+    watchlist: Watchlist | None = None
 
 
 def keep_alert_id(pipeline: Sequence[Mapping[str, Any]]
@@ -82,9 +85,15 @@ def keep_alert_id(pipeline: Sequence[Mapping[str, Any]]
 
 
 def build_active_filter(document: Mapping[str, Any], compile_pipeline: Any = None,
-                        owner: Mapping[str, Any] | None = None) -> ActiveFilter:
+                        owner: Mapping[str, Any] | None = None,
+                        watchlist: Watchlist | None = None) -> ActiveFilter:
     """An ``ActiveFilter`` from a ``filters`` document (its ``active_fid`` version);
-    ``owner``: its user's document, whose rights decide the aliases it sees."""
+    ``owner``: its user's document, whose rights decide the aliases it sees;
+    ``watchlist``: the loaded watchlist its ``watchlist_id`` names."""
+    if document.get("watchlist_id") and (
+            watchlist is None or watchlist.watchlist_id != str(document["watchlist_id"])):
+        raise KeyError(f"filter {document.get('_id')}: watchlist {document['watchlist_id']} "
+                       "not found")
     from boom_flow.filters.mql import validate_filter_pipeline
 
     if compile_pipeline is None:
@@ -102,6 +111,7 @@ def build_active_filter(document: Mapping[str, Any], compile_pipeline: Any = Non
         hides_id=hides, per_document=computes,
         signature=json.dumps([prepared, hides, computes], sort_keys=True, default=repr),
         alias_rights=alias_rights(document["survey"], document.get("permissions"), owner),
+        watchlist=watchlist,
     )
 
 

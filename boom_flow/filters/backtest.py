@@ -24,6 +24,7 @@ from boom_flow.filters.aliases import ztf_alias_programids
 from boom_flow.filters.documents import ALERT_FIELDS, OBJECT_FIELDS, FilterDocuments
 from boom_flow.filters.evaluate import evaluate
 from boom_flow.filters.store import check_permissions, checked_pipeline
+from boom_flow.filters.watchlists import Watchlist
 from boom_flow.storage.archive import collection_names
 from boom_flow.surveys import build_survey
 
@@ -50,8 +51,8 @@ def test_filter_on_archive(db: Database, *, survey: str, pipeline: str | bytes |
                            object_ids: Sequence[Any] | None = None,
                            candids: Sequence[int] | None = None,
                            limit: int | None = None,
-                           aux_view: Sequence[Mapping[str, Any]] | None = None
-                           ) -> list[dict[str, Any]]:
+                           aux_view: Sequence[Mapping[str, Any]] | None = None,
+                           watchlist: Watchlist | None = None) -> list[dict[str, Any]]:
     """The outputs of ``pipeline`` for the stored alerts with ``start_jd <= jd <= end_jd``
     (optionally only these objects or alert ids), at most ``limit``.
 
@@ -59,8 +60,9 @@ def test_filter_on_archive(db: Database, *, survey: str, pipeline: str | bytes |
     API's data-rights view for its user (``[]`` for a user who may see everything). The
     filter's permissions trim the histories here, the view what ``aliases`` says of
     another survey. Without a view, ``aliases.ZTF`` is trimmed to what the filter's
-    permissions may see, by the live stage's rule (``filters.aliases``)."""
-    active = backtest_filter(survey, pipeline, permissions)
+    permissions may see, by the live stage's rule (``filters.aliases``). ``watchlist``:
+    run on the alerts near its targets only, as a filter referring to it does live."""
+    active = replace(backtest_filter(survey, pipeline, permissions), watchlist=watchlist)
     if aux_view is not None:
         active = replace(active, alias_rights=None)
     names = collection_names(survey)

@@ -115,6 +115,10 @@ class FilterDocuments:
     #: once per batch when a filter's aliases must be trimmed; None: not read (then a
     #: filter with limited rights sees no ZTF alias).
     alias_programids: Mapping[Any, frozenset[int]] | None = None
+    #: The alerts' positions (degrees), for watchlists.
+    alert_ra: np.ndarray | None = None
+    alert_dec: np.ndarray | None = None
+    _watched: dict[str, list[Any]] = field(default_factory=dict, repr=False)
     _cache: dict[tuple[Programids, AliasRights], tuple[np.ndarray, list[dict[str, Any]]]] = \
         field(default_factory=dict, repr=False)
 
@@ -148,7 +152,8 @@ class FilterDocuments:
         objects = _objects(stored, batch, rows, object_ids, jd)
         return cls(survey=batch.survey.upper(), rows=rows, alerts=docs, alert_jd=jd,
                    alert_programid=float_column(distinct.table, "programid"), points=points,
-                   values=values, objects=objects)
+                   values=values, objects=objects, alert_ra=float_column(distinct.table, "ra"),
+                   alert_dec=float_column(distinct.table, "dec"))
 
     @classmethod
     def from_archive(cls, survey: str, alerts: Sequence[Mapping[str, Any]],
@@ -165,7 +170,10 @@ class FilterDocuments:
         return cls(survey=survey.upper(), rows=np.arange(len(docs)), alerts=docs, alert_jd=jd,
                    alert_programid=programid, points=points.sort_values(
                        ["objectId", "array", "jd"], kind="stable").reset_index(drop=True),
-                   values=values, objects=objects)
+                   values=values, objects=objects,
+                   alert_ra=np.array([_number(a.get("candidate", {}).get("ra")) for a in docs]),
+                   alert_dec=np.array([_number(a.get("candidate", {}).get("dec"))
+                                       for a in docs]))
 
     def __len__(self) -> int:
         return len(self.alerts)
@@ -211,6 +219,23 @@ class FilterDocuments:
                 documents = [self._visible_aliases(d, aliases) for d in documents]
             self._cache[key] = rows, documents
         return self._cache[key]
+
+    def on_watchlist(self, rows: np.ndarray, documents: list[dict[str, Any]], watchlist: Any
+                     ) -> tuple[np.ndarray, list[dict[str, Any]], list[list[dict[str, Any]]]]:
+        """The ``documents`` (batch ``rows``) of alerts within a target of ``watchlist``
+        (``filters.watchlists.Watchlist``), each a copy with ``watchlist`` (the targets,
+        nearest first), and those matches. The batch is matched once per watchlist."""
+        if watchlist.watchlist_id not in self._watched:
+            ra = self.alert_ra if self.alert_ra is not None else np.full(len(self), np.nan)
+            dec = self.alert_dec if self.alert_dec is not None else np.full(len(self), np.nan)
+            self._watched[watchlist.watchlist_id] = watchlist.match(ra, dec)
+        matches = self._watched[watchlist.watchlist_id]
+        position = {int(row): i for i, row in enumerate(self.rows.tolist())}
+        kept = [(row, {**doc, "watchlist": matches[position[int(row)]]})
+                for row, doc in zip(rows.tolist(), documents, strict=True)
+                if matches[position[int(row)]]]
+        return (np.array([row for row, _ in kept], dtype=np.int64),
+                [doc for _, doc in kept], [doc["watchlist"] for _, doc in kept])
 
     def _visible_aliases(self, document: dict[str, Any], rights: frozenset[int]
                          ) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from boom_flow.filters.documents import (
     permitted_programids,
 )
 from boom_flow.filters.store import COLLECTION, generation_key
+from boom_flow.filters.watchlists import WatchlistStore
 
 log = logging.getLogger("boom_flow.filters.live")
 
@@ -92,6 +93,8 @@ class LiveFilters:
     def _reload(self) -> None:
         documents = list(self.collection.find({"active": True, "survey": self.survey}))
         owners = self._owners(documents)
+        watchlists = WatchlistStore(self.collection.database).loaded(
+            [str(d["watchlist_id"]) for d in documents if d.get("watchlist_id")])
         current: list[ActiveFilter] = []
         compiled: dict[tuple[str, ...], ActiveFilter] = {}
         for document in documents:
@@ -103,8 +106,11 @@ class LiveFilters:
                        repr(permitted_programids(document["survey"],
                                                  document.get("permissions"))),
                        repr(sorted(alias_rights(document["survey"], document.get("permissions"),
-                                                owner) or ())))
-                active = self._compiled.get(key) or self._compile(document, owner=owner)
+                                                owner) or ())),
+                       str(document.get("watchlist_id") or ""))
+                active = self._compiled.get(key) or self._compile(
+                    document, owner=owner,
+                    watchlist=watchlists.get(str(document.get("watchlist_id") or "")))
             except Exception as error:  # one bad filter never stops the rest
                 log.error("filter %s cannot run: %s", document.get("_id"), error)
                 continue
