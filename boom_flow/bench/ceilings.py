@@ -4,8 +4,9 @@ A pipeline's rate says little by itself on a shared 2-core machine; stated as a
 fraction of what decoding alone, the models alone and the database writes alone reach
 on the same workers, with the same packets and the same documents, it says how much
 the rest of the design costs. Each ceiling runs as Dask tasks on the benchmark's own
-cluster, using the pipeline's own cached decoder, stages and database client (so the
-models are loaded once and the numbers compare like with like).
+cluster, using the pipeline's own stages and database client, set up on the workers by
+the pipeline's worker plugin (so the models are loaded once, before the first task, and
+the numbers compare like with like).
 """
 
 from __future__ import annotations
@@ -17,49 +18,44 @@ from typing import Any
 import pymongo
 from distributed import Client, wait
 
-from boom_flow.core import AlertBatch, RawPacket
-from boom_flow.pipeline.worker import BatchPlan
-from boom_flow.pipeline.worker import _database as cached_database  # the pipeline's own
-from boom_flow.pipeline.worker import _stages as cached_stages
-from boom_flow.pipeline.worker import _survey as cached_survey
+from boom_flow.core import AlertBatch, RawBatch, RawPacket
+from boom_flow.pipeline.worker import BatchPlan, current_workbench, installed
 from boom_flow.storage import ensure_indexes, write_batch
-from boom_flow.storage.known import load_known
 
 #: The stage whose time is "model inference".
 INFERENCE_STAGE = "classify"
 
 
-def _decode(packets: Sequence[RawPacket], plan: BatchPlan) -> AlertBatch:
-    return cached_survey(plan.survey, plan.survey_options).decode(list(packets))
+def _decode(packets: Sequence[RawPacket], plugin: str) -> AlertBatch:
+    return current_workbench(plugin).stage("decode")(RawBatch(tuple(packets)))
 
 
-def decode_task(packets: Sequence[RawPacket], plan: BatchPlan) -> tuple[int, float]:
+def decode_task(packets: Sequence[RawPacket], plugin: str) -> tuple[int, float]:
     started = time.perf_counter()
-    batch = _decode(packets, plan)
+    batch = _decode(packets, plugin)
     return len(batch), time.perf_counter() - started
 
 
-def prepare_task(packets: Sequence[RawPacket], plan: BatchPlan) -> AlertBatch:
+def prepare_task(packets: Sequence[RawPacket], plugin: str) -> AlertBatch:
     """A batch as the pipeline has it just before the write: decoded, with its known
     history, through every stage."""
-    batch = _decode(packets, plan)
-    database = cached_database(plan.mongo_uri, plan.mongo_database, plan.mongo_options)
-    batch = load_known(database, batch)
-    for stage in cached_stages(plan.stages):
-        batch = stage(batch)
-    return batch
+    value: Any = RawBatch(tuple(packets))
+    for stage in current_workbench(plugin).stages:
+        if stage.name == "write":
+            break
+        value = stage(value)
+    return value
 
 
-def inference_task(batch: AlertBatch, plan: BatchPlan) -> tuple[int, float]:
-    stages = dict(zip((name for name, _ in plan.stages), cached_stages(plan.stages),
-                      strict=True))
+def inference_task(batch: AlertBatch, plugin: str) -> tuple[int, float]:
+    stage = current_workbench(plugin).stage(INFERENCE_STAGE)
     started = time.perf_counter()
-    stages[INFERENCE_STAGE](batch)
+    stage(batch)
     return len(batch), time.perf_counter() - started
 
 
-def write_task(batch: AlertBatch, plan: BatchPlan, database: str) -> tuple[int, float]:
-    target = cached_database(plan.mongo_uri, database, plan.mongo_options)
+def write_task(batch: AlertBatch, plugin: str, database: str) -> tuple[int, float]:
+    target = current_workbench(plugin).resources.get("mongo").client[database]
     started = time.perf_counter()
     write_batch(target, batch)
     return len(batch), time.perf_counter() - started
@@ -95,19 +91,21 @@ def measure_ceilings(client: Client, plan: BatchPlan, packets: list[RawPacket],
     chunks = [tuple(packets[i:i + size]) for i in range(0, len(packets), size)]
     scattered = client.scatter(chunks)
     results: dict[str, Any] = {"alerts": len(packets), "batches": len(chunks)}
-    results["decode"] = _timed(client, decode_task, scattered, plan=plan)
-    prepared = client.map(prepare_task, scattered, plan=plan, pure=False)
-    wait(prepared)
-    if INFERENCE_STAGE in {name for name, _ in plan.stages}:
-        results["inference"] = _timed(client, inference_task, prepared, plan=plan)
-    with pymongo.MongoClient(plan.mongo_uri, **dict(plan.mongo_options)) as mongo:
+    connections = plan.connections
+    with installed(client, plan) as plugin, \
+            pymongo.MongoClient(connections.mongo_uri, **connections.mongo_options) as mongo:
+        results["decode"] = _timed(client, decode_task, scattered, plugin=plugin)
+        prepared = client.map(prepare_task, scattered, plugin=plugin, pure=False)
+        wait(prepared)
+        if INFERENCE_STAGE in plan.stage_names:
+            results["inference"] = _timed(client, inference_task, prepared, plugin=plugin)
         mongo.drop_database(scratch_database)
         ensure_indexes(mongo[scratch_database], plan.survey.upper())
         try:
-            results["write"] = _timed(client, write_task, prepared, plan=plan,
+            results["write"] = _timed(client, write_task, prepared, plugin=plugin,
                                       database=scratch_database)
         finally:
             mongo.drop_database(scratch_database)
-    del prepared, scattered
+        del prepared, scattered
     return results
 

@@ -32,7 +32,7 @@ from boom_flow.pipeline.graph import GraphSpec, SourceSpec, StageSpec, load_grap
 from boom_flow.pipeline.run import run_pipeline
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome
-from boom_flow.stages import STAGE_BUILDERS
+from boom_flow.stages import STAGES
 from boom_flow.storage.archive import collection_names
 
 DEMO_NIGHT_JD = 2460507.5
@@ -67,7 +67,7 @@ def demo_graph(path: Path | None, night: Path) -> GraphSpec:
     source = SourceSpec(kind="files", path=night)
     if path is not None and path.is_file():
         return load_graph(path).model_copy(update={"source": source})
-    stages = [StageSpec(name=n) for n in _DEFAULT_STAGES if n in STAGE_BUILDERS]
+    stages = [StageSpec(name=n) for n in _DEFAULT_STAGES if n in STAGES]
     return GraphSpec(survey="ztf", source=source, stages=stages)
 
 

@@ -1,7 +1,7 @@
 """The parts of the workload that belong to optional stages: the galaxy catalog the
 crossmatch reads, the filter copies, and where filter results are found.
 
-Each part is set up only when its stage is installed (``STAGE_BUILDERS``); the report
+Each part is set up only when its stage is installed (``boom_flow.stages.STAGES``); the report
 says which stages ran, so a run without one of them is never mistaken for the full
 reference workload.
 """

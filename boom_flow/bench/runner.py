@@ -57,7 +57,7 @@ from boom_flow.core import RawPacket
 from boom_flow.pipeline.cluster import dask_client
 from boom_flow.pipeline.graph import BatchOverrides, GraphSpec, SourceSpec, StageSpec
 from boom_flow.pipeline.run import make_plan, run_pipeline
-from boom_flow.stages import STAGE_BUILDERS, build_stage, configure_stage
+from boom_flow.stages import STAGES, configure_stage
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +92,17 @@ class BenchContext:
 
 
 def stages_to_run() -> list[str]:
-    return [name for name in WANTED_STAGES if name in STAGE_BUILDERS]
+    return [name for name in WANTED_STAGES if name in STAGES]
 
 
 def usable_stages(settings: Settings, stages: list[str], params: dict[str, dict[str, Any]]
                   ) -> tuple[list[str], dict[str, str]]:
-    """The stages that configure and build here (on the driver, once), and why the
-    others do not: a stage that cannot start is left out and reported, not fatal."""
+    """The stages that configure here (on the driver, once), and why the others do
+    not: a stage that cannot start is left out and reported, not fatal."""
     usable, broken = [], {}
     for name in stages:
         try:
-            build_stage(name, configure_stage(settings, "ztf", name, params.get(name, {})))
+            configure_stage(settings, "ztf", name, params.get(name, {}))
         except Exception as error:  # any failure: the report says which and why
             broken[name] = f"{type(error).__name__}: {error}"
         else:
@@ -215,7 +215,7 @@ def _measure(ctx: BenchContext, client: Client, stages: list[str],
             "alert_source": "boom_flow.simulate (ZTF 4.02 packets)",
             "stages": ["decode", "history", *stages, "write"],
             "stages_missing": [s for s in WANTED_STAGES if s not in stages],
-            "stages_missing_why": "not installed (not in boom_flow.stages.STAGE_BUILDERS) "
+            "stages_missing_why": "not installed (not in boom_flow.stages.STAGES) "
                                   "or failed to start (see stages_broken)",
             "dask_workers": len(workers),
             "threads_per_worker": settings.dask.threads_per_worker,

@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from boom_flow.cli.context import Context, pass_context
 from boom_flow.pipeline.flow import PipelineError
-from boom_flow.pipeline.graph import GraphError, GraphSpec, SourceSpec, load_graph
-from boom_flow.pipeline.run import run_pipeline
+from boom_flow.pipeline.graph import GraphError, GraphSpec, load_graph
+from boom_flow.pipeline.run import files_graph, run_pipeline
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome
 
@@ -57,15 +57,12 @@ def replay(ctx: Context, path: Path, survey: str, rate: float | None,
            graph_path: Path | None) -> None:
     """Replay archived alerts from PATH (an .avro file, a folder or a nightly .tar.gz)
     through the pipeline into the archive, then print a summary."""
-    source = SourceSpec(kind="files", path=path, rate=rate)
-    if graph_path is None:
-        graph = GraphSpec(survey=survey, source=source)
-    else:
+    graph = None
+    if graph_path is not None:
         graph = _load(graph_path)
         if graph.survey != survey:
             raise click.ClickException(f"{graph_path} is a {graph.survey} graph, not {survey}")
-        graph = graph.model_copy(update={"source": source})
-    _run(ctx, graph)
+    _run(ctx, files_graph(survey, path, rate, graph))
 
 
 def _load(path: Path) -> GraphSpec:

@@ -106,6 +106,8 @@ class AlertBatch:
       ``classifications``, ``properties``, ...), keyed by name, aligned with ``alerts``.
     - ``known``: the archive's history of the batch's objects before this batch, loaded
       on the worker when a stage needs it (``None`` otherwise).
+    - ``counts``: numbers stages report about the batch (the write stage: ``stored``,
+      ``duplicates``); the driver adds them up per run.
     """
 
     survey: str
@@ -119,6 +121,7 @@ class AlertBatch:
     rejected: tuple[Rejection, ...] = ()
     enrichments: Mapping[str, pd.Series] = field(default_factory=dict)
     known: KnownHistory | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.alerts)
@@ -131,6 +134,10 @@ class AlertBatch:
 
     def with_rejections(self, rejections: Iterable[Rejection]) -> AlertBatch:
         return replace(self, rejected=(*self.rejected, *rejections))
+
+    def with_counts(self, **counts: int) -> AlertBatch:
+        """A copy with more reported numbers (see ``counts``)."""
+        return replace(self, counts={**self.counts, **counts})
 
 
 def table_from_records(

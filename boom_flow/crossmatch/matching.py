@@ -20,9 +20,8 @@ that touch it, then numpy on the candidate pairs; only the kept matches become d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -79,16 +78,6 @@ class CatalogSpec:
         if self.use_distance and self.distance_key not in wanted:
             wanted.append(str(self.distance_key))
         return wanted
-
-
-def specs_to_json(specs: Sequence[CatalogSpec]) -> str:
-    """Specs as JSON text: a stage's params must stay hashable in the batch plan."""
-    return json.dumps([{**asdict(s), "projection": dict(s.projection)} for s in specs],
-                      sort_keys=True)
-
-
-def specs_from_json(text: str) -> list[CatalogSpec]:
-    return [CatalogSpec(**item) for item in json.loads(text)]
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,10 @@ programids of every alias of the batch read here in one ``find``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pymongo.database import Database
-
-from boom_flow.storage.archive import collection_names
+if TYPE_CHECKING:  # the filter stage imports this module: no database client here
+    from pymongo.database import Database
 
 #: ZTF object ids -> the programids of each one's detections.
 AliasVisibility = Callable[[Sequence[Any]], dict[Any, frozenset[int]]]
@@ -23,6 +22,8 @@ AliasVisibility = Callable[[Sequence[Any]], dict[Any, frozenset[int]]]
 def ztf_alias_programids(db: Database, object_ids: Sequence[Any]) -> dict[Any, frozenset[int]]:
     """The programids of the stored detections of each of ``object_ids`` (absent: an
     object the archive does not hold, which no filter with limited rights may see)."""
+    from boom_flow.storage.archive import collection_names
+
     if not object_ids:
         return {}
     aux = db[collection_names("ZTF")["alerts_aux"]]

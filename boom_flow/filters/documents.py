@@ -35,13 +35,13 @@ import pandas as pd
 
 from boom_flow.core.batch import AlertBatch
 from boom_flow.core.history import HISTORY_KINDS, NO_POINT_ID, point_id
-from boom_flow.storage.archive import distinct_alerts
 from boom_flow.storage.documents import (
     clean_value,
+    distinct_alerts,
     float_column,
     without_subfield,
 )
-from boom_flow.storage.history import CANDIDATE, KEY, incoming_points
+from boom_flow.storage.points import CANDIDATE, KEY, incoming_points
 
 #: The trailing window of history a filter sees (days before the alert).
 HISTORY_DAYS = 365.0

@@ -11,7 +11,6 @@ filters already loaded keep running and the failure is logged.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +19,6 @@ from typing import Any
 import pymongo
 import redis
 
-from boom_flow.config import Settings
 from boom_flow.filters.active import ActiveFilter, active_version, build_active_filter
 from boom_flow.filters.documents import (
     PROGRAMID_SURVEYS,
@@ -105,8 +103,8 @@ class LiveFilters:
                        str(document.get("name", "")),
                        repr(permitted_programids(document["survey"],
                                                  document.get("permissions"))),
-                       repr(sorted(alias_rights(document["survey"], document.get("permissions"),
-                                                owner) or ())),
+                       repr(_sorted_rights(alias_rights(
+                           document["survey"], document.get("permissions"), owner))),
                        str(document.get("watchlist_id") or ""))
                 active = self._compiled.get(key) or self._compile(
                     document, owner=owner,
@@ -122,26 +120,12 @@ class LiveFilters:
         self.reloads += 1
 
 
-def configure_filter(settings: Settings, survey: str, params: dict[str, Any]
-                     ) -> dict[str, Any]:
-    """The filter stage's params: where the filters and the notices are (plain values,
-    so the plan stays hashable)."""
-    mongo = settings.services.mongodb
-    return {
-        "survey": survey.upper(),
-        "mongo_uri": mongo.connection_uri,
-        "mongo_database": mongo.database,
-        "mongo_options": json.dumps(mongo.client_options(), sort_keys=True),
-        "valkey_url": settings.services.valkey.connection_url,
-        "reload_s": float(params.get("reload_s", DEFAULT_RELOAD_S)),
-    }
+def _sorted_rights(rights: frozenset[int] | None) -> list[int] | None:
+    return None if rights is None else sorted(rights)
 
 
-def live_provider(params: dict[str, Any]) -> LiveFilters:
-    """The filter stage's provider on a worker, with its own connections (made once per
-    process: the worker caches the built stage)."""
-    client: pymongo.MongoClient = pymongo.MongoClient(
-        params["mongo_uri"], **json.loads(params.get("mongo_options") or "{}"))
-    valkey = redis.Redis.from_url(params["valkey_url"]) if params.get("valkey_url") else None
-    return LiveFilters(client[params["mongo_database"]][COLLECTION], valkey,
-                       params["survey"], float(params.get("reload_s", DEFAULT_RELOAD_S)))
+def live_filters(database: Any, valkey: redis.Redis | None, survey: str,
+                 reload_s: float | None = None) -> LiveFilters:
+    """The filter stage's provider on a worker, on the worker's own clients."""
+    return LiveFilters(database[COLLECTION], valkey, survey,
+                       DEFAULT_RELOAD_S if reload_s is None else reload_s)

@@ -1,7 +1,7 @@
 """Publish a filtered batch's results: Kafka topic, per-filter Valkey streams, errors.
 
 Runs on the worker after the batch is written and before its offsets are committed
-(the pipeline's ``filter_results`` sink), so a crash at any point re-runs the batch
+(the pipeline's ``publish`` stage), so a crash at any point re-runs the batch
 and nothing is lost (at least once). Redelivery must not repeat a result. Each
 (candid, filter_id) pair has a mark in Valkey, field ``filter_id`` of the hash
 ``boom_flow:results:{S}:{candid}`` (one key per alert, kept ``dedup_ttl_s``: redelivery
@@ -92,7 +92,7 @@ def error_log_key(survey: str) -> str:
 
 
 class ResultsPublisher:
-    """Publishes result records; one per worker process (see ``build_results_sink``).
+    """Publishes result records; one per worker (``stages.publish`` builds it).
 
     ``consumer_config``: how to read the results topic back, to settle the pairs a
     crash left pending (None: publish them again, at least once)."""
@@ -314,15 +314,3 @@ def ensure_topic(config: Mapping[str, Any], topic: str, partitions: int = 1) -> 
         except confluent_kafka.KafkaException as error:
             if error.args[0].code() != confluent_kafka.KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-
-
-def build_results_sink(params: Mapping[str, Any]) -> ResultsPublisher:
-    """The publisher of a worker: its producer and Valkey client, made once."""
-    config = json.loads(params["kafka"])
-    topic = results_topic(params["survey"])
-    ensure_topic(config, topic)
-    return ResultsPublisher(
-        confluent_kafka.Producer(config), redis.Redis.from_url(params["valkey_url"]),
-        params["survey"], stream_maxlen=int(params.get("stream_maxlen", DEFAULT_STREAM_MAXLEN)),
-        dedup_ttl_s=int(params.get("dedup_ttl_s", DEFAULT_DEDUP_TTL_S)),
-        consumer_config=connection_config(config))

@@ -25,13 +25,14 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pymongo import ASCENDING
-from pymongo.database import Database
 
 from boom_flow.crossmatch.sky import pairs_within, unit_vectors
+
+if TYPE_CHECKING:  # live filters import this module: no database client at import
+    from pymongo.database import Database
 
 COLLECTION = "watchlists"
 #: The largest radius a target may have (arcsec): a watchlist is not a survey footprint.
@@ -175,7 +176,7 @@ class WatchlistStore:
         now = _now()
         document = {"_id": str(uuid.uuid4()), "name": str(name), "user_id": str(user_id),
                     "targets": checked, "created_at": now, "updated_at": now}
-        self.collection.create_index([("user_id", ASCENDING)])
+        self.collection.create_index([("user_id", 1)])
         self.collection.insert_one(document)
         return document
 

@@ -1,21 +1,16 @@
 """Configured models -> loaded models, each problem reported once per process.
 
 The driver checks the survey's models at start-up (``check_models``, called when the
-pipeline plan is made) and hands the workers only the usable ones, so a missing model
-file is one warning in the operator's log, not one per worker or per batch. Workers
-load what they are given once per process (``load_models`` is cached); should a file
-vanish in between, the worker reports it once and runs without it.
-
-Specs travel to the workers inside the (hashable) pipeline plan as JSON text
-(``specs_to_json``), so workers never read configuration files.
+classify stage is configured) and hands the workers only the usable ones, so a missing
+model file is one warning in the operator's log, not one per worker or per batch.
+Workers load what they are given once, when the stage is set up (``load_all``); should
+a file vanish in between, the worker reports it once and runs without it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +65,6 @@ def load_all(specs: Iterable[Mapping[str, Any]], models_dir: Path | str, threads
     return models, problems
 
 
-@cache
-def load_models(specs_json: str, models_dir: str, threads: int = 1) -> tuple[Model, ...]:
-    """Per-process cache of ``load_all`` for the specs a plan carries."""
-    return tuple(load_all(specs_from_json(specs_json), models_dir, threads)[0])
-
-
 def check_models(specs: Sequence[Mapping[str, Any]], models_dir: Path | str
                  ) -> tuple[list[Mapping[str, Any]], list[str]]:
     """Start-up check: the specs whose model loads, and the problems (each logged once)."""
@@ -89,13 +78,3 @@ def check_models(specs: Sequence[Mapping[str, Any]], models_dir: Path | str
         else:
             usable.append(spec)
     return usable, problems
-
-
-def specs_to_json(specs: Iterable[Any]) -> str:
-    """Specs (pydantic ``ModelSpec`` or mappings) as canonical JSON text."""
-    plain = [s.model_dump(mode="json") if hasattr(s, "model_dump") else dict(s) for s in specs]
-    return json.dumps(plain, sort_keys=True, default=str)
-
-
-def specs_from_json(text: str) -> list[dict[str, Any]]:
-    return list(json.loads(text))

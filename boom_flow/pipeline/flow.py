@@ -1,54 +1,51 @@
-"""The streamz dataflow: raw batches in, scattered to Dask, processed, committed.
+"""The streamz dataflow: raw batches in, processed on Dask, committed after the write.
+
+The plan is installed on the workers first (``PipelinePlugin``: stages set up, clients
+open, before the first batch); leaving the ``Pipeline`` context removes it again.
 
 ```
-source.emit(raw) ─► scatter ─► map(process_batch) ─► buffer(max_in_flight)
-                 ─► gather_outcomes ─► sink(acknowledge: summary + commit)
+push(raw) ─► scatter ─► map(process_batch) ─► buffer ─► gather ─► sink(acknowledge)
+                                          └─► sink(watch: a lost task stops the run)
 ```
 
-``emit`` blocks while ``max_in_flight`` batches are unfinished, so the source never
-runs ahead of the commits (backpressure) and memory stays flat. Outcomes arrive in
-emission order, so commits do too. After a failed batch nothing more is committed:
-the run stops and a restart re-reads from the last commit.
+Commit after write, with streamz's reference-counted metadata: each batch enters with
+``{"ref": RefCounter(cb=commit this batch)}``; every node holds the reference while the
+batch is in its hands, so the callback runs once the outcome has been acknowledged,
+i.e. after the workers wrote and published it. ``gather`` takes outcomes in emission
+order, so commits follow that order too. After a failed batch nothing more is
+committed: the run stops and a restart re-reads from the last commit.
+
+Backpressure is a count of batches in flight: ``push`` blocks while ``max_in_flight``
+are unfinished, so the source never runs ahead of the commits and memory stays flat;
+``has_idle_worker`` tells a source that a batch closed now would start at once.
+A task whose worker was lost for good (Dask gave up retrying it) reaches ``watch`` as
+an errored future: the run stops there, without committing and without hanging.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
+import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import streamz.dask  # noqa: F401 - registers scatter/gather on Stream
-from distributed import Client, default_client
-from streamz import Stream
-from streamz.dask import DaskStream
-from tornado import gen
+from distributed import Client, Future
+from streamz import RefCounter, Stream
 
 from boom_flow.core import RawBatch
 from boom_flow.pipeline.summary import RunSummary
-from boom_flow.pipeline.worker import BatchOutcome, BatchPlan, process_batch
+from boom_flow.pipeline.worker import BatchOutcome, BatchPlan, installed, process_batch
+
+#: How often ``has_idle_worker`` asks the scheduler how many threads there are (s).
+THREADS_REFRESH_S = 5.0
 
 
 class PipelineError(RuntimeError):
     """A batch failed; nothing after it was committed."""
-
-
-@DaskStream.register_api()
-class gather_outcomes(Stream):
-    """Like streamz's ``gather``, but a lost or failed task becomes a failed outcome
-    instead of an exception that would silently stop the stream."""
-
-    @gen.coroutine
-    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
-        self._retain_refs(metadata)
-        try:
-            outcome = yield default_client().gather(x, asynchronous=True)
-        except Exception as error:
-            outcome = BatchOutcome(error=f"{type(error).__name__}: {error}")
-        result = yield self._emit(outcome, metadata=metadata)
-        self._release_refs(metadata)
-        raise gen.Return(result)
 
 
 class Pipeline:
@@ -64,57 +61,106 @@ class Pipeline:
     ) -> None:
         self.client = client
         self.summary = RunSummary()
+        self.max_in_flight = max_in_flight
         self._commit = commit
         self._on_outcome = on_outcome
-        self._tokens: deque[Any] = deque()
         self._emitted = 0
         self._finished = 0
-        self._done = threading.Condition()
+        self._state = threading.Condition()
         self.failure: str | None = None
+        #: A task was lost: ``gather`` stopped, the batches after it never finish.
+        self._stalled = False
+        self._threads = 0
+        self._threads_at = -THREADS_REFRESH_S
+        # Every worker sets the stages up now (and any worker that joins later, too);
+        # a stage that cannot start fails here, before a batch is read.
+        self._exit = ExitStack()
+        self.plugin = self._exit.enter_context(installed(client, plan))
         with client.as_current():
             self._source = Stream()
-            (self._source.scatter()
-                .map(process_batch, plan=plan, pure=False)
-                .buffer(max_in_flight)
-                .gather_outcomes()
-                .sink(self._acknowledge))
+            tasks = self._source.scatter().map(process_batch, plugin=self.plugin, pure=False)
+            tasks.buffer(max_in_flight).gather().sink(self._acknowledge)
+            tasks.sink(self._watch)
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Tear the stages down on the workers and close their clients."""
+        self._exit.close()
+
+    @property
+    def in_flight(self) -> int:
+        return self._emitted - self._finished
+
+    def has_idle_worker(self) -> bool:
+        """Whether a batch pushed now would start at once (a worker thread is free)."""
+        now = time.monotonic()
+        if now - self._threads_at > THREADS_REFRESH_S:
+            # Workers come and go (an adaptive cluster): count their threads again.
+            self._threads = sum(self.client.nthreads().values())
+            self._threads_at = now
+        return self.in_flight < self._threads
 
     def push(self, raw: RawBatch) -> None:
-        """Send a batch in; blocks while the pipeline is full."""
-        if self.failure is not None:
-            raise PipelineError(self.failure)
+        """Send a batch in; blocks while ``max_in_flight`` batches are unfinished."""
         if not raw.packets and not raw.rejected:
             return
-        with self._done:
-            self._tokens.append(raw.commit)
+        with self._state:
+            self._state.wait_for(lambda: self.failure is not None
+                                 or self.in_flight < self.max_in_flight)
+            if self.failure is not None:
+                raise PipelineError(self.failure)
             self._emitted += 1
+        done = RefCounter(cb=partial(self._release, raw.commit), loop=self._source.loop)
         with self.client.as_current():
             # The commit token stays here: the workers never need it.
-            self._source.emit(replace(raw, commit=None))
+            self._source.emit(replace(raw, commit=None), metadata=[{"ref": done}])
+
+    def _watch(self, task: Future) -> None:
+        task.add_done_callback(self._lost)
+
+    def _lost(self, task: Future) -> None:
+        # Called in a thread of the client's, once the task finished one way or another.
+        if task.status in ("error", "cancelled"):
+            self._fail(f"a batch task was lost: {task.exception()!r}", stalled=True)
+
+    def _fail(self, reason: str, stalled: bool = False) -> None:
+        with self._state:
+            if self.failure is None:
+                self.failure = reason
+            self._stalled = self._stalled or stalled
+            self._state.notify_all()
 
     def _acknowledge(self, outcome: BatchOutcome) -> None:
-        with self._done:
-            token = self._tokens.popleft()
+        if outcome.error is not None:
+            self._fail(outcome.error)
+        elif self.failure is None:
+            self.summary.add(outcome)
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+
+    def _release(self, token: Any) -> None:
+        """Every node is done with the batch: it is stored (and published)."""
         try:
-            if outcome.error is not None and self.failure is None:
-                self.failure = outcome.error
-            if self.failure is None:
-                self.summary.add(outcome)
-                if self._commit is not None and token is not None:
-                    self._commit(token)
-            if self._on_outcome is not None:
-                self._on_outcome(outcome)
+            if self.failure is None and self._commit is not None and token is not None:
+                self._commit(token)
         finally:
-            with self._done:
+            with self._state:
                 self._finished += 1
-                self._done.notify_all()
+                self._state.notify_all()
 
     def drain(self, timeout_s: float | None = None) -> None:
-        """Wait until every pushed batch is acknowledged; raise if one failed."""
-        with self._done:
-            finished = self._done.wait_for(lambda: self._finished >= self._emitted, timeout_s)
+        """Wait until every pushed batch is finished (committed, unless one failed
+        before it); raise if one failed."""
+        with self._state:
+            finished = self._state.wait_for(
+                lambda: self._stalled or self._finished >= self._emitted, timeout_s)
+        if self.failure is not None:
+            raise PipelineError(self.failure)
         if not finished:
             raise PipelineError(f"{self._emitted - self._finished} batches still unfinished "
                                 f"after {timeout_s} s")
-        if self.failure is not None:
-            raise PipelineError(self.failure)

@@ -1,8 +1,19 @@
 """Pipeline definitions (``graphs/*.yaml``): the graph is data.
 
-A graph names the survey, the source, the stages that run after decoding and the
-batch settings; the same file runs on a laptop's LocalCluster or on a deployed
-scheduler. Unknown keys and unknown stages fail when the file is loaded.
+A graph names the survey, the source, its stages in order and the batch settings; the
+same file runs on a laptop's LocalCluster or on a deployed scheduler. Unknown keys,
+unknown stages and stages out of order fail when the file is loaded.
+
+Two ways to list stages:
+
+- complete: the list names ``decode`` (first) and ``write``, and runs exactly as
+  listed (``history``, ``aliases``, ``publish`` only if listed);
+- enrichments only (neither ``decode`` nor ``write``; what older graphs and tools
+  write): the batch path is completed the way it always ran, ``decode``, then
+  ``history`` (when there is any stage), ``aliases`` (with ``crossmatch``, unless its
+  param ``aliases: false``), the listed stages, ``write``, and ``publish`` with
+  ``filter`` (taking the filter's ``stream_maxlen`` and ``dedup_ttl_s``). An empty
+  list is decode and write: a plain replay into the archive.
 """
 
 from __future__ import annotations
@@ -13,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from boom_flow.stages import STAGE_BUILDERS
+from boom_flow.stages import STAGES
 
 
 class _Strict(BaseModel):
@@ -39,9 +50,8 @@ class StageSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
-        if name not in STAGE_BUILDERS:
-            known = ", ".join(sorted(STAGE_BUILDERS)) or "none are installed yet"
-            raise ValueError(f"unknown stage {name!r}; known stages: {known}")
+        if name not in STAGES:
+            raise ValueError(f"unknown stage {name!r}; known stages: {', '.join(STAGES)}")
         return name
 
 
@@ -54,9 +64,68 @@ class BatchOverrides(_Strict):
 class GraphSpec(_Strict):
     survey: Literal["ztf", "lsst"]
     source: SourceSpec
-    #: Enrichment stages, in order, after decoding and before the write.
-    stages: list[StageSpec] = Field(default_factory=list)
+    #: Every stage in order, completed on validation (see the module doc).
+    stages: list[StageSpec] = Field(default_factory=list, validate_default=True)
     batch: BatchOverrides = Field(default_factory=BatchOverrides)
+
+    @field_validator("stages")
+    @classmethod
+    def _complete(cls, stages: list[StageSpec]) -> list[StageSpec]:
+        complete = complete_stages(stages)
+        check_order(complete)
+        return complete
+
+
+#: Params of the short form's ``filter`` that belong to the ``publish`` stage.
+_PUBLISH_PARAMS = ("stream_maxlen", "dedup_ttl_s")
+
+
+def complete_stages(stages: list[StageSpec]) -> list[StageSpec]:
+    """The whole batch path of a stage list (see the module doc)."""
+    names = [stage.name for stage in stages]
+    if "decode" in names or "write" in names:
+        return stages
+    head = [StageSpec(name="decode")]
+    if stages and "history" not in names:
+        head.append(StageSpec(name="history"))
+    middle, tail = [], [StageSpec(name="write")]
+    for stage in stages:
+        params = dict(stage.params)
+        if (stage.name == "crossmatch" and params.pop("aliases", True)
+                and "aliases" not in names):
+            head.append(StageSpec(name="aliases"))
+        if stage.name == "filter":
+            publish = {k: params.pop(k) for k in _PUBLISH_PARAMS if k in params}
+            if "publish" not in names:
+                tail.append(StageSpec(name="publish", params=publish))
+        middle.append(StageSpec(name=stage.name, params=params))
+    return [*head, *middle, *tail]
+
+
+def check_order(stages: list[StageSpec]) -> None:
+    """Refuse a complete list that cannot run: ``decode`` not first, no ``write``, a
+    stage twice, or one out of the order ``STAGES`` gives (``requires``, ``after``,
+    ``before``)."""
+    names = [stage.name for stage in stages]
+    if names[:1] != ["decode"]:
+        raise ValueError("decode must be the first stage (the others take decoded alerts)")
+    if "write" not in names:
+        raise ValueError("no write stage: nothing would be stored or committed")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"stages listed twice: {', '.join(twice)}")
+    where = {name: i for i, name in enumerate(names)}
+    for name in names:
+        entry = STAGES[name]
+        for needed in entry.requires:
+            if needed not in where:
+                raise ValueError(f"{name} needs the {needed} stage before it")
+        for earlier in (*entry.requires, *entry.after):
+            if earlier in where and where[earlier] > where[name]:
+                raise ValueError(f"{earlier} must come before {name}")
+        for later in entry.before:
+            if later in where and where[later] < where[name]:
+                raise ValueError(f"{name} must come before {later}")
 
 
 class GraphError(ValueError):

@@ -22,7 +22,7 @@ from boom_flow.core import RawBatch
 from boom_flow.pipeline.cluster import dask_client
 from boom_flow.pipeline.flow import Pipeline
 from boom_flow.pipeline.graph import GraphSpec, SourceSpec
-from boom_flow.pipeline.sinks import plan_sinks
+from boom_flow.pipeline.resources import Connections
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome, BatchPlan
 from boom_flow.sources.files import file_batches
@@ -30,35 +30,25 @@ from boom_flow.sources.kafka import KafkaPacketSource, rolling_topics
 from boom_flow.stages import configure_stage
 from boom_flow.storage import ensure_indexes
 
+#: Whether the cluster would start a batch at once (``Pipeline.has_idle_worker``).
+Ready = Callable[[], bool]
+
 
 @dataclass
 class OpenSource:
-    batches: Iterator[RawBatch]
+    #: The batches, given what tells the source the cluster is ready for one.
+    batches: Callable[[Ready], Iterator[RawBatch]]
     commit: Callable[[Any], None] | None
     close: Callable[[], None]
 
 
 def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
-    mongo = settings.services.mongodb
-    survey_options: tuple[tuple[str, Any], ...] = ()
-    if graph.survey == "lsst":
-        lsst = settings.surveys.lsst
-        survey_options = (
-            ("schema_registry_url", lsst.schema_registry_url),
-            ("schema_dir", str(lsst.schema_dir) if lsst.schema_dir else None),
-        )
+    """The graph's stages configured (and validated) here, on the driver."""
     return BatchPlan(
         survey=graph.survey,
-        survey_options=survey_options,
-        mongo_uri=mongo.connection_uri,
-        mongo_database=mongo.database,
-        mongo_options=tuple(sorted(mongo.client_options().items())),
-        stages=tuple(
-            (s.name, tuple(sorted(configure_stage(settings, graph.survey, s.name,
-                                                  s.params).items())))
-            for s in graph.stages
-        ),
-        sinks=plan_sinks(settings, graph),
+        stages=tuple(configure_stage(settings, graph.survey, stage.name, stage.params)
+                     for stage in graph.stages),
+        connections=Connections.from_settings(settings),
     )
 
 
@@ -69,13 +59,17 @@ def open_source(
     if spec.kind == "files":
         if spec.path is None:
             raise ValueError("a files source needs a path")
-        return OpenSource(file_batches(spec.path, max_alerts, spec.rate), None, lambda: None)
+        path = spec.path
+        # Files are all waiting: every batch is full, readiness changes nothing.
+        return OpenSource(lambda _ready: file_batches(path, max_alerts, spec.rate), None,
+                          lambda: None)
     survey = getattr(settings.surveys, graph.survey)
     programids = getattr(survey, "programids", [1])
     topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
                                max_alerts, max_ms)
-    return OpenSource(source.batches(stop, spec.idle_timeout_s), source.commit, source.close)
+    return OpenSource(lambda ready: source.batches(stop, spec.idle_timeout_s, ready),
+                      source.commit, source.close)
 
 
 def run_pipeline(
@@ -98,9 +92,10 @@ def run_pipeline(
             client = resources.enter_context(dask_client(settings.dask))
         source = open_source(settings, graph, max_alerts, max_ms, stop)
         resources.callback(source.close)
-        pipeline = Pipeline(client, plan, max_in_flight, source.commit, on_outcome)
+        pipeline = resources.enter_context(
+            Pipeline(client, plan, max_in_flight, source.commit, on_outcome))
         try:
-            for raw in source.batches:
+            for raw in source.batches(pipeline.has_idle_worker):
                 pipeline.push(raw)
                 if stop.is_set():
                     break
@@ -116,6 +111,11 @@ def _prepare_database(settings: Settings, survey: str) -> None:
         ensure_indexes(client[mongo.database], survey)
 
 
-def files_graph(survey: str, path: Path, rate: float | None = None) -> GraphSpec:
-    """The graph ``boom-flow replay`` runs: the survey's stages over files."""
-    return GraphSpec(survey=survey, source=SourceSpec(kind="files", path=path, rate=rate))
+def files_graph(survey: str, path: Path, rate: float | None = None,
+                graph: GraphSpec | None = None) -> GraphSpec:
+    """The graph ``boom-flow replay`` runs: ``graph``'s stages and batch settings over
+    files, or without a graph decode and write only (a plain replay into the archive)."""
+    source = SourceSpec(kind="files", path=path, rate=rate)
+    if graph is None:
+        return GraphSpec(survey=survey, source=source)
+    return graph.model_copy(update={"source": source})

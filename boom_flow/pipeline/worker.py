@@ -1,44 +1,53 @@
-"""What runs on a Dask worker for each batch: decode, the stages, one bulk write.
+"""What runs on a Dask worker: the graph's stages, set up once, then a loop per batch.
 
-Everything a worker needs more than once (the survey decoder with its schema cache,
-the built stages, the MongoDB client) is built on first use and cached for the life
-of the worker process, keyed by the plan: a batch carries only its packets and a
-small, hashable plan.
+The driver makes a ``BatchPlan`` (the configured stages and where the services are)
+and installs it on every worker as a ``PipelinePlugin``: the plugin's ``setup`` opens
+the clients the stages need, sets the stages up (models loaded, catalogs opened) and
+warms them up on a few simulated alerts before the first batch arrives; its
+``teardown`` closes them. A batch task then only
+carries its packets and the plugin's name.
+
+Each stage's time is recorded with ``distributed.metrics.context_meter`` under the
+stage's name, so it shows in Dask's Fine Performance Metrics; the outcome sent back to
+the driver gets the same numbers from the meter's callback.
 """
 
 from __future__ import annotations
 
-import time
 import traceback
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-import pymongo
+from distributed import Client, WorkerPlugin, get_worker
+from distributed.metrics import context_meter
 
-from boom_flow.core import AlertBatch, RawBatch
-from boom_flow.pipeline.sinks import built_sinks
-from boom_flow.stages import Stage, build_stage
-from boom_flow.storage import write_batch
-from boom_flow.storage.aliases import PARTNERS, AliasSearch, find_aliases, write_aliases
-from boom_flow.storage.known import load_known
-from boom_flow.surveys import Survey, build_survey, get_survey
+from boom_flow.core import AlertBatch, RawBatch, RawPacket
+from boom_flow.pipeline import resources as worker_resources
+from boom_flow.pipeline.resources import Connections
+from boom_flow.simulate import NightSpec, simulate_night
+from boom_flow.stages import Resources, Stage, set_up
 
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """Everything the workers must know to process a batch (hashable, picklable)."""
+    """Everything the workers must know to process a batch (made once, on the driver)."""
 
     survey: str
-    survey_options: tuple[tuple[str, Any], ...]
-    mongo_uri: str
-    mongo_database: str
-    mongo_options: tuple[tuple[str, Any], ...] = ()
-    #: ``(stage name, sorted params)`` in the order they run after decoding.
-    stages: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
-    #: ``(sink name, sorted params)`` run after the write and before the commit
-    #: (``boom_flow.pipeline.sinks``: the filter results publisher).
-    sinks: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    #: The configured stages, in the order they run (``decode`` first).
+    stages: tuple[Stage, ...]
+    connections: Connections
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset().union(*(stage.needs for stage in self.stages))
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [stage.name for stage in self.stages]
 
 
 @dataclass
@@ -50,79 +59,142 @@ class BatchOutcome:
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    #: Seconds per stage, by stage name.
     seconds: dict[str, float] = field(default_factory=dict)
+    #: What the stages reported (``AlertBatch.counts``: stored, duplicates, published...).
+    counts: dict[str, int] = field(default_factory=dict)
     #: Kafka timestamps (ms) of the alerts, for latency.
     timestamps_ms: list[int] = field(default_factory=list)
     error: str | None = None
 
 
-@cache
-def _survey(plan_survey: str, options: tuple[tuple[str, Any], ...]) -> Survey:
-    return build_survey(plan_survey, **dict(options))
+class Workbench:
+    """A plan's stages, set up on ``resources``, and the loop that runs them."""
 
+    def __init__(self, stages: Sequence[Stage], resources: Resources) -> None:
+        self.resources = resources
+        # Set-up copies: the plan's stages stay plain configuration (an in-process run
+        # shares the plan object with the driver).
+        self.stages = [set_up(stage, resources) for stage in stages]
 
-@cache
-def _stages(stages: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]) -> list[Stage]:
-    return [build_stage(name, dict(params)) for name, params in stages]
+    @classmethod
+    def open(cls, plan: BatchPlan) -> Workbench:
+        """The plan's stages on freshly opened clients (closed by ``close``)."""
+        resources = plan.connections.open(plan.needs)
+        try:
+            return cls(plan.stages, resources)
+        except BaseException:
+            worker_resources.close(resources)
+            raise
 
+    def warm_up(self, raw: RawBatch) -> None:
+        """Run the stages that need no service on ``raw`` and drop the result: the
+        first real batch then finds every lazy import, code path and model session
+        already warm, and is not slower than the rest. Nothing is stored."""
+        value: Any = raw
+        for stage in self.stages:
+            if not stage.needs:
+                value = stage(value)
 
-@cache
-def _alias_search(survey: str, stages: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
-                  ) -> AliasSearch | None:
-    """Aliases with the other survey are looked for when the graph's crossmatch stage
-    asks for them (its ``aliases`` param, on by default)."""
-    wanted = any(name == "crossmatch" and dict(params).get("aliases") for name, params in stages)
-    this = get_survey(survey)
-    if not wanted or this.name not in PARTNERS:
-        return None
-    return AliasSearch.between(this, get_survey(PARTNERS[this.name]))
+    def stage(self, name: str) -> Stage:
+        return next(stage for stage in self.stages if stage.name == name)
 
+    def process(self, raw: RawBatch) -> BatchOutcome:
+        """Run every stage on one batch. Never raises: a failure is reported in the
+        outcome, so that the driver stops without committing instead of hanging."""
+        outcome = BatchOutcome(packets=len(raw.packets))
+        names = {stage.name for stage in self.stages}
+        seconds: defaultdict[str, float] = defaultdict(float)
 
-@cache
-def _database(uri: str, name: str, options: tuple[tuple[str, Any], ...]) -> Any:
-    return pymongo.MongoClient(uri, **dict(options))[name]
+        def record(label: Any, value: float, unit: str) -> None:
+            if unit == "seconds" and label in names:
+                seconds[label] += value
 
-
-def process_batch(raw: RawBatch, plan: BatchPlan) -> BatchOutcome:
-    """Decode, enrich and store one batch. Never raises: a failure is reported in the
-    outcome, so that the driver stops without committing instead of hanging."""
-    outcome = BatchOutcome(packets=len(raw.packets))
-    try:
-        started = time.perf_counter()
-        batch: AlertBatch = _survey(plan.survey, plan.survey_options).decode(raw.packets)
-        batch = batch.with_rejections(raw.rejected)
-        outcome.seconds["decode"] = time.perf_counter() - started
-        database = _database(plan.mongo_uri, plan.mongo_database, plan.mongo_options)
-        if plan.stages:
-            # What the archive knows of these objects, read once for every stage.
-            started = time.perf_counter()
-            batch = load_known(database, batch)
-            outcome.seconds["history"] = time.perf_counter() - started
-        aliases = _alias_search(plan.survey, plan.stages)
-        if aliases is not None:
-            # The other survey's objects near these alerts: one query (storage.aliases).
-            started = time.perf_counter()
-            batch = find_aliases(database, batch, aliases)
-            outcome.seconds["aliases"] = time.perf_counter() - started
-        for (name, _), stage in zip(plan.stages, _stages(plan.stages), strict=True):
-            started = time.perf_counter()
-            batch = stage(batch)
-            outcome.seconds[name] = time.perf_counter() - started
-        started = time.perf_counter()
-        written = write_batch(database, batch)
-        if aliases is not None:
-            write_aliases(database, batch, aliases)
-        outcome.seconds["write"] = time.perf_counter() - started
-        for (name, _), sink in zip(plan.sinks, built_sinks(plan.sinks), strict=True):
-            started = time.perf_counter()
-            sink(batch)
-            outcome.seconds[name] = time.perf_counter() - started
-    except Exception:
-        outcome.error = traceback.format_exc()
+        value: Any = raw
+        try:
+            with context_meter.add_callback(record):
+                for stage in self.stages:
+                    with context_meter.meter(stage.name):
+                        value = stage(value)
+        except Exception:
+            outcome.error = traceback.format_exc()
+        outcome.seconds = dict(seconds)
+        if outcome.error is not None:
+            return outcome
+        batch: AlertBatch = value
+        outcome.alerts = len(batch)
+        outcome.counts = dict(batch.counts)
+        outcome.stored = batch.counts.get("stored", 0)
+        outcome.duplicates = batch.counts.get("duplicates", 0)
+        outcome.rejected = len(batch.rejected)
+        outcome.timestamps_ms = [p.timestamp_ms for p in raw.packets if p.timestamp_ms is not None]
         return outcome
-    outcome.alerts = len(batch)
-    outcome.stored = written.alerts_inserted
-    outcome.duplicates = written.alerts_existing
-    outcome.rejected = written.rejected
-    outcome.timestamps_ms = [p.timestamp_ms for p in raw.packets if p.timestamp_ms is not None]
-    return outcome
+
+    def close(self) -> None:
+        try:
+            for stage in self.stages:
+                stage.teardown()
+        finally:
+            worker_resources.close(self.resources)
+
+
+class PipelinePlugin(WorkerPlugin):
+    """A plan installed on a worker: its ``Workbench``, for the plan's batch tasks."""
+
+    def __init__(self, plan: BatchPlan) -> None:
+        self.plan = plan
+        self.name = f"boom-flow-{uuid.uuid4().hex[:12]}"
+        self.workbench: Workbench | None = None
+
+    def setup(self, worker: Any) -> None:
+        self.workbench = Workbench.open(self.plan)
+        sample = warm_up_batch(self.plan.survey)
+        if sample is not None:
+            self.workbench.warm_up(sample)
+
+    def teardown(self, worker: Any) -> None:
+        if self.workbench is not None:
+            self.workbench.close()
+            self.workbench = None
+
+
+def warm_up_batch(survey: str, alerts: int = 8) -> RawBatch | None:
+    """A few simulated packets of ``survey`` with a history, to warm a workbench up
+    (ZTF only: simulated LSST packets need Rubin's schema files)."""
+    if survey != "ztf":
+        return None
+    spec = NightSpec(survey="ztf", n_alerts=alerts, n_objects=max(1, alerts // 2),
+                     prior_nights=1, seed=7)
+    return RawBatch(tuple(RawPacket(alert.packet, "warm-up") for alert in simulate_night(spec)))
+
+
+@contextmanager
+def installed(client: Client, plan: BatchPlan) -> Iterator[str]:
+    """``plan`` set up on every worker of ``client`` (and on any that joins later)
+    while the context lasts; yields the plugin's name, for ``current_workbench``. A
+    stage that cannot start raises here, before any batch."""
+    plugin = PipelinePlugin(plan)
+    try:
+        client.register_plugin(plugin)
+        yield plugin.name
+    finally:
+        # Also after a failed setup: the scheduler would set it up on new workers.
+        client.unregister_worker_plugin(plugin.name)
+
+
+def current_workbench(plugin: str) -> Workbench:
+    """In a task: the workbench of the plan installed as ``plugin`` on this worker."""
+    workbench = get_worker().plugins[plugin].workbench  # type: ignore[attr-defined]
+    if workbench is None:
+        raise RuntimeError(f"pipeline {plugin} was torn down on this worker")
+    return workbench
+
+
+def process_batch(raw: RawBatch, plugin: str) -> BatchOutcome:
+    """The batch task: ``raw`` through the stages of the plan installed as ``plugin``."""
+    try:
+        workbench = current_workbench(plugin)
+    except (KeyError, ValueError, RuntimeError) as error:
+        return BatchOutcome(packets=len(raw.packets),
+                            error=f"the pipeline is not set up on this worker: {error!r}")
+    return workbench.process(raw)

@@ -1,104 +1,172 @@
-"""Enrichment stages: each a function from ``AlertBatch`` to ``AlertBatch``.
+"""Stages: every step of the batch path, from packets to published results, by name.
 
-A graph names its stages (``graphs/*.yaml``); ``build_stage`` turns a name and its
-settings into the function the workers call. Stages hold no hidden global state and
-import neither Dask nor Kafka: they are testable on a hand-made batch.
+A graph (``graphs/*.yaml``) lists its stages in the order they run: ``decode``,
+``history``, ``aliases``, ``crossmatch``, ``features``, ``classify``, ``filter``,
+``write``, ``publish``. Each is a small class found here by name. Its life has three
+moments, each on its own side of the cluster:
 
-A stage that needs more than its graph params (the configured models, catalogs, ...)
-registers a configurer in ``STAGE_CONFIGURERS``: it runs once, on the driver at start-up,
-and returns the complete params the workers get, so workers never read configuration.
+1. ``configure`` (classmethod), once, on the driver: from the ``Settings``, the survey
+   and the graph's ``params``; it validates them (a mistake stops the run before any
+   batch) and returns the configured stage, plain data that is pickled to the workers.
+2. ``setup(resources)``, once per worker, before its first batch (the pipeline's worker
+   plugin calls it): load the models, open the catalogs, keep the clients it needs.
+3. ``__call__(batch)``, per batch: a new batch from the old one (``with_enrichment``,
+   ``with_counts``), never a mutation. Pure wherever the stage's job allows; I/O only in
+   the stages whose job it is (decode reads packets, history and aliases read the
+   archive, write writes it, publish publishes).
+
+``teardown`` runs when the worker closes. The clients themselves (MongoDB, Valkey,
+Kafka) are not the stages': the worker plugin opens the ones the stages ``need`` into
+one ``Resources`` and closes them after the stages' teardown.
+
+How to add a stage
+------------------
+- Write a class in its own module under ``boom_flow/stages/`` deriving from ``Stage``:
+  ``name``; ``needs`` (a subset of ``RESOURCES``, if it does I/O); ``configure`` if it
+  takes params or settings (keep only plain, picklable values; ``check_params`` gives
+  the usual error); ``setup`` if it builds something per worker (keep it on ``self``);
+  ``__call__``. Test it on a hand-made batch: ``set_up(YourStage(...))`` runs it
+  in-process, with fake ``Resources`` where the test is not about I/O.
+- Register it with ``register_stage(name, "module:Class", requires=..., after=...,
+  before=...)`` below (or from your own package): ``requires`` names stages that must
+  be in the graph and run earlier, ``after``/``before`` stages that must run
+  earlier/later when they are there; graphs that break this are refused on load.
+  Registration names the class as a string, so listing stages imports nothing heavy.
+- List it in the graphs that should run it. Numbers to report per batch go in
+  ``batch.with_counts(...)``; stage time is recorded by the pipeline (Dask's fine
+  performance metrics, label = stage name), so a stage never times itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from boom_flow.config import Settings
-from boom_flow.core import AlertBatch
+if TYPE_CHECKING:
+    from boom_flow.config import Settings
 
-Stage = Callable[[AlertBatch], AlertBatch]
-#: (settings, survey, graph params) -> the params the stage is built with.
-Configurer = Callable[[Settings, str, dict[str, Any]], dict[str, Any]]
-
-#: name -> builder taking the stage's settings from the graph file.
-STAGE_BUILDERS: dict[str, Callable[[dict[str, Any]], Stage]] = {}
-#: name -> configurer, for the stages that take settings from the configuration.
-STAGE_CONFIGURERS: dict[str, Configurer] = {}
+#: What a stage may ``need`` from its worker: the archive (a pymongo ``Database``),
+#: Valkey (a ``redis.Redis``) and a Kafka producer (``confluent_kafka.Producer``).
+RESOURCES = frozenset({"mongo", "valkey", "kafka"})
 
 
-def _features(params: dict[str, Any]) -> Stage:
-    # Imported when built: the stage modules import boom_flow.core and boom_flow.ml.
-    from boom_flow.stages.features import build_features
-
-    return build_features(params)
+class StageConfigError(ValueError):
+    """A stage's params or settings cannot be used; raised on the driver, at start."""
 
 
-def _classify(params: dict[str, Any]) -> Stage:
-    from boom_flow.stages.classify import build_classify
+@dataclass
+class Resources:
+    """The clients a worker's stages share, opened once per worker (``None``: not
+    opened, because no stage needs it). Tests pass in-memory fakes."""
 
-    return build_classify(params)
+    database: Any = None
+    valkey: Any = None
+    producer: Any = None
 
-
-def _configure_classify(settings: Settings, survey: str, params: dict[str, Any]
-                        ) -> dict[str, Any]:
-    from boom_flow.stages.classify import configure_classify
-
-    return configure_classify(settings, survey, params)
-
-
-def _crossmatch(params: dict[str, Any]) -> Stage:
-    from boom_flow.stages.crossmatch import build_crossmatch
-
-    return build_crossmatch(params)
+    def get(self, need: str) -> Any:
+        value = {"mongo": self.database, "valkey": self.valkey, "kafka": self.producer}[need]
+        if value is None:
+            raise RuntimeError(f"no {need} client on this worker; a stage that uses it "
+                               "must list it in its `needs`")
+        return value
 
 
-def _configure_crossmatch(settings: Settings, survey: str, params: dict[str, Any]
-                          ) -> dict[str, Any]:
-    from boom_flow.stages.crossmatch import configure_crossmatch
+class Stage:
+    """One step of the batch path (see the module doc for its life)."""
 
-    return configure_crossmatch(settings, survey, params)
+    name: ClassVar[str] = ""
+    #: The worker resources ``setup`` takes from ``Resources`` (see ``RESOURCES``).
+    needs: ClassVar[frozenset[str]] = frozenset()
 
+    @classmethod
+    def configure(cls, settings: Settings, survey: str, params: Mapping[str, Any]) -> Self:
+        """The stage as the workers get it. This default takes no params."""
+        check_params(cls.name, params, ())
+        return cls()
 
-STAGE_BUILDERS["crossmatch"] = _crossmatch
-STAGE_CONFIGURERS["crossmatch"] = _configure_crossmatch
+    def setup(self, resources: Resources) -> None:
+        """Once per worker, before the first batch."""
 
+    def __call__(self, batch: Any) -> Any:
+        raise NotImplementedError
 
-def _filter(params: dict[str, Any]) -> Stage:
-    from boom_flow.filters.aliases import alias_visibility
-    from boom_flow.filters.live import live_provider
-    from boom_flow.stages.filter import FilterStage
-
-    provider = live_provider(params)
-    return FilterStage(provider, alias_visibility=alias_visibility(provider.collection.database))
-
-
-def _configure_filter(settings: Settings, survey: str, params: dict[str, Any]
-                      ) -> dict[str, Any]:
-    from boom_flow.filters.live import configure_filter
-
-    return configure_filter(settings, survey, params)
+    def teardown(self) -> None:
+        """When the worker closes (the shared clients are closed after this)."""
 
 
-STAGE_BUILDERS["features"] = _features
-STAGE_BUILDERS["classify"] = _classify
-STAGE_CONFIGURERS["classify"] = _configure_classify
-#: Users' filters (``boom_flow.filters``): the active ones of the survey, reloaded live.
-STAGE_BUILDERS["filter"] = _filter
-STAGE_CONFIGURERS["filter"] = _configure_filter
+def check_params(stage: str, params: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    extra = sorted(set(params) - set(allowed))
+    if extra:
+        what = f"allowed: {', '.join(sorted(allowed))}" if allowed else "it takes none"
+        raise StageConfigError(f"unknown {stage} settings: {', '.join(extra)} ({what})")
 
 
-def configure_stage(settings: Settings, survey: str, name: str, params: dict[str, Any]
-                    ) -> dict[str, Any]:
-    """The params ``name`` is built with: the graph's, completed by its configurer."""
-    configure = STAGE_CONFIGURERS.get(name)
-    return params if configure is None else configure(settings, survey, params)
+@dataclass(frozen=True)
+class StageEntry:
+    """Where a stage's class is (``module:Class``) and where it may stand in a graph."""
+
+    target: str
+    #: Stages that must be in the graph, before this one (``decode`` is always first).
+    requires: tuple[str, ...] = ()
+    #: Stages that must run before this one when both are in a graph ...
+    after: tuple[str, ...] = ()
+    #: ... and after it.
+    before: tuple[str, ...] = ()
 
 
-def build_stage(name: str, params: dict[str, Any]) -> Stage:
+#: name -> entry, in the order of the full batch path.
+STAGES: dict[str, StageEntry] = {}
+
+
+def register_stage(name: str, target: str, *, requires: tuple[str, ...] = (),
+                   after: tuple[str, ...] = (), before: tuple[str, ...] = ()) -> None:
+    STAGES[name] = StageEntry(target, requires, after, before)
+
+
+def stage_class(name: str) -> type[Stage]:
     try:
-        builder = STAGE_BUILDERS[name]
+        entry = STAGES[name]
     except KeyError:
-        known = ", ".join(sorted(STAGE_BUILDERS)) or "none are installed yet"
-        raise ValueError(f"unknown stage {name!r}; known stages: {known}") from None
-    return builder(params)
+        raise StageConfigError(f"unknown stage {name!r}; known stages: "
+                               f"{', '.join(STAGES)}") from None
+    module, _, attribute = entry.target.partition(":")
+    cls: type[Stage] = getattr(import_module(module), attribute)
+    if cls.name != name:
+        raise StageConfigError(f"{entry.target} calls itself {cls.name!r}, not {name!r}")
+    return cls
+
+
+def configure_stage(settings: Settings, survey: str, name: str,
+                    params: Mapping[str, Any] | None = None) -> Stage:
+    """The stage ``name`` configured on the driver (validated, ready to pickle)."""
+    return stage_class(name).configure(settings, survey, dict(params or {}))
+
+
+def set_up(stage: Stage, resources: Resources | None = None) -> Stage:
+    """A set-up copy of a configured stage, to run it in this process (tests, tools);
+    the configured one stays as it was."""
+    ready = copy.copy(stage)
+    ready.setup(resources or Resources())
+    return ready
+
+
+_STORED = ("write",)  # what a stage adds is stored only if it runs before the write
+register_stage("decode", "boom_flow.stages.decode:DecodeStage")
+register_stage("history", "boom_flow.stages.history:HistoryStage", before=_STORED)
+register_stage("aliases", "boom_flow.stages.aliases:AliasesStage", before=_STORED)
+register_stage("crossmatch", "boom_flow.stages.crossmatch:CrossmatchStage",
+               requires=("history",), before=_STORED)
+# LSST's star / near_brightstar read the point-source matches the crossmatch adds.
+register_stage("features", "boom_flow.stages.features:FeaturesStage", requires=("history",),
+               after=("crossmatch",), before=_STORED)
+register_stage("classify", "boom_flow.stages.classify:ClassifyStage", requires=("history",),
+               before=_STORED)
+# Filters see the aliases, when the graph looks for them.
+register_stage("filter", "boom_flow.stages.filter:FilterStage", requires=("history",),
+               after=("aliases",), before=_STORED)
+register_stage("write", "boom_flow.stages.write:WriteStage")
+register_stage("publish", "boom_flow.stages.publish:PublishStage", requires=("write",),
+               after=("filter",))

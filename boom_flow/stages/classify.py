@@ -7,18 +7,19 @@ model runs once on all the alerts it can score; an alert gets
 ``classifications = {name: score, ...}`` with only the models that could run for it
 (no entry at all when none could), as the data model says.
 
-Settings (the graph's ``params``; ``make_plan`` injects the survey's configured models):
-``model_specs`` (JSON text of the model specs), ``models_dir``, optionally ``models``
-(names: a subset of the configured ones) and ``threads`` (onnxruntime/XGBoost threads
-per model, default 1: Dask already runs one task per core).
+Settings (the graph's ``params``): optionally ``models`` (names: a subset of the
+survey's configured models), ``models_dir`` (instead of ``models.models_dir``) and
+``threads`` (onnxruntime/XGBoost threads per model, default 1: Dask already runs one
+task per core). ``configure`` keeps the configured models whose file loads (each
+problem logged once, on the driver); ``setup`` loads them once per worker.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,9 @@ import pandas as pd
 from boom_flow.config import Settings
 from boom_flow.core import AlertBatch
 from boom_flow.ml.models import Model, Table
-from boom_flow.ml.registry import check_models, load_models, specs_from_json, specs_to_json
+from boom_flow.ml.registry import check_models, load_all
 from boom_flow.ml.triplets import CHANNELS, prepare_triplets
+from boom_flow.stages import Resources, Stage, check_params
 from boom_flow.stages.features import LIGHTCURVE_FEATURES, PREFIX, lightcurve_features
 
 log = logging.getLogger("boom_flow.stages.classify")
@@ -125,30 +127,32 @@ def _selected(specs: list[dict[str, Any]], names: Sequence[str] | None) -> list[
     return [spec for spec in specs if spec["name"] in set(names)]
 
 
-def configure_classify(settings: Settings, survey: str, params: dict[str, Any]
-                       ) -> dict[str, Any]:
-    """The survey's configured models that load here, at start-up (each problem is
-    logged once, on the driver), as JSON the plan can carry."""
-    models_dir = params.get("models_dir") or str(settings.models.models_dir)
-    specs = [spec.model_dump(mode="json") for spec in getattr(settings.models, survey)]
-    usable, _ = check_models(specs, models_dir)
-    params = {**params, "model_specs": specs_to_json(usable), "models_dir": models_dir}
-    if params.get("models") is not None:
-        params["models"] = tuple(params["models"])  # the plan must stay hashable
-    return params
+@dataclass
+class ClassifyStage(Stage):
+    """The configured models (their specs, as plain dicts), loaded by ``setup``."""
 
+    name: ClassVar[str] = "classify"
 
-def build_classify(params: dict[str, Any]) -> Callable[[AlertBatch], AlertBatch]:
-    """Stage builder; the models are loaded once per process (``registry.load_models``)."""
-    allowed = {"model_specs", "models_dir", "models", "threads"}
-    extra = sorted(set(params) - allowed)
-    if extra:
-        raise ValueError(f"unknown classify settings: {', '.join(extra)} "
-                         f"(allowed: {', '.join(sorted(allowed))})")
-    raw = params.get("model_specs", "[]")
-    specs = specs_from_json(raw) if isinstance(raw, str) else list(raw)
-    names = params.get("models")
-    specs = _selected(specs, list(names) if names is not None else None)
-    models = load_models(specs_to_json(specs), str(params.get("models_dir", ".")),
-                         int(params.get("threads", 1)))
-    return Classifier(models)
+    specs: list[dict[str, Any]] = field(default_factory=list)
+    models_dir: str = "."
+    threads: int = 1
+
+    @classmethod
+    def configure(cls, settings: Settings, survey: str, params: Mapping[str, Any]) -> Self:
+        """The survey's configured models that load here, at start-up (each problem is
+        logged once, on the driver)."""
+        check_params(cls.name, params, ("models", "models_dir", "threads"))
+        models_dir = str(params.get("models_dir") or settings.models.models_dir)
+        specs = [spec.model_dump(mode="json") for spec in getattr(settings.models, survey)]
+        usable, _ = check_models(specs, models_dir)
+        names = params.get("models")
+        return cls(specs=_selected([dict(s) for s in usable],
+                                   list(names) if names is not None else None),
+                   models_dir=models_dir, threads=int(params.get("threads", 1)))
+
+    def setup(self, resources: Resources) -> None:
+        self.classifier = Classifier(tuple(load_all(self.specs, self.models_dir,
+                                                    self.threads)[0]))
+
+    def __call__(self, batch: AlertBatch) -> AlertBatch:
+        return self.classifier(batch)

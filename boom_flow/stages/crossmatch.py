@@ -10,38 +10,34 @@ Each catalog is matched for all the new alerts at once (``crossmatch.matching``)
 the partitions a batch touches are read once per worker process and stay cached in the
 stage's readers. No database is queried here.
 
-Settings (graph ``params``; ``configure_crossmatch`` fills them from the
-configuration on the driver): ``catalogs`` (JSON text of the survey's catalog specs
-that are ingested), ``catalogs_dir``, and ``aliases`` (bool, default true: the worker
-also looks for the other survey's objects; see ``storage.aliases``).
+Settings (graph ``params``): ``catalogs_dir`` (instead of ``crossmatch.catalogs_dir``).
+``configure`` takes the survey's catalogs from the configuration and keeps those that
+are ingested (each problem logged once, on the driver); ``setup`` opens their readers
+once per worker.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
 from boom_flow.config import Settings
 from boom_flow.core import AlertBatch
-from boom_flow.crossmatch.matching import (
-    CatalogSpec,
-    match_catalog,
-    specs_from_json,
-    specs_to_json,
-)
+from boom_flow.crossmatch.matching import CatalogSpec, match_catalog
 from boom_flow.crossmatch.reader import CatalogReader
 from boom_flow.crossmatch.sky import usable
 from boom_flow.crossmatch.store import catalog_info
+from boom_flow.stages import Resources, Stage, check_params
 
 log = logging.getLogger("boom_flow.stages.crossmatch")
 
-ALLOWED = frozenset({"catalogs", "catalogs_dir", "aliases"})
+ALLOWED = ("catalogs_dir",)
 
 
 def new_alerts(batch: AlertBatch) -> np.ndarray:
@@ -144,26 +140,31 @@ def usable_specs(specs: Sequence[CatalogSpec], catalogs_dir: Path
     return usable, problems
 
 
-def configure_crossmatch(settings: Settings, survey: str, params: dict[str, Any]
-                         ) -> dict[str, Any]:
-    """The survey's configured catalogs that are ingested, as JSON the plan can carry;
-    each one that is not is reported once, here on the driver, and left out."""
-    catalogs_dir = Path(params.get("catalogs_dir") or settings.crossmatch.catalogs_dir)
-    specs = [CatalogSpec(**entry.model_dump()) for entry in getattr(settings.crossmatch, survey)]
-    usable, problems = usable_specs(specs, catalogs_dir)
-    for problem in problems:
-        log.warning("crossmatch (%s): %s", survey, problem)
-    return {**params, "catalogs": specs_to_json(usable), "catalogs_dir": str(catalogs_dir),
-            "aliases": bool(params.get("aliases", True))}
+@dataclass
+class CrossmatchStage(Stage):
+    """The usable catalogs of the survey; ``setup`` opens their readers."""
 
+    name: ClassVar[str] = "crossmatch"
 
-def build_crossmatch(params: dict[str, Any]) -> Callable[[AlertBatch], AlertBatch]:
-    """Stage builder: readers are opened here, once per worker process."""
-    extra = sorted(set(params) - ALLOWED)
-    if extra:
-        raise ValueError(f"unknown crossmatch settings: {', '.join(extra)} "
-                         f"(allowed: {', '.join(sorted(ALLOWED))})")
-    raw = params.get("catalogs", "[]")
-    specs = specs_from_json(raw) if isinstance(raw, str) else [CatalogSpec(**s) for s in raw]
-    catalogs_dir = Path(str(params.get("catalogs_dir", "."))).expanduser()
-    return Crossmatcher(open_readers(specs, catalogs_dir))
+    specs: tuple[CatalogSpec, ...] = ()
+    catalogs_dir: str = "."
+
+    @classmethod
+    def configure(cls, settings: Settings, survey: str, params: Mapping[str, Any]) -> Self:
+        """The survey's configured catalogs that are ingested; each one that is not is
+        reported once, here on the driver, and left out."""
+        check_params(cls.name, params, ALLOWED)
+        catalogs_dir = Path(params.get("catalogs_dir") or settings.crossmatch.catalogs_dir)
+        specs = [CatalogSpec(**entry.model_dump())
+                 for entry in getattr(settings.crossmatch, survey)]
+        usable, problems = usable_specs(specs, catalogs_dir)
+        for problem in problems:
+            log.warning("crossmatch (%s): %s", survey, problem)
+        return cls(specs=tuple(usable), catalogs_dir=str(catalogs_dir))
+
+    def setup(self, resources: Resources) -> None:
+        self.matcher = Crossmatcher(open_readers(self.specs,
+                                                 Path(self.catalogs_dir).expanduser()))
+
+    def __call__(self, batch: AlertBatch) -> AlertBatch:
+        return self.matcher(batch)

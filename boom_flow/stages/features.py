@@ -19,9 +19,10 @@ stood at each alert (``core.history``: archive + packets, nothing later than the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 import pandas as pd
@@ -29,12 +30,16 @@ import pandas as pd
 from boom_flow.core import AlertBatch
 from boom_flow.core.history import points_until_alert
 from boom_flow.crossmatch.footprint import Footprint
+from boom_flow.stages import Resources, Stage, check_params
 from boom_flow.stages.photstats import photstats
 from boom_flow.stages.point_sources import DEFAULT_CATALOG, catalog_flags
 
 #: Surveys whose packets name no neighbours: a point-source catalog decides
 #: ``star`` and ``near_brightstar`` (``point_sources``).
 CATALOG_FLAG_SURVEYS = frozenset({"LSST"})
+
+if TYPE_CHECKING:
+    from boom_flow.config import Settings
 
 LIGHTCURVE_FEATURES = ("age", "peakmag_so_far", "maxmag_so_far", "days_since_peak",
                        "days_to_peak", "nnotdet")
@@ -131,39 +136,45 @@ class PointSources(NamedTuple):
     footprint: Footprint | None = None
 
 
-@dataclass(frozen=True)
-class FeaturesStage:
-    """The stage function, holding the point-source settings (footprint read once)."""
+def features_stage(batch: AlertBatch, point_sources: PointSources | None = None
+                   ) -> AlertBatch:
+    """Add ``properties`` and the private light-curve feature columns."""
+    if not len(batch):
+        return batch
+    lc = lightcurve_features(batch)
+    index = batch.alerts.index
+    for name in LIGHTCURVE_FEATURES:
+        batch = batch.with_enrichment(PREFIX + name,
+                                      pd.Series(lc[name].to_numpy(), index=index))
+    values = properties(batch, point_sources)
+    return batch.with_enrichment("properties", pd.Series(values, index=index, dtype=object))
 
-    point_sources: PointSources = field(default_factory=PointSources)
+
+@dataclass
+class FeaturesStage(Stage):
+    """``features_stage`` as a pipeline stage. Settings (LSST): ``point_source_catalog``
+    (the crossmatch catalog deciding ``star``/``near_brightstar``, default LSPSC) and
+    ``footprint_moc`` (a MOC FITS file of that catalog's footprint, read once per
+    worker)."""
+
+    name: ClassVar[str] = "features"
+
+    point_source_catalog: str = DEFAULT_CATALOG
+    footprint_moc: str | None = None
+    _point_sources: PointSources | None = None
+
+    @classmethod
+    def configure(cls, settings: Settings, survey: str, params: Mapping[str, Any]) -> Self:
+        check_params(cls.name, params, ("point_source_catalog", "footprint_moc"))
+        moc = params.get("footprint_moc")
+        if moc:
+            moc = str(Path(str(moc)).expanduser())
+            Footprint.read(moc)  # a bad file stops the run here, not on a worker
+        return cls(str(params.get("point_source_catalog") or DEFAULT_CATALOG), moc or None)
+
+    def setup(self, resources: Resources) -> None:
+        footprint = Footprint.read(self.footprint_moc) if self.footprint_moc else None
+        self._point_sources = PointSources(self.point_source_catalog, footprint)
 
     def __call__(self, batch: AlertBatch) -> AlertBatch:
-        """Add ``properties`` and the private light-curve feature columns."""
-        if not len(batch):
-            return batch
-        lc = lightcurve_features(batch)
-        index = batch.alerts.index
-        for name in LIGHTCURVE_FEATURES:
-            batch = batch.with_enrichment(PREFIX + name,
-                                          pd.Series(lc[name].to_numpy(), index=index))
-        values = properties(batch, self.point_sources)
-        return batch.with_enrichment("properties", pd.Series(values, index=index, dtype=object))
-
-
-#: The stage with the default settings.
-features_stage = FeaturesStage()
-ALLOWED = frozenset({"point_source_catalog", "footprint_moc"})
-
-
-def build_features(params: dict[str, Any]) -> Any:
-    """Stage builder. Settings (LSST): ``point_source_catalog`` (the crossmatch catalog
-    deciding ``star``/``near_brightstar``, default LSPSC) and ``footprint_moc`` (a MOC
-    FITS file of that catalog's footprint)."""
-    extra = sorted(set(params) - ALLOWED)
-    if extra:
-        raise ValueError(f"unknown features settings: {', '.join(extra)} "
-                         f"(allowed: {', '.join(sorted(ALLOWED))})")
-    moc = params.get("footprint_moc")
-    return FeaturesStage(PointSources(
-        str(params.get("point_source_catalog") or DEFAULT_CATALOG),
-        Footprint.read(Path(str(moc)).expanduser()) if moc else None))
+        return features_stage(batch, self._point_sources)

@@ -10,24 +10,28 @@ enrichments (names starting with ``_`` are not stored by the archive writer):
 - ``_filter_errors``: per alert, None or the filters whose evaluation failed on it,
   with the reason (the results sink keeps and counts them).
 
-``FilterStage`` asks a provider for the active filters once per batch (the live one,
-``boom_flow.filters.live``, reloads them when they change).
+``FilterStage`` asks a provider for the active filters once per batch: on a worker the
+live one (``boom_flow.filters.live``, built in ``setup``), which reloads them when they
+change. Importing this module imports neither pymongo nor redis (only ``setup`` does),
+so tools that evaluate filters stay light.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
 import pandas as pd
 
+from boom_flow.config import Settings
 from boom_flow.core import AlertBatch
 from boom_flow.filters.active import ActiveFilter
 from boom_flow.filters.aliases import AliasVisibility
 from boom_flow.filters.documents import FilterDocuments
 from boom_flow.filters.evaluate import ERRORS, RESULTS, evaluate, photometry, record_rights
+from boom_flow.stages import Resources, Stage, check_params
 
 
 def filter_batch(batch: AlertBatch, filters: Sequence[ActiveFilter],
@@ -61,13 +65,44 @@ def filter_batch(batch: AlertBatch, filters: Sequence[ActiveFilter],
             .with_enrichment(ERRORS, pd.Series(errors, dtype=object)))
 
 
-@dataclass
-class FilterStage:
-    """The stage function: the provider's current filters on each batch."""
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
-    provider: Callable[[], Sequence[ActiveFilter]]
-    clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+@dataclass
+class FilterStage(Stage):
+    """The stage: the provider's current filters on each batch. Configured, it has no
+    provider; ``setup`` builds the live one from the worker's MongoDB and Valkey."""
+
+    name: ClassVar[str] = "filter"
+    needs: ClassVar[frozenset[str]] = frozenset({"mongo", "valkey"})
+
+    provider: Callable[[], Sequence[ActiveFilter]] | None = None
+    clock_ms: Callable[[], int] = _now_ms
+    survey: str = ""
+    #: Reload the filters at least this often (seconds; None: ``LiveFilters``' default).
+    reload_s: float | None = None
+    #: The batch's one read of which ZTF objects its aliases name may be shown to whom
+    #: (``filters.aliases``; built in ``setup``).
     alias_visibility: AliasVisibility | None = None
 
+    @classmethod
+    def configure(cls, settings: Settings, survey: str, params: Mapping[str, Any]) -> Self:
+        check_params(cls.name, params, ("reload_s",))
+        reload_s = params.get("reload_s")
+        return cls(survey=survey.upper(), reload_s=None if reload_s is None else float(reload_s))
+
+    def setup(self, resources: Resources) -> None:
+        if self.provider is not None:
+            return
+        # Here, not at the top: the evaluator must stay importable without the clients.
+        from boom_flow.filters.aliases import alias_visibility
+        from boom_flow.filters.live import live_filters
+
+        self.provider = live_filters(resources.get("mongo"), resources.get("valkey"),
+                                     self.survey, self.reload_s)
+        self.alias_visibility = alias_visibility(resources.get("mongo"))
+
     def __call__(self, batch: AlertBatch) -> AlertBatch:
+        if self.provider is None:
+            raise RuntimeError("the filter stage runs after setup")
         return filter_batch(batch, self.provider(), self.clock_ms(), self.alias_visibility)

@@ -48,15 +48,14 @@ from pymongo.errors import BulkWriteError, OperationFailure
 from boom_flow.core.batch import AlertBatch, Rejection
 from boom_flow.crossmatch.sky import healpix
 from boom_flow.storage.documents import (
-    candidate_records,
     clean_value,
     column_values,
-    coordinates,
-    float_column,
+    distinct_alerts,
     jd_now,
     stored_positions,
 )
-from boom_flow.storage.history import DUPLICATE_KEY, incoming_points, merge_histories
+from boom_flow.storage.history import DUPLICATE_KEY, merge_histories
+from boom_flow.storage.points import incoming_points
 
 #: Enrichments that describe the object, not the alert: written once, to the aux doc.
 OBJECT_ENRICHMENTS = ("cross_matches", "aliases")
@@ -203,39 +202,6 @@ def _check_enrichments(enrichments: Mapping[str, pd.Series]) -> None:
 
 def _take(values: list[Any], positions: np.ndarray) -> list[Any]:
     return [values[i] for i in positions.tolist()]
-
-
-@dataclass(frozen=True)
-class DistinctAlerts:
-    """A batch's alerts as the archive writes them: one per alert id (a packet
-    delivered twice in one batch is one alert), none without an id. The filter stage
-    builds its documents from the same view, so both see the same alerts."""
-
-    #: Their row positions in the batch.
-    rows: np.ndarray
-    alerts: pd.DataFrame
-    #: Their candidates, as a table (``jd``, ``programid``...).
-    table: pd.DataFrame
-    #: ``candidate`` sub-documents and ``coordinates`` (None without a position).
-    candidates: list[dict[str, Any]]
-    places: list[dict[str, Any] | None]
-    ids: list[Any]
-    object_ids: list[Any]
-    jd: np.ndarray
-
-
-def distinct_alerts(batch: AlertBatch) -> DistinctAlerts:
-    ids = pd.Series(column_values(batch.alerts, "_id"), dtype=object)
-    rows = np.flatnonzero((ids.notna() & ~ids.duplicated()).to_numpy())
-    alerts = batch.alerts.iloc[rows].reset_index(drop=True)
-    table = batch.candidates.iloc[rows].reset_index(drop=True)
-    schemas = column_values(alerts, "schema") if "schema" in alerts.columns else None
-    return DistinctAlerts(
-        rows=rows, alerts=alerts, table=table,
-        candidates=candidate_records(table, schemas, batch.schema_fields),
-        places=coordinates(float_column(table, "ra"), float_column(table, "dec")),
-        ids=column_values(alerts, "_id"), object_ids=column_values(alerts, "objectId"),
-        jd=float_column(table, "jd"))
 
 
 def _alert_ops(ids: Sequence[Any], object_ids: Sequence[Any], ss_object_ids: Sequence[Any],

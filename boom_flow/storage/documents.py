@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from boom_flow.core.batch import records_from_table
+from boom_flow.core.batch import AlertBatch, records_from_table
 from boom_flow.crossmatch.sky import usable
 
 #: Julian date of the Unix epoch.
@@ -185,3 +186,36 @@ def column_values(frame: pd.DataFrame, name: str) -> list[Any]:
     if name not in frame.columns:
         return [None] * len(frame)
     return pa.array(frame[name]).to_pylist()
+
+
+@dataclass(frozen=True)
+class DistinctAlerts:
+    """A batch's alerts as the archive writes them: one per alert id (a packet
+    delivered twice in one batch is one alert), none without an id. The filter stage
+    builds its documents from the same view, so both see the same alerts."""
+
+    #: Their row positions in the batch.
+    rows: np.ndarray
+    alerts: pd.DataFrame
+    #: Their candidates, as a table (``jd``, ``programid``...).
+    table: pd.DataFrame
+    #: ``candidate`` sub-documents and ``coordinates`` (None without a position).
+    candidates: list[dict[str, Any]]
+    places: list[dict[str, Any] | None]
+    ids: list[Any]
+    object_ids: list[Any]
+    jd: np.ndarray
+
+
+def distinct_alerts(batch: AlertBatch) -> DistinctAlerts:
+    ids = pd.Series(column_values(batch.alerts, "_id"), dtype=object)
+    rows = np.flatnonzero((ids.notna() & ~ids.duplicated()).to_numpy())
+    alerts = batch.alerts.iloc[rows].reset_index(drop=True)
+    table = batch.candidates.iloc[rows].reset_index(drop=True)
+    schemas = column_values(alerts, "schema") if "schema" in alerts.columns else None
+    return DistinctAlerts(
+        rows=rows, alerts=alerts, table=table,
+        candidates=candidate_records(table, schemas, batch.schema_fields),
+        places=coordinates(float_column(table, "ra"), float_column(table, "dec")),
+        ids=column_values(alerts, "_id"), object_ids=column_values(alerts, "objectId"),
+        jd=float_column(table, "jd"))

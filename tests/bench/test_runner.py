@@ -31,5 +31,5 @@ def test_a_missing_ceiling_is_left_out() -> None:
 def test_benchmark_graph_reads_its_topic_with_the_installed_stages() -> None:
     graph = kafka_graph("bench_x_night", ["features"], 250)
     assert graph.source.kind == "kafka" and graph.source.topics == ["bench_x_night"]
-    assert [s.name for s in graph.stages] == ["features"]
+    assert [s.name for s in graph.stages] == ["decode", "history", "features", "write"]
     assert graph.batch.max_alerts == 250

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from boom_flow.crossmatch.matching import CatalogSpec, match_catalog, specs_from_json, specs_to_json
+from boom_flow.crossmatch.matching import CatalogSpec, match_catalog
 from tests.crossmatch.helpers import brute_force, ingest, scatter_around, sky_points
 
 #: Places where pixel geometry is awkward: both poles, RA 0/360, base-pixel corners.
@@ -105,10 +106,10 @@ def test_distance_rule_against_hand_computed_expectations(tmp_path: Path) -> Non
     assert [m["name"] for m in found] == ["far2", "mid1", "vnear", "edge", "near"]
 
 
-def test_specs_round_trip_through_json_and_refuse_bad_settings() -> None:
+def test_specs_pickle_for_the_workers_and_refuse_bad_settings() -> None:
     specs = [CatalogSpec("A", 2.0, projection={"x": 1}, max_results=1),
              CatalogSpec("N", 300.0, True, "z", 30.0, 300.0)]
-    assert specs_from_json(specs_to_json(specs)) == specs
+    assert pickle.loads(pickle.dumps(specs)) == specs
     with pytest.raises(ValueError, match="use_distance needs"):
         CatalogSpec("N", 300.0, use_distance=True)
     with pytest.raises(ValueError, match="radius"):

@@ -16,7 +16,6 @@ from boom_flow.core import AlertBatch
 from boom_flow.filters.evaluate import ERRORS
 from boom_flow.filters.publish import (
     ResultsPublisher,
-    build_results_sink,
     error_counts_key,
     marks_key,
     passes_key,
@@ -24,7 +23,10 @@ from boom_flow.filters.publish import (
     recent_results,
 )
 from boom_flow.filters.results import decode, encode, result_records, stream_key
+from boom_flow.pipeline.resources import Connections, close
+from boom_flow.stages import configure_stage, set_up
 from boom_flow.stages.filter import filter_batch
+from boom_flow.stages.publish import PublishStage
 from tests.filters.helpers import active, with_forced_programids
 from tests.filters.kafka import TopicReader
 from tests.storage.helpers import candid, ztf_batch
@@ -35,13 +37,12 @@ PIPELINE = [{"$match": {"candidate.magpsf": {"$gt": 0}}},
 
 @pytest.fixture
 def publisher(settings: Settings) -> Iterator[ResultsPublisher]:
-    kafka = settings.services.kafka
-    sink = build_results_sink({"survey": "ZTF",
-                               "kafka": json.dumps(kafka.producer_config()),
-                               "valkey_url": settings.services.valkey.connection_url,
-                               "stream_maxlen": 1000})
-    yield sink
-    sink.valkey.close()
+    stage = configure_stage(settings, "ztf", "publish", {"stream_maxlen": 1000})
+    resources = Connections.from_settings(settings).open(stage.needs)
+    ready = set_up(stage, resources)
+    assert isinstance(ready, PublishStage)
+    yield ready.publisher
+    close(resources)
 
 
 @pytest.fixture

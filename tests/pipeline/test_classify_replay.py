@@ -4,6 +4,7 @@ stages: scores and properties land in the ZTF_alerts documents."""
 from __future__ import annotations
 
 import logging
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,9 @@ import pymongo
 import pytest
 
 from boom_flow.config import load_settings
-from boom_flow.ml.registry import specs_from_json
 from boom_flow.pipeline.graph import GraphSpec, SourceSpec, StageSpec, load_graph
 from boom_flow.pipeline.run import make_plan, run_pipeline
+from boom_flow.stages.classify import ClassifyStage
 
 
 def test_replay_with_features_and_classify_stores_classifications(
@@ -52,16 +53,19 @@ def test_the_plan_carries_only_the_models_that_load_and_reports_the_rest_once(
     shutil.copy(shared_data / "models" / "onnx" / "btsbot-v1.0.1.onnx", tmp_path)
     settings = load_settings(environ={"BOOM_FLOW_MODELS__MODELS_DIR": str(tmp_path)})
     graph = load_graph(Path(__file__).resolve().parents[2] / "graphs" / "ztf.yaml")
-    assert [stage.name for stage in graph.stages][-3:] == ["features", "classify", "filter"]
+    assert [stage.name for stage in graph.stages][-5:] == ["features", "classify", "filter",
+                                                           "write", "publish"]
     caplog.set_level(logging.WARNING, logger="boom_flow")
     for _ in range(2):
         plan = make_plan(settings, graph)
-    params = dict(dict(plan.stages)["classify"])
-    assert [spec["name"] for spec in specs_from_json(params["model_specs"])] == ["btsbot"]
-    assert params["models_dir"] == str(tmp_path)
+    (classify,) = [stage for stage in plan.stages if stage.name == "classify"]
+    assert isinstance(classify, ClassifyStage)
+    assert [spec["name"] for spec in classify.specs] == ["btsbot"]
+    assert classify.models_dir == str(tmp_path)
     # (the crossmatch stage reports its own missing catalogs: not counted here)
     warnings = [record.getMessage() for record in caplog.records
                 if record.name.startswith("boom_flow.ml")]
     assert len(warnings) == 5
     assert all("not found" in w and str(tmp_path) in w for w in warnings)
-    hash(plan)  # the plan stays hashable (workers cache what they build from it)
+    # The plan is what the workers get: plain values, nothing loaded yet.
+    assert not hasattr(pickle.loads(pickle.dumps(plan)).stages[0], "_decoder")

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,7 @@ from boom_flow.filters.results import stream_key
 from boom_flow.filters.store import FilterStore
 from boom_flow.pipeline.graph import GraphSpec, SourceSpec, StageSpec
 from boom_flow.pipeline.run import make_plan, run_pipeline
-from boom_flow.pipeline.sinks import built_sinks
-from boom_flow.pipeline.worker import BatchOutcome, process_batch
+from boom_flow.pipeline.worker import BatchOutcome, Workbench
 from boom_flow.storage import ensure_indexes
 from tests.filters.helpers import real_pipeline, server_results
 from tests.filters.kafka import TopicReader
@@ -115,18 +115,22 @@ def test_a_batch_stored_but_not_published_is_published_when_redelivered(
                              pipeline=real_pipeline(shared_data, "cats150.pipeline.json"))["_id"]
     packets = tuple(RawPacket(data, source) for source, data in ztf_packet_bytes(shared_data))
     plan = make_plan(pipeline_settings, _graph(shared_data / "ztf"))
-    assert [name for name, _ in plan.sinks] == ["filter_results"]
-    # The worker dies after the write, before publishing: simulated by a plan without sinks.
-    crashed = process_batch(RawBatch(packets), dataclasses.replace(plan, sinks=()))
+    assert plan.stage_names[-2:] == ["write", "publish"]
+    # The worker dies after the write, before publishing: simulated by a plan that
+    # stops at the write.
+    crashing = dataclasses.replace(plan, stages=plan.stages[:-1])
+    with closing(Workbench.open(crashing)) as workbench:
+        crashed = workbench.process(RawBatch(packets))
     assert crashed.error is None and crashed.stored == len({p.source for p in packets})
     assert reader.read(expected=0, filter_ids=[filter_id]) == []
-    redelivered = process_batch(RawBatch(packets), plan)
+    # Its producer goes before the broker stops (closing).
+    with closing(Workbench.open(plan)) as workbench:
+        redelivered = workbench.process(RawBatch(packets))
     assert redelivered.error is None and redelivered.stored == 0  # all already stored
     expected = _expected(mongo_db, shared_data)
     published = reader.read(expected=len(expected), filter_ids=[filter_id])
     assert sorted(r["candid"] for _, r in published) == sorted(expected)
     assert valkey.xlen(stream_key(filter_id)) == len(expected)
-    built_sinks.cache_clear()  # this process's producer goes before the broker stops
 
 
 def test_a_pipeline_killed_mid_night_publishes_every_result_once(

@@ -11,9 +11,10 @@ import pytest
 
 from boom_flow.config import load_settings
 from boom_flow.core.batch import RawPacket
-from boom_flow.ml.registry import specs_to_json
 from boom_flow.simulate import NightSpec, simulate_night
-from boom_flow.stages import build_stage
+from boom_flow.stages import set_up
+from boom_flow.stages.classify import ClassifyStage
+from boom_flow.stages.features import FeaturesStage
 from boom_flow.storage import write_batch
 from boom_flow.surveys import build_survey
 
@@ -29,9 +30,8 @@ def test_decode_features_classify_and_archive(shared_data: Path,
     assert not batch.rejected
     specs: list[dict[str, Any]] = [s.model_dump(mode="json")
                                    for s in load_settings(environ={}).models.ztf]
-    classify = build_stage("classify", {"model_specs": specs_to_json(specs),
-                                        "models_dir": str(shared_data / "models/onnx")})
-    enriched = classify(build_stage("features", {})(batch))
+    classify = set_up(ClassifyStage(specs=specs, models_dir=str(shared_data / "models/onnx")))
+    enriched = classify(FeaturesStage()(batch))
     scores = enriched.enrichments["classifications"]
     assert len(scores) == len(alerts)
     for row in scores:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -98,3 +99,43 @@ def test_uncommitted_batches_are_delivered_again(
         assert sorted(p.data for b in _drain(second) for p in b.packets) == [b"a", b"b", b"c"]
     finally:
         second.close()
+
+
+def test_a_batch_closes_as_soon_as_packets_wait_and_the_cluster_is_ready(
+    stack_settings: Settings, night_topics: list[str]
+) -> None:
+    _produce(stack_settings, night_topics[0], [b"a", b"b", b"c"])
+    config = stack_settings.services.kafka.consumer_config(group_id=f"g-{uuid.uuid4().hex[:8]}")
+    # Far from full, far from its time bound: only readiness can close the batch.
+    source = KafkaPacketSource(config, night_topics, max_packets=500, max_ms=120_000)
+    asked: list[bool] = []
+
+    def ready() -> bool:
+        asked.append(True)
+        return True
+
+    try:
+        started = time.monotonic()
+        batches = source.batches(threading.Event(), idle_timeout_s=3.0, ready=ready)
+        received: list[bytes] = []
+        while len(received) < 3:  # each batch closes as soon as something is there
+            received += [p.data for p in next(batches).packets]
+        assert time.monotonic() - started < 60, "waited for max_ms"
+        assert asked
+    finally:
+        source.close()
+    assert sorted(received) == [b"a", b"b", b"c"]
+
+
+def test_while_the_cluster_is_busy_a_batch_keeps_growing_until_its_bounds(
+    stack_settings: Settings, night_topics: list[str]
+) -> None:
+    for payload in (b"a", b"b", b"c"):  # one partition: they come in one fetch
+        _produce(stack_settings, night_topics[0], [payload])
+    config = stack_settings.services.kafka.consumer_config(group_id=f"g-{uuid.uuid4().hex[:8]}")
+    source = KafkaPacketSource(config, night_topics, max_packets=500, max_ms=6000)
+    try:
+        got = list(source.batches(threading.Event(), idle_timeout_s=3.0, ready=lambda: False))
+    finally:
+        source.close()
+    assert [sorted(p.data for p in b.packets) for b in got] == [[b"a", b"b", b"c"]]

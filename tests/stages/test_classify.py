@@ -14,9 +14,10 @@ import pytest
 
 from boom_flow.config import load_settings
 from boom_flow.core import AlertBatch, RawPacket
-from boom_flow.ml.registry import specs_to_json
 from boom_flow.ml.training import save_artifact, train_xgboost
-from boom_flow.stages import build_stage
+from boom_flow.stages import StageConfigError, configure_stage, set_up
+from boom_flow.stages.classify import ClassifyStage
+from boom_flow.stages.features import FeaturesStage
 from boom_flow.surveys import build_survey
 
 ACAI = ("acai_h", "acai_v", "acai_o", "acai_n", "acai_b")
@@ -39,16 +40,19 @@ def decode(paths: list[Path]) -> AlertBatch:
     return batch
 
 
-def classify_params(specs: list[dict[str, Any]], models_dir: Path) -> dict[str, Any]:
-    return {"model_specs": specs_to_json(specs), "models_dir": str(models_dir)}
+def classify_stage(specs: list[dict[str, Any]], models_dir: Path) -> ClassifyStage:
+    """The stage as a worker has it: configured with these specs, set up here."""
+    stage = set_up(ClassifyStage(specs=specs, models_dir=str(models_dir)))
+    assert isinstance(stage, ClassifyStage)
+    return stage
 
 
 def test_a_variable_star_from_its_raw_packet(shared_data: Path, onnx_dir: Path,
                                              ztf_specs: list[dict[str, Any]]) -> None:
     batch = decode([shared_data / "ztf/alerts/boom_tests/2695378462115010012.avro"])
     assert batch.alerts["objectId"].tolist() == ["ZTF18abudxnw"]
-    features = build_stage("features", {})
-    classify = build_stage("classify", classify_params(ztf_specs, onnx_dir))
+    features = set_up(FeaturesStage())
+    classify = classify_stage(ztf_specs, onnx_dir)
     scores = classify(features(batch)).enrichments["classifications"][0]
     assert set(scores) == {*ACAI, "btsbot"}
     assert scores["acai_v"] > 0.99
@@ -60,10 +64,10 @@ def test_the_supernova_scores_high_on_hosted_and_btsbot(
 ) -> None:
     paths = sorted((shared_data / "ztf/alerts/pgb_ZTF21abiuvdk_lightcurve").glob("*.avro"))
     batch = decode(paths)
-    classify = build_stage("classify", classify_params(ztf_specs, onnx_dir))
+    classify = classify_stage(ztf_specs, onnx_dir)
     # Without the features stage, classify computes the light-curve features itself.
     alone = classify(batch).enrichments["classifications"].tolist()
-    out = classify(build_stage("features", {})(batch))
+    out = classify(set_up(FeaturesStage())(batch))
     scores = pd.DataFrame(out.enrichments["classifications"].tolist())
     assert pd.DataFrame(alone).equals(scores)
     jd = batch.candidates["jd"].to_numpy(dtype="float64")
@@ -97,13 +101,13 @@ def test_models_that_cannot_run_for_an_alert_are_left_out(
     batch = replace(batch, cutouts=cutouts, candidates=candidates)
     model = _train_xgboost_model(tmp_path / "bright.json")
     specs = [*ztf_specs, {"name": "bright", "kind": "xgboost", "file": str(model)}]
-    out = build_stage("classify", classify_params(specs, onnx_dir))(batch)
+    out = classify_stage(specs, onnx_dir)(batch)
     result = out.enrichments["classifications"].tolist()
     assert set(result[0]) == {"bright"}
     assert set(result[1]) == {"bright"}
     assert set(result[2]) == {*ACAI, "btsbot", "bright"}
     # Nothing at all to say: the field is absent rather than an empty document.
-    only_images = build_stage("classify", classify_params(ztf_specs, onnx_dir))(batch)
+    only_images = classify_stage(ztf_specs, onnx_dir)(batch)
     assert only_images.enrichments["classifications"].tolist()[:2] == [None, None]
 
 
@@ -116,8 +120,7 @@ def test_a_missing_model_is_reported_once_and_the_stage_still_runs(
     caplog.set_level(logging.WARNING, logger="boom_flow")
     batch = decode([shared_data / "ztf/alerts/boom_tests/2695378462115010012.avro"])
     for _ in range(2):
-        stage = build_stage("classify", {**classify_params(ztf_specs, tmp_path),
-                                         "threads": 1})
+        stage = classify_stage(ztf_specs, tmp_path)
         scores = stage(batch).enrichments["classifications"][0]
         assert set(scores) == {"acai_h", "acai_b"}
     missing = [r.getMessage() for r in caplog.records if "not found" in r.getMessage()]
@@ -129,11 +132,12 @@ def test_a_subset_of_the_configured_models_can_be_chosen(
     shared_data: Path, onnx_dir: Path, ztf_specs: list[dict[str, Any]],
 ) -> None:
     batch = decode([shared_data / "ztf/alerts/boom_tests/2695378462115010012.avro"])
-    stage = build_stage("classify", {**classify_params(ztf_specs, onnx_dir),
-                                     "models": ["acai_v", "btsbot"]})
+    settings = load_settings(environ={})
+    stage = set_up(configure_stage(settings, "ztf", "classify", {
+        "models_dir": str(onnx_dir), "models": ["acai_v", "btsbot"]}))
     assert set(stage(batch).enrichments["classifications"][0]) == {"acai_v", "btsbot"}
-    with pytest.raises(ValueError, match="unknown classify settings: model"):
-        build_stage("classify", {"model": "acai_v"})
+    with pytest.raises(StageConfigError, match="unknown classify settings: model"):
+        configure_stage(settings, "ztf", "classify", {"model": "acai_v"})
 
 
 def test_the_same_packet_twice_in_a_batch_is_scored_twice_alike(
@@ -141,6 +145,6 @@ def test_the_same_packet_twice_in_a_batch_is_scored_twice_alike(
 ) -> None:
     path = shared_data / "ztf/alerts/boom_tests/2695378462115010012.avro"
     batch = decode([path, path])
-    out = build_stage("classify", classify_params(ztf_specs, onnx_dir))(batch)
+    out = classify_stage(ztf_specs, onnx_dir)(batch)
     first, second = out.enrichments["classifications"].tolist()
     assert first == second and first["acai_v"] > 0.99

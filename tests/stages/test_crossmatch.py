@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,10 @@ from pymongo import monitoring
 from boom_flow.config import load_settings
 from boom_flow.core import AlertBatch, KnownHistory, RawPacket
 from boom_flow.core.batch import table_from_records
-from boom_flow.crossmatch.matching import CatalogSpec, specs_from_json, specs_to_json
+from boom_flow.crossmatch.matching import CatalogSpec
 from boom_flow.crossmatch.sky import separation_arcsec
-from boom_flow.stages import build_stage, configure_stage
+from boom_flow.stages import StageConfigError, configure_stage, set_up
+from boom_flow.stages.crossmatch import CrossmatchStage
 from tests.crossmatch.helpers import ingest
 
 CATALOGS = Path("catalogs") / "fink"
@@ -38,6 +41,13 @@ def batch_of(objects: Sequence[tuple[Any, float, float]], known: Sequence[Any] =
                            prv_candidates=empty, prv_nondetections=empty, fp_hists=empty))
 
 
+def crossmatch_stage(specs: Sequence[CatalogSpec], catalogs_dir: Path) -> CrossmatchStage:
+    """The stage as a worker has it: these catalogs, readers opened here."""
+    stage = set_up(CrossmatchStage(specs=tuple(specs), catalogs_dir=str(catalogs_dir)))
+    assert isinstance(stage, CrossmatchStage)
+    return stage
+
+
 def test_new_objects_get_every_catalog_known_ones_and_bad_positions_nothing(
         tmp_path: Path) -> None:
     ingest(tmp_path, "STARS", {"ra": [10.0, 359.9999], "dec": [20.0, -89.9999],
@@ -45,13 +55,11 @@ def test_new_objects_get_every_catalog_known_ones_and_bad_positions_nothing(
     ingest(tmp_path, "GALAXIES", {"ra": [10.0], "dec": [20.0 + 60 / 3600], "z": [0.02]})
     specs = [CatalogSpec("STARS", 2.0, projection={"name": 1}),
              CatalogSpec("GALAXIES", 300.0, True, "z", 30.0, 300.0, projection={"z": 1})]
-    stage = build_stage("crossmatch", {"catalogs": specs_to_json(specs),
-                                       "catalogs_dir": str(tmp_path), "aliases": True})
+    stage = crossmatch_stage(specs, tmp_path)
     batch = batch_of([("new1", 10.0, 20.0 + 1 / 3600), ("old", 10.0, 20.0),
                       ("new2", 0.0001, -89.9999), ("new3", 100.0, 0.0),
                       ("new4", float("nan"), 1.0), ("new1", 10.0, 20.0)], known=["old"])
-    values = build_stage("crossmatch", {"catalogs": "[]", "catalogs_dir": str(tmp_path)})(
-        batch).enrichments  # no catalog configured: nothing added
+    values = crossmatch_stage([], tmp_path)(batch).enrichments  # no catalog: nothing added
     assert "cross_matches" not in values
     found = stage(batch).enrichments["cross_matches"].tolist()
     assert [m["name"] for m in found[0]["STARS"]] == ["s1"]
@@ -67,8 +75,8 @@ def test_new_objects_get_every_catalog_known_ones_and_bad_positions_nothing(
 
 
 def test_the_stage_refuses_unknown_settings() -> None:
-    with pytest.raises(ValueError, match="unknown crossmatch settings: radius"):
-        build_stage("crossmatch", {"radius": 2})
+    with pytest.raises(StageConfigError, match="unknown crossmatch settings: radius"):
+        configure_stage(load_settings(environ={}), "ztf", "crossmatch", {"radius": 2})
 
 
 def test_configured_catalogs_not_ingested_are_reported_once_and_left_out(
@@ -88,10 +96,10 @@ def test_configured_catalogs_not_ingested_are_reported_once_and_left_out(
                                      " distance_key: z, distance_max: 30, distance_max_near: 9}]",
     })
     caplog.set_level(logging.WARNING, logger="boom_flow")
-    params = configure_stage(settings, "ztf", "crossmatch", {})
-    assert [(s.catalog, s.radius) for s in specs_from_json(params["catalogs"])] == [
-        ("GCVS", 2.0), ("VARS", 5.0)]
-    assert params["catalogs_dir"] == str(tmp_path) and params["aliases"] is True
+    configured = configure_stage(settings, "ztf", "crossmatch", {})
+    assert isinstance(configured, CrossmatchStage)
+    assert [(s.catalog, s.radius) for s in configured.specs] == [("GCVS", 2.0), ("VARS", 5.0)]
+    assert configured.catalogs_dir == str(tmp_path)
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 4
     assert "'NED' is not ingested" in warnings[0] and "runs without it" in warnings[0]
@@ -99,8 +107,7 @@ def test_configured_catalogs_not_ingested_are_reported_once_and_left_out(
     assert "'VARS' has no column period: its matches will not carry it" in warnings[1]
     assert "'GCVS' is configured twice; the first entry is used" in warnings[2]
     assert "'SPICY' has no column z for its distance rule" in warnings[3]
-    hash(tuple(sorted(params.items())))  # the plan stays hashable
-    stage = build_stage("crossmatch", params)
+    stage = set_up(pickle.loads(pickle.dumps(configured)))  # as the workers get it
     found = stage(batch_of([("x", 1.0, 2.0)])).enrichments["cross_matches"][0]
     assert found == {"GCVS": [{"VarType": "M", "distance_arcsec": 0.0}],
                      "VARS": [{"VarType": "RR", "distance_arcsec": 0.0}]}
@@ -123,8 +130,7 @@ def test_real_alerts_match_gcvs_and_spicy_exactly_as_brute_force(
                if isinstance(p, RawPacket)]
     batch = build_survey("ztf").decode(packets)
     assert len(batch) == 173
-    stage = build_stage("crossmatch", {"catalogs": specs_to_json(specs),
-                                       "catalogs_dir": str(tmp_path)})
+    stage = crossmatch_stage(specs, tmp_path)
     found = stage(batch).enrichments["cross_matches"].tolist()
     ra = batch.candidates["ra"].to_numpy(dtype=np.float64)
     dec = batch.candidates["dec"].to_numpy(dtype=np.float64)
@@ -160,8 +166,11 @@ def test_a_batch_costs_the_same_queries_whatever_its_number_of_objects(
         tmp_path: Path, shared_data: Path, settings: Any, mongo_db: Any) -> None:
     """The stage itself never touches the database; with aliases on, the worker adds one
     read of the other survey's aux and at most one bulk write per aux collection."""
+    from boom_flow.config.model import CatalogMatchSettings
     from boom_flow.core import RawBatch
-    from boom_flow.pipeline.worker import BatchPlan, process_batch
+    from boom_flow.pipeline.graph import GraphSpec, SourceSpec, StageSpec
+    from boom_flow.pipeline.run import make_plan
+    from boom_flow.pipeline.worker import Workbench
     from boom_flow.sources.files import discover, read_packets
     from boom_flow.storage import ensure_indexes
 
@@ -169,23 +178,25 @@ def test_a_batch_costs_the_same_queries_whatever_its_number_of_objects(
     ingest(tmp_path, "GCVS", {c: table[c] for c in table.column_names})
     ensure_indexes(mongo_db, "ZTF")
     listener = _Commands()
-    params = {"catalogs": specs_to_json([CatalogSpec("GCVS", 2.0)]),
-              "catalogs_dir": str(tmp_path), "aliases": True}
-    mongo = settings.services.mongodb
-    plan = BatchPlan(survey="ztf", survey_options=(), mongo_uri=mongo.connection_uri,
-                     mongo_database=mongo.database,
-                     mongo_options=(("event_listeners", (listener,)),),
-                     stages=(("crossmatch", tuple(sorted(params.items()))),))
+    settings = settings.model_copy(update={"crossmatch": settings.crossmatch.model_copy(
+        update={"ztf": [CatalogMatchSettings(catalog="GCVS", radius=2.0)]})})
+    graph = GraphSpec(survey="ztf", source=SourceSpec(kind="kafka"), stages=[
+        StageSpec(name="crossmatch", params={"catalogs_dir": str(tmp_path)})])
+    plan = make_plan(settings, graph)
+    plan = replace(plan, connections=replace(
+        plan.connections, mongo_options={"event_listeners": [listener]}))
     folder = shared_data / "ztf"
     packets = [p for p in read_packets(discover(folder / "alerts") + discover(folder / "tarballs"))
                if isinstance(p, RawPacket)]
     costs = []
+    workbench = Workbench.open(plan)
     for chosen in (packets[:5], packets[40:140]):
         listener.seen.clear()
-        outcome = process_batch(RawBatch(packets=tuple(chosen)), plan)
+        outcome = workbench.process(RawBatch(packets=tuple(chosen)))
         assert outcome.error is None and outcome.alerts == len(chosen)
         costs.append(list(listener.seen))
         assert len(listener.seen) <= 12
+    workbench.close()
     assert costs[0] == costs[1]
     assert ("find", "LSST_alerts_aux") in costs[0]
     # No geo query and nothing read from a catalog collection: catalogs are files.
@@ -206,11 +217,10 @@ def test_a_catalog_ingested_again_while_running_is_reloaded(tmp_path: Path) -> N
     rng = np.random.default_rng(3)
     ra, dec = rng.uniform(0, 360, 4000), rng.uniform(-80, 80, 4000)
     ingest(tmp_path, "CAT", {"ra": ra, "dec": dec, "v": np.zeros(4000)}, max_rows=200)
-    stage = build_stage("crossmatch", {"catalogs": specs_to_json(
-        [CatalogSpec("CAT", 2.0, projection={"v": 1})]), "catalogs_dir": str(tmp_path)})
+    stage = crossmatch_stage([CatalogSpec("CAT", 2.0, projection={"v": 1})], tmp_path)
     first = stage(batch_of([("a", ra[0], dec[0])])).enrichments["cross_matches"][0]
     assert [m["v"] for m in first["CAT"]] == [0.0]
-    before = stage.catalogs[0][1]
+    before = stage.matcher.catalogs[0][1]
     assert min(p.order for p in before.partitions) >= 1
     # Order-0 partitions now: none of the files the running stage knows exists any more.
     ingest(tmp_path, "CAT", {"ra": ra, "dec": dec, "v": np.ones(4000)}, max_rows=5000)
@@ -218,5 +228,5 @@ def test_a_catalog_ingested_again_while_running_is_reloaded(tmp_path: Path) -> N
     far = int(np.argmax(separation_arcsec(ra[0], dec[0], ra, dec)))
     later = stage(batch_of([("b", ra[far], dec[far])])).enrichments["cross_matches"][0]
     assert [m["v"] for m in later["CAT"]] == [1.0]
-    assert stage.catalogs[0][1] is not before
-    assert {p.order for p in stage.catalogs[0][1].partitions} == {0}
+    assert stage.matcher.catalogs[0][1] is not before
+    assert {p.order for p in stage.matcher.catalogs[0][1].partitions} == {0}

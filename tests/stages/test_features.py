@@ -9,9 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from boom_flow.config import load_settings
 from boom_flow.core import AlertBatch, KnownHistory
-from boom_flow.stages import build_stage
-from boom_flow.stages.features import PREFIX, flags, lightcurve_features, properties
+from boom_flow.stages import StageConfigError, configure_stage
+from boom_flow.stages.features import (
+    PREFIX,
+    FeaturesStage,
+    flags,
+    lightcurve_features,
+    properties,
+)
 
 T0 = 2460000.5
 
@@ -95,7 +102,7 @@ def test_photstats_by_hand() -> None:
           {**point("A", 3, 19.0), "snr_psf": 10.0, "procstatus": "0"},
           {**point("A", 3.5, 17.0), "procstatus": "57"}]
     batch = make_batch([candidate(4, 19.5), candidate(0, 20.0)], ["A", "A"], prv=prv, fp=fp)
-    stage = build_stage("features", {})
+    stage = FeaturesStage()
     out = stage(batch)
     first, second = out.enrichments["properties"].tolist()
     r = first["photstats"]["r"]
@@ -126,7 +133,7 @@ def test_photstats_by_hand() -> None:
 
 def test_two_point_fit_has_no_reduced_chi2() -> None:
     batch = make_batch([candidate(1, 19.0)], ["A"], prv=[point("A", 0, 20.0)])
-    stats = build_stage("features", {})(batch).enrichments["properties"][0]["photstats"]
+    stats = FeaturesStage()(batch).enrichments["properties"][0]["photstats"]
     rising = stats["r"]["rising"]
     assert rising["rate"] == pytest.approx(-1.0) and math.isnan(rising["red_chi2"])
 
@@ -149,8 +156,11 @@ def test_star_bright_star_and_rock_flags() -> None:
 
 
 def test_features_stage_refuses_unknown_settings() -> None:
-    with pytest.raises(ValueError, match="unknown features settings: window"):
-        build_stage("features", {"window": 3})
+    with pytest.raises(StageConfigError, match="unknown features settings: window"):
+        configure_stage(load_settings(environ={}), "ztf", "features", {"window": 3})
+    with pytest.raises(FileNotFoundError):
+        configure_stage(load_settings(environ={}), "lsst", "features",
+                        {"footprint_moc": "/nonexistent/moc.fits"})
 
 
 def test_lsst_star_flags_come_from_the_point_source_catalog() -> None:

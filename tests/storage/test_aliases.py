@@ -140,7 +140,9 @@ def test_the_pipeline_worker_records_aliases_of_real_lsst_alerts(
     worker with the crossmatch stage: ZTF objects placed 1" from some of them become
     aliases both ways, those placed 4" away do not."""
     from boom_flow.core import RawBatch, RawPacket
-    from boom_flow.pipeline.worker import BatchPlan, process_batch
+    from boom_flow.pipeline.graph import GraphSpec, SourceSpec, StageSpec
+    from boom_flow.pipeline.run import make_plan
+    from boom_flow.pipeline.worker import Workbench
     from boom_flow.sources.files import discover, read_packets
     from boom_flow.surveys import build_survey
 
@@ -158,11 +160,13 @@ def test_the_pipeline_worker_records_aliases_of_real_lsst_alerts(
     near = [(f"ZTF24n{i}", *offset(ra, dec, 1.0)) for i, (_, ra, dec) in enumerate(places[:3])]
     far = [(f"ZTF24f{i}", *offset(ra, dec, 4.0)) for i, (_, ra, dec) in enumerate(places[3:])]
     write_batch(mongo_db, batch_of("ZTF", near + far, 1))
-    mongo = settings.services.mongodb
-    params = (("aliases", True), ("catalogs", "[]"), ("catalogs_dir", str(tmp_path)))
-    plan = BatchPlan(survey="lsst", survey_options=options, mongo_uri=mongo.connection_uri,
-                     mongo_database=mongo.database, stages=(("crossmatch", params),))
-    outcome = process_batch(RawBatch(packets=packets), plan)
+    settings = settings.model_copy(update={"surveys": settings.surveys.model_copy(update={
+        "lsst": settings.surveys.lsst.model_copy(update={"schema_dir": lsst_dir / "schema"})})})
+    graph = GraphSpec(survey="lsst", source=SourceSpec(kind="kafka"), stages=[
+        StageSpec(name="crossmatch", params={"catalogs_dir": str(tmp_path)})])
+    workbench = Workbench.open(make_plan(settings, graph))
+    outcome = workbench.process(RawBatch(packets=packets))
+    workbench.close()
     assert outcome.error is None, outcome.error
     assert "aliases" in outcome.seconds
     for (lsst_id, _, _), (ztf_id, _, _) in zip(places[:3], near, strict=True):

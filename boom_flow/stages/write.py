@@ -1,0 +1,43 @@
+"""The write stage: one bulk write per collection (``storage.write_batch``).
+
+Idempotent, so a redelivered batch stores nothing twice. The aliases the aliases stage
+found are recorded on both surveys' aux documents after the batch's own (the objects
+must exist first). Reports ``stored`` (new alerts) and ``duplicates`` (alerts the
+archive already held) in ``batch.counts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from boom_flow.config import Settings
+from boom_flow.core import AlertBatch
+from boom_flow.stages import Resources, Stage, check_params
+from boom_flow.stages.aliases import alias_search
+from boom_flow.storage import write_batch
+from boom_flow.storage.aliases import AliasSearch, write_aliases
+
+
+@dataclass
+class WriteStage(Stage):
+    name: ClassVar[str] = "write"
+    needs: ClassVar[frozenset[str]] = frozenset({"mongo"})
+
+    search: AliasSearch
+
+    @classmethod
+    def configure(cls, settings: Settings, survey: str, params: Mapping[str, Any]) -> Self:
+        check_params(cls.name, params, ())
+        return cls(alias_search(survey))
+
+    def setup(self, resources: Resources) -> None:
+        self._database: Any = resources.get("mongo")
+
+    def __call__(self, batch: AlertBatch) -> AlertBatch:
+        written = write_batch(self._database, batch)
+        if "aliases" in batch.enrichments:
+            write_aliases(self._database, batch, self.search)
+        return batch.with_counts(stored=written.alerts_inserted,
+                                 duplicates=written.alerts_existing)
