@@ -15,6 +15,7 @@ CONDA_NAMES = {
     "confluent-kafka": "python-confluent-kafka",
     "redis": "redis-py",
     "xgboost-cpu": "py-xgboost-cpu",
+    "prometheus-client": "prometheus_client",
 }
 
 

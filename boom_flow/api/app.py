@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pymongo
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from boom_flow import __version__
 from boom_flow.api.encoding import DocumentResponse, envelope
@@ -22,10 +22,14 @@ from boom_flow.api.routes import auth, catalogs, filters, queries, surveys, user
 from boom_flow.api.state import ApiState
 from boom_flow.api.users import UserStore
 from boom_flow.config import Settings, load_settings
+from boom_flow.metrics.api import ApiMetrics, MetricsMiddleware
+from boom_flow.services.checks import ping_mongodb
 
 log = logging.getLogger(__name__)
 #: RFC 7518 3.2: an HS256 key at least as long as the hash.
 MIN_SECRET_BYTES = 32
+#: How long the readiness probe waits for the database.
+READY_TIMEOUT_S = 2.0
 
 
 class ApiConfigError(RuntimeError):
@@ -83,6 +87,24 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/", tags=["health"], summary="Health check (no token needed)")
     async def health() -> DocumentResponse:  # no thread needed: answers even when busy
         return envelope("boom_flow API is running", {"version": __version__})
+
+    @app.get("/health/ready", tags=["health"],
+             summary="Readiness: the database answers (no token needed)")
+    def ready() -> DocumentResponse:
+        # A fresh client with a short timeout: the API's own one would wait for its
+        # long server-selection timeout while the probe gives up.
+        if not ping_mongodb(settings, timeout_s=READY_TIMEOUT_S):
+            return envelope("the database does not answer", {"database": False},
+                            status_code=503)
+        return envelope("ready", {"database": True})
+
+    metrics = ApiMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     for module in (auth, queries, catalogs, surveys, filters, watchlists, users):
         app.include_router(module.router)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pymongo
@@ -56,6 +57,9 @@ def inference_task(batch: AlertBatch, plugin: str) -> tuple[int, float]:
 
 def write_task(batch: AlertBatch, plugin: str, database: str) -> tuple[int, float]:
     target = current_workbench(plugin).resources.get("mongo").client[database]
+    # The batch's known aux documents are the archive's, not the scratch database's:
+    # the write plans from a read of its own target.
+    batch = replace(batch, known=None)
     started = time.perf_counter()
     write_batch(target, batch)
     return len(batch), time.perf_counter() - started

@@ -48,7 +48,7 @@ def prepare(setup: Setup, spec: WorkloadSpec, stages: list[str], run_id: str,
             progress: Callable[[str], None]) -> Setup:
     if "crossmatch" in stages and spec.catalog_rows > 0:
         prepare_catalog(setup, spec, progress)
-    if "classify" in stages:
+    if "classify" in stages and spec.survey == "ztf":
         setup.parameters["models"] = usable_models(setup.settings)
     if "filter" in stages and spec.n_filters > 0:
         prepare_filters(setup, spec, run_id, progress)
@@ -65,7 +65,7 @@ def prepare_catalog(setup: Setup, spec: WorkloadSpec, progress: Callable[[str], 
     root = Path(tempfile.mkdtemp(prefix="boom-flow-bench-catalogs-"))
     setup.cleanups.append(lambda: shutil.rmtree(root, ignore_errors=True))
     setup.settings, rows = with_galaxy_catalog(setup.settings, spec.catalog_rows, spec.seed,
-                                               root)
+                                               root, survey=spec.survey)
     setup.parameters.update({
         "catalog": f"{CATALOG} (simulated galaxies, 300\" with the distance rule)",
         "catalog_rows_ingested": rows,
@@ -74,11 +74,12 @@ def prepare_catalog(setup: Setup, spec: WorkloadSpec, progress: Callable[[str], 
 
 
 def with_galaxy_catalog(settings: Settings, n_rows: int, seed: int, root: Path,
-                        name: str = CATALOG, hosts: Any = None) -> tuple[Settings, int]:
+                        name: str = CATALOG, hosts: Any = None, survey: str = "ztf"
+                        ) -> tuple[Settings, int]:
     """Simulate a NED-like catalog, write it as catalog ``name`` under ``root`` (the
     Parquet partitions the crossmatch reads; the MongoDB copy that ``catalogs ingest``
     also makes is for API users and is never read by the pipeline), and return the
-    settings matching ZTF's new objects against it alone, with the rows written.
+    settings matching ``survey``'s new objects against it alone, with the rows written.
     ``hosts`` (a DataFrame with the catalog's columns) is appended: galaxies placed
     under chosen objects, as real transients have hosts in NED."""
     import pyarrow as pa
@@ -98,7 +99,7 @@ def with_galaxy_catalog(settings: Settings, n_rows: int, seed: int, root: Path,
     stage_catalog(root, name, rows, source="boom-flow (simulated)",
                   max_rows=crossmatch.partition_max_rows).commit()
     rule = CatalogMatchSettings.model_validate({**CATALOG_RULE, "catalog": name})
-    updated = crossmatch.model_copy(update={"catalogs_dir": root, "ztf": [rule]})
+    updated = crossmatch.model_copy(update={"catalogs_dir": root, survey: [rule]})
     return settings.model_copy(update={"crossmatch": updated}), rows.table.num_rows
 
 
@@ -129,18 +130,33 @@ DEMO_FILTER: list[dict[str, Any]] = [
 ]
 
 
-def benchmark_filter() -> tuple[str, str]:
-    """``(pipeline JSON, where it came from)``: cats150 from the shared data when it is
-    there, else the project's demo filter."""
-    path = SHARED_DATA / "filters" / "cats150.pipeline.json"
+#: The LSST counterpart of ``DEMO_FILTER`` (``lsst.json``'s cuts on a Rubin candidate).
+DEMO_LSST_FILTER: list[dict[str, Any]] = [
+    {"$match": {"candidate.reliability": {"$gt": 0.8}, "candidate.snr": {"$gt": 5.0},
+                "candidate.magpsf": {"$lte": 18.5}}},
+    {"$project": {"objectId": 1, "annotations": {"mag_now": "$candidate.magpsf"}}},
+]
+#: Per survey: the shared filter the benchmark copies, and the fallback of its own.
+BENCHMARK_FILTERS = {"ztf": ("cats150.pipeline.json", DEMO_FILTER),
+                     "lsst": ("lsst.json", DEMO_LSST_FILTER)}
+
+
+def benchmark_filter(survey: str = "ztf") -> tuple[str, str]:
+    """``(pipeline JSON, where it came from)``: the survey's real filter from the shared
+    data when it is there (ZTF ``cats150``, LSST ``lsst.json``), else the project's own."""
+    file_name, fallback = BENCHMARK_FILTERS[survey]
+    path = SHARED_DATA / "filters" / file_name
+    stem = file_name.split(".")[0]
     if path.is_file():
-        return path.read_text(), "cats150 (../shared/data/filters/cats150.pipeline.json)"
-    return json.dumps(DEMO_FILTER), "boom_flow demo filter (cats150 not found)"
+        return path.read_text(), f"{stem} (../shared/data/filters/{file_name})"
+    return json.dumps(fallback), f"boom_flow demo filter ({stem} not found)"
 
 
 def create_filters(settings: Settings, copies: int, pipeline: str, name: str,
-                   user_id: str = "bench", numbered: bool = True) -> list[str]:
-    """``copies`` active ZTF filters with ``pipeline`` (all programids); their ids."""
+                   user_id: str = "bench", numbered: bool = True, survey: str = "ztf"
+                   ) -> list[str]:
+    """``copies`` active filters of ``survey`` with ``pipeline`` (ZTF: all programids);
+    their ids."""
     import pymongo
     import redis
 
@@ -151,9 +167,9 @@ def create_filters(settings: Settings, copies: int, pipeline: str, name: str,
         notifier = redis.Redis.from_url(settings.services.valkey.connection_url)
         try:
             store = FilterStore(client[mongo.database], notifier)
-            return [store.create(name=f"{name} #{i + 1}" if numbered else name, survey="ZTF",
-                                 user_id=user_id, permissions={"ZTF": [1, 2, 3]},
-                                 pipeline=pipeline)["_id"]
+            return [store.create(name=f"{name} #{i + 1}" if numbered else name,
+                                 survey=survey.upper(), user_id=user_id,
+                                 permissions={"ZTF": [1, 2, 3]}, pipeline=pipeline)["_id"]
                     for i in range(copies)]
         finally:
             notifier.close()
@@ -161,9 +177,10 @@ def create_filters(settings: Settings, copies: int, pipeline: str, name: str,
 
 def prepare_filters(setup: Setup, spec: WorkloadSpec, run_id: str,
                     progress: Callable[[str], None]) -> None:
-    pipeline, origin = benchmark_filter()
+    pipeline, origin = benchmark_filter(spec.survey)
     progress(f"filters: {spec.n_filters} copies of {origin.split(' (')[0]}")
-    ids = create_filters(setup.settings, spec.n_filters, pipeline, f"bench {run_id}")
+    ids = create_filters(setup.settings, spec.n_filters, pipeline, f"bench {run_id}",
+                         survey=spec.survey)
     setup.filter_ids = ids
     settings = setup.settings
     setup.cleanups.append(lambda: drop_filter_outputs(settings, ids))

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import psutil
@@ -96,6 +96,15 @@ class OutcomeRecorder:
                 result["steady_alerts_per_s"] = round(steady_alerts / steady_s, 2)
         return result
 
+    def steady_window(self, workers: int = 1) -> tuple[float, float, int] | None:
+        """``(since_ms, until_ms, alerts)`` of the steady state ``throughput`` uses:
+        from the first completion of each worker to the last completion."""
+        warm = max(workers, 1)
+        if len(self.completions) <= warm:
+            return None
+        return (self.completions[warm - 1][0], self.completions[-1][0],
+                sum(o.alerts for _, o in self.completions[warm:]))
+
     def completion_latencies(self) -> list[tuple[float, int]]:
         """``(latency, Kafka timestamp)``, ms, from each alert's Kafka timestamp to the
         acknowledgement of its batch (stored, published and committed)."""
@@ -119,31 +128,46 @@ def stage_table(seconds: dict[str, float], alerts: int) -> list[dict[str, Any]]:
     return rows
 
 
-class MemorySampler:
-    """Samples the RSS of a set of processes (the Dask workers) every ``interval_s``."""
+class PeriodicSampler:
+    """Calls ``sample`` on entry, every ``interval_s`` from a thread, and on exit. The
+    thread's own CPU time is kept (``own_seconds``): a sampler running in the driver
+    is the benchmark's work, not the driver's."""
 
-    def __init__(self, pids: dict[str, int], interval_s: float = 0.25) -> None:
-        self._processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+    def __init__(self, interval_s: float, name: str) -> None:
         self.interval_s = interval_s
-        self.samples: dict[str, list[tuple[float, int]]] = {name: [] for name in pids}
+        self.own_seconds = 0.0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
-    def __enter__(self) -> MemorySampler:
-        self._sample()
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.sample()
         self._thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self._sample()
+        self.sample()
 
     def _loop(self) -> None:
+        started = time.thread_time()
         while not self._stop.wait(self.interval_s):
-            self._sample()
+            self.sample()
+        self.own_seconds += time.thread_time() - started
 
-    def _sample(self) -> None:
+
+class MemorySampler(PeriodicSampler):
+    """Samples the RSS of a set of processes (the Dask workers) every ``interval_s``."""
+
+    def __init__(self, pids: dict[str, int], interval_s: float = 0.25) -> None:
+        super().__init__(interval_s, "rss-sampler")
+        self._processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.samples: dict[str, list[tuple[float, int]]] = {name: [] for name in pids}
+
+    def sample(self) -> None:
         at = time.monotonic()
         for name, process in self._processes.items():
             try:

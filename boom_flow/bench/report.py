@@ -50,9 +50,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"load average at start {machine['load_average']}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".",
         "",
-        f"Workload: {params['n_alerts']:,} ZTF alerts ({params['alert_source']}, seed "
-        f"{params['seed']}), {params['prior_nights']} earlier night(s) of the same objects "
-        f"stored first; stages "
+        f"Workload: {params['n_alerts']:,} {results.get('survey', 'ztf').upper()} alerts "
+        f"({params['alert_source']}, seed {params['seed']}), "
+        f"{params['prior_nights']} earlier night(s) of the same objects stored first"
+        + (f" (and measured again after {', '.join(map(str, params['later_depths']))})"
+           if params.get("later_depths") else "") + "; stages "
         f"{' → '.join(params['stages'])}"
         + (f" (NOT run: {', '.join(params['stages_missing'])} — not installed or failed "
            "to start, see stages_broken in bench.json)"
@@ -78,6 +80,8 @@ def markdown(results: dict[str, Any]) -> str:
                   "ZTF/LSST alias lookup; filter_results = publishing the results to Kafka "
                   "and Valkey (after the write, before the commit). Shares are of the "
                   "workers' busy time.", ""]
+    lines += cpu_section(results.get("cpu") or {})
+    lines += depth_section(results.get("depths") or [])
     lines += ["## Ceilings (same cluster, same run, each step alone)", ""]
     ceilings, fractions = results.get("ceilings", {}), results.get("fractions", {})
     rows = []
@@ -119,3 +123,48 @@ def markdown(results: dict[str, Any]) -> str:
                   "Dask workers (here); the database and broker share the same cores in all.",
               ""]
     return "\n".join(lines)
+
+
+def cpu_section(cpu: dict[str, Any]) -> list[str]:
+    """Where the CPU went over the throughput phase, and the ceiling it sets."""
+    if not cpu:
+        return []
+    lines = ["## CPU per alert (throughput phase, psutil, each process with its children)",
+             ""]
+    lines += _table(["process", "CPU s", "ms/alert"],
+                    [[row["process"], row["cpu_s"], row["ms_per_alert"]]
+                     for row in cpu["processes"]])
+    lines += [""]
+    lines += _table(
+        ["pipeline (workers + driver + scheduler) ms/alert", "servers ms/alert",
+         "all ms/alert", "CPU ceiling alerts/s", "pipeline-only ceiling alerts/s",
+         "machine busy (steady)", "machine busy (run)"],
+        [[cpu.get("pipeline_ms_per_alert"), cpu.get("servers_ms_per_alert"),
+          cpu.get("total_ms_per_alert"), cpu.get("cpu_ceiling_alerts_per_s"),
+          cpu.get("pipeline_ceiling_alerts_per_s"), _percent(cpu.get("busy_share_steady")),
+          _percent(cpu.get("busy_share_run"))]])
+    lines += ["", f"CPU ceiling = {cpu['cores']} cores / (all processes' CPU per alert): the "
+                  "rate if the CPU were the only limit and every core did this work. Machine "
+                  "busy = the system-wide share of non-idle CPU time (other users' jobs "
+                  "included).", ""]
+    return lines
+
+
+def depth_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Per-alert cost against the archive's depth (earlier nights of the same objects)."""
+    if not rows:
+        return []
+    servers = sorted({name for row in rows for name in row.get("server_ms_per_alert", {})})
+    lines = ["## Per-alert cost against archive depth", ""]
+    lines += _table(
+        ["earlier nights", "alerts/s", "pipeline ms/alert", *[f"{s} ms/alert" for s in servers],
+         "all ms/alert", "pipeline vs first", "servers vs first"],
+        [[row["prior_nights"], row["alerts_per_s"], row["pipeline_ms_per_alert"],
+          *[row.get("server_ms_per_alert", {}).get(s) for s in servers],
+          row["total_ms_per_alert"], _ratio(row.get("pipeline_vs_first")),
+          _ratio(row.get("servers_vs_first"))] for row in rows])
+    return [*lines, ""]
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

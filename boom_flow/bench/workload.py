@@ -32,10 +32,15 @@ class WorkloadSpec:
     mode: str
     n_alerts: int
     seed: int = 0
+    #: ``ztf`` or ``lsst`` (Rubin wire packets; ``lsst_schema_dir`` holds the schemas).
+    survey: str = "ztf"
     night_jd: float = NIGHT_JD
     #: Earlier nights of the same objects (same size and seed), stored before timing
     #: so that objects have a history in the archive.
     prior_nights: int = 1
+    #: Deeper archives to measure again in the same run, after the first measured
+    #: night (``--prior-nights 1,10``): the nights in between are stored untimed.
+    later_depths: tuple[int, ...] = ()
     catalog_rows: int = 0
     catalog_radius_arcsec: float = 300.0
     n_filters: int = 25
@@ -46,6 +51,17 @@ class WorkloadSpec:
     #: Alerts used to measure the ceilings (decode, inference, write alone).
     ceiling_alerts: int = 0
     batch_alerts: int = 500
+    lsst_schema_dir: str | None = None
+
+    @property
+    def depths(self) -> tuple[int, ...]:
+        """Every archive depth (earlier nights stored) at which a night is measured."""
+        return tuple(sorted({self.prior_nights, *self.later_depths}))
+
+    def night_of(self, index: int) -> float:
+        """JD of night ``index`` of the run's sky: night ``prior_nights`` is the first
+        measured one (``night_jd``); the nights before it are its history."""
+        return self.night_jd + index - self.prior_nights
 
 
 def full_workload(seed: int = 0, n_alerts: int | None = None) -> WorkloadSpec:
@@ -87,8 +103,9 @@ def night_alerts(spec: WorkloadSpec, night_jd: float | None = None,
     gives them a history and a later one revisits them), the first ``limit`` of them."""
     from boom_flow.simulate import NightSpec, simulate_night
 
-    night = NightSpec(survey="ztf", n_alerts=spec.n_alerts, seed=spec.seed,
-                      night_jd=spec.night_jd if night_jd is None else night_jd)
+    night = NightSpec(survey=spec.survey, n_alerts=spec.n_alerts, seed=spec.seed,
+                      night_jd=spec.night_jd if night_jd is None else night_jd,
+                      lsst_schema_dir=spec.lsst_schema_dir)
     for alert in itertools.islice(simulate_night(night), limit):
         yield Alert(int(alert.alert_id), alert.packet)
 
@@ -141,6 +158,16 @@ def produce(producer_config: dict[str, Any], topic: str, alerts: Iterator[Alert]
     return timestamps
 
 
-def prior_night_dates(spec: WorkloadSpec) -> list[float]:
-    """The earlier nights whose alerts are stored before timing, oldest first."""
-    return [spec.night_jd - k for k in range(spec.prior_nights, 0, -1)]
+def history_nights(spec: WorkloadSpec, stored: int, depth: int) -> list[float]:
+    """The nights to store, untimed, when the archive holds ``stored`` nights and the
+    next measured night must find ``depth`` of them, oldest first."""
+    return [spec.night_of(index) for index in range(stored, depth)]
+
+
+def lsst_schema_dir(configured: str | None) -> str | None:
+    """The Rubin schemas the simulator writes with: the configured folder, else the
+    shared data's (``../shared/data/lsst/schema``), else None."""
+    if configured:
+        return configured
+    shared = SHARED_DATA / "lsst" / "schema"
+    return str(shared) if shared.is_dir() else None

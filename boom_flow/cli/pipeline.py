@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -12,6 +14,8 @@ import click
 from tqdm import tqdm
 
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.config import Settings
+from boom_flow.metrics import MetricsServer, PipelineMetrics
 from boom_flow.pipeline.flow import PipelineError
 from boom_flow.pipeline.graph import GraphError, GraphSpec, load_graph
 from boom_flow.pipeline.run import files_graph, run_pipeline
@@ -85,11 +89,16 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
     progress = tqdm(unit=" alerts", desc=f"{graph.survey} ingest", file=sys.stderr,
                     disable=None, dynamic_ncols=True)
 
+    metrics = PipelineMetrics(graph.survey)
+
     def advance(outcome: BatchOutcome) -> None:
         progress.update(outcome.alerts)
+        metrics.observe(outcome)
 
     try:
-        summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance)
+        with _metrics_server(settings, metrics):
+            summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance,
+                                   monitor=metrics)
     except PipelineError as error:
         raise click.ClickException(f"a batch failed; nothing after it was committed:\n{error}")\
             from None
@@ -98,6 +107,21 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     _print_summary(summary)
+
+
+@contextmanager
+def _metrics_server(settings: Settings, metrics: PipelineMetrics) -> Iterator[None]:
+    """``/metrics`` and ``/health`` on ``metrics.port`` for as long as the run lasts."""
+    config = settings.metrics
+    if config.port is None:
+        yield
+        return
+    server = MetricsServer(metrics.registry, lambda: metrics.health(config.stale_after_s),
+                           config.host, config.port)
+    with server:
+        click.echo(f"metrics: http://{config.host}:{server.port}/metrics, "
+                   f"health: http://{config.host}:{server.port}/health", err=True)
+        yield
 
 
 def _print_summary(summary: RunSummary) -> None:

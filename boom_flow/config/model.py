@@ -41,6 +41,10 @@ class MongoSettings(Section):
     database: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,63}$")]
     username: SecretStr | None = None
     password: SecretStr | None = None
+    #: Embedded server only: keep an oplog (a one-node replica set, for change
+    #: streams). Off, SecantusDB runs standalone and skips the per-update oplog
+    #: entry, whose diff walks the whole aux document in Python (BENCHMARKS.md).
+    oplog: bool = False
 
     @field_validator("uri")
     @classmethod
@@ -79,8 +83,14 @@ class KafkaSettings(Section):
     group_id: Annotated[str, Field(min_length=1)]
     session_timeout_ms: Annotated[int, Field(ge=1000)]
     auto_offset_reset: Literal["earliest", "latest"]
+    #: librdkafka settings shared by consumers and producers (``security.protocol``,
+    #: ``sasl.mechanisms``, ``ssl.ca.location``...).
+    security: dict[str, str | int | float | bool]
     consumer: dict[str, str | int | float | bool]
     producer: dict[str, str | int | float | bool]
+    #: SASL credentials (secrets: environment or file only).
+    username: SecretStr | None = None
+    password: SecretStr | None = None
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -107,11 +117,20 @@ class KafkaSettings(Section):
             "session.timeout.ms": self.session_timeout_ms,
             "auto.offset.reset": self.auto_offset_reset,
             "enable.auto.commit": False,
+            **self._shared(),
             **self.consumer,
         }
 
     def producer_config(self) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap, **self.producer}
+        return {"bootstrap.servers": self.bootstrap, **self._shared(), **self.producer}
+
+    def _shared(self) -> dict[str, Any]:
+        shared: dict[str, Any] = dict(self.security)
+        if self.username is not None:
+            shared["sasl.username"] = self.username.get_secret_value()
+        if self.password is not None:
+            shared["sasl.password"] = self.password.get_secret_value()
+        return shared
 
 
 class ValkeySettings(Section):
@@ -286,6 +305,16 @@ class ApiSettings(Section):
     admin_password: SecretStr | None = None
 
 
+class MetricsSettings(Section):
+    """The ingest process's ``/metrics`` and ``/health`` endpoint."""
+
+    #: null: not served.
+    port: Port | None
+    host: Host
+    #: ``/health`` answers 503 when the consume loop has not polled for this long.
+    stale_after_s: Annotated[float, Field(gt=0)]
+
+
 class Settings(Section):
     """The whole boom_flow configuration."""
 
@@ -296,6 +325,7 @@ class Settings(Section):
     crossmatch: CrossmatchSettings
     models: ModelsSettings
     api: ApiSettings
+    metrics: MetricsSettings
 
 
 #: Field names whose values are secrets: never accepted from the packaged defaults,

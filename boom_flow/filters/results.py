@@ -142,3 +142,16 @@ def _stamps(batch: AlertBatch) -> dict[Any, dict[str, bytes | None]]:
 
 def _bytes(value: Any) -> bytes | None:
     return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else None
+
+
+def passes_by_filter(batch: AlertBatch) -> dict[str, int]:
+    """How many alerts of ``batch`` passed each filter (by filter id); empty when the
+    filter stage did not run."""
+    results = batch.enrichments.get(RESULTS)
+    counts: dict[str, int] = {}
+    if results is None:
+        return counts
+    for entry in results.dropna():
+        for passed in entry["filters"]:
+            counts[passed["filter_id"]] = counts.get(passed["filter_id"], 0) + 1
+    return counts

@@ -26,7 +26,7 @@ from boom_flow.pipeline.resources import Connections
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome, BatchPlan
 from boom_flow.sources.files import file_batches
-from boom_flow.sources.kafka import KafkaPacketSource, rolling_topics
+from boom_flow.sources.kafka import KafkaPacketSource, SourceMonitor, rolling_topics
 from boom_flow.stages import configure_stage
 from boom_flow.storage import ensure_indexes
 
@@ -53,7 +53,8 @@ def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
 
 
 def open_source(
-    settings: Settings, graph: GraphSpec, max_alerts: int, max_ms: int, stop: threading.Event
+    settings: Settings, graph: GraphSpec, max_alerts: int, max_ms: int, stop: threading.Event,
+    monitor: SourceMonitor | None = None,
 ) -> OpenSource:
     spec: SourceSpec = graph.source
     if spec.kind == "files":
@@ -67,7 +68,7 @@ def open_source(
     programids = getattr(survey, "programids", [1])
     topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
-                               max_alerts, max_ms)
+                               max_alerts, max_ms, monitor=monitor)
     return OpenSource(lambda ready: source.batches(stop, spec.idle_timeout_s, ready),
                       source.commit, source.close)
 
@@ -78,8 +79,14 @@ def run_pipeline(
     stop: threading.Event | None = None,
     on_outcome: Callable[[BatchOutcome], None] | None = None,
     client: Client | None = None,
+    monitor: SourceMonitor | None = None,
 ) -> RunSummary:
-    """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set."""
+    """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set.
+
+    ``on_outcome`` sees every acknowledged batch; ``monitor`` hears from the source
+    (polls, partitions assigned, lag after each commit): ``boom_flow.metrics`` feeds on
+    both.
+    """
     stop = stop or threading.Event()
     batch = settings.batch
     max_alerts = graph.batch.max_alerts or batch.max_alerts
@@ -90,12 +97,14 @@ def run_pipeline(
     with ExitStack() as resources:
         if client is None:
             client = resources.enter_context(dask_client(settings.dask))
-        source = open_source(settings, graph, max_alerts, max_ms, stop)
+        source = open_source(settings, graph, max_alerts, max_ms, stop, monitor)
         resources.callback(source.close)
         pipeline = resources.enter_context(
             Pipeline(client, plan, max_in_flight, source.commit, on_outcome))
         try:
             for raw in source.batches(pipeline.has_idle_worker):
+                if monitor is not None:
+                    monitor.polled()
                 pipeline.push(raw)
                 if stop.is_set():
                     break

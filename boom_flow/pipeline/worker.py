@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import traceback
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +26,8 @@ from distributed import Client, WorkerPlugin, get_worker
 from distributed.metrics import context_meter
 
 from boom_flow.core import AlertBatch, RawBatch, RawPacket
+from boom_flow.filters.results import passes_by_filter
+from boom_flow.metrics.names import reason_kind
 from boom_flow.pipeline import resources as worker_resources
 from boom_flow.pipeline.resources import Connections
 from boom_flow.simulate import NightSpec, simulate_night
@@ -65,6 +67,10 @@ class BatchOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     #: Kafka timestamps (ms) of the alerts, for latency.
     timestamps_ms: list[int] = field(default_factory=list)
+    #: Rejections by reason kind (``boom_flow.metrics.names.reason_kind``).
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+    #: Alerts that passed each filter, by filter id.
+    filter_passes: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -128,6 +134,8 @@ class Workbench:
         outcome.duplicates = batch.counts.get("duplicates", 0)
         outcome.rejected = len(batch.rejected)
         outcome.timestamps_ms = [p.timestamp_ms for p in raw.packets if p.timestamp_ms is not None]
+        outcome.rejected_reasons = dict(Counter(reason_kind(r.reason) for r in batch.rejected))
+        outcome.filter_passes = passes_by_filter(batch)
         return outcome
 
     def close(self) -> None:

@@ -79,7 +79,8 @@ def launch_specs(settings: Settings) -> list[LaunchSpec]:
         mongo = services.mongodb
         data_dir = services.state_dir / "mongodb"
         argv = (secantus_executable(), "--host", mongo.host, "--port", str(mongo.port),
-                "--storage-path", str(data_dir), "--log-level", "WARNING")
+                "--storage-path", str(data_dir), "--log-level", "WARNING",
+                *(() if mongo.oplog else ("--standalone",)))
         specs.append(LaunchSpec("mongodb", mongo.host, mongo.port, argv,
                                 "services.mongodb.port"))
     if services.kafka.embedded:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 import confluent_kafka
 
@@ -48,6 +49,19 @@ def rolling_topics(
     return topics
 
 
+class SourceMonitor(Protocol):
+    """What a source reports while it runs (``boom_flow.metrics.PipelineMetrics``)."""
+
+    def polled(self) -> None:
+        """The source asked for packets (a liveness heartbeat)."""
+
+    def assigned(self, partitions: Sequence[tuple[str, int]]) -> None:
+        """The consumer group gave this process these ``(topic, partition)``."""
+
+    def lag(self, topic: str, partition: int, messages: int) -> None:
+        """After a commit: messages between it and the partition's high watermark."""
+
+
 @dataclass(frozen=True)
 class Offsets:
     """The commit token of a Kafka batch: the next offset to read, per partition."""
@@ -79,7 +93,9 @@ class KafkaPacketSource:
         topics: Sequence[str] | Callable[[], list[str]],
         max_packets: int,
         max_ms: int,
+        monitor: SourceMonitor | None = None,
     ) -> None:
+        self._monitor = monitor
         self._topics = topics if callable(topics) else (lambda fixed=list(topics): fixed)
         self._subscribed: list[str] = []
         self.max_packets = max_packets
@@ -95,11 +111,19 @@ class KafkaPacketSource:
         if wanted != self._subscribed:
             log.info("subscribing to %s", ", ".join(wanted))
             with self._lock:
-                self._consumer.subscribe(wanted, on_assign=self._on_assign)
+                self._consumer.subscribe(wanted, on_assign=self._on_assign,
+                                         on_revoke=self._on_revoke)
             self._subscribed = wanted
 
-    def _on_assign(self, _consumer: object, partitions: list[object]) -> None:
+    def _on_assign(self, _consumer: object,
+                   partitions: list[confluent_kafka.TopicPartition]) -> None:
         self._assigned_at = time.monotonic()
+        if self._monitor is not None:
+            self._monitor.assigned([(p.topic, p.partition) for p in partitions])
+
+    def _on_revoke(self, _consumer: object, _partitions: object) -> None:
+        if self._monitor is not None:
+            self._monitor.assigned([])
 
     def batches(
         self, stop: threading.Event, idle_timeout_s: float | None = None,
@@ -138,6 +162,8 @@ class KafkaPacketSource:
                     self.max_packets - len(packets),
                     timeout=min(remaining, IDLE_POLL_S if idle else 0.25),
                 )
+            if self._monitor is not None:
+                self._monitor.polled()
             for message in messages:
                 if message.error():
                     # Unknown topics (tonight's not created yet) and partition EOFs are
@@ -166,6 +192,20 @@ class KafkaPacketSource:
                 self._consumer.commit(offsets=token.topic_partitions(), asynchronous=False)
         except confluent_kafka.KafkaException as error:
             log.warning("kafka commit failed (batch will be redelivered): %s", error)
+            return
+        if self._monitor is not None:
+            self._report_lag(token, self._monitor)
+
+    def _report_lag(self, token: Offsets, monitor: SourceMonitor) -> None:
+        """Messages behind the high watermark the consumer last fetched (cached: no
+        round trip). Brokers that report a watermark short of the log's end (Tansu)
+        make this a lower bound."""
+        for topic, partition, offset in token.positions:
+            with self._lock:
+                _, high = self._consumer.get_watermark_offsets(
+                    confluent_kafka.TopicPartition(topic, partition), cached=True)
+            if high is not None and high >= 0:
+                monitor.lag(topic, partition, max(high - offset, 0))
 
     def close(self) -> None:
         with self._lock:

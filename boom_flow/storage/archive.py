@@ -104,7 +104,8 @@ class WriteSummary:
     #: Rejections in the batch (each stored once, whatever the number of passes).
     rejected: int = 0
     rejected_inserted: int = 0
-    #: Reads of the aux collection: 1, more only when concurrent writers interfered.
+    #: Reads of the aux collection: 1 (0 when the batch brought its aux documents from
+    #: ``load_known``), more only when concurrent writers interfered.
     aux_reads: int = 0
 
     def __add__(self, other: WriteSummary) -> WriteSummary:
@@ -179,7 +180,7 @@ def write_batch(db: Database, batch: AlertBatch, now_jd: float | None = None, *,
         object_ids, jd, candidates)
     creation = _object_creation(object_ids, jd, places, enrichments)
     aux = merge_histories(db[names["alerts_aux"]], incoming, creation, now,
-                          always_sort=always_sort)
+                          always_sort=always_sort, known=known_documents(batch))
     alert_ops = _alert_ops(ids, object_ids, column_values(alerts, "ssObjectId"), candidates,
                            places, enrichments, now)
     alerts_inserted, alerts_existing = _upsert(db[names["alerts"]], alert_ops)
@@ -192,6 +193,16 @@ def write_batch(db: Database, batch: AlertBatch, now_jd: float | None = None, *,
         rejected=len(batch.rejected), rejected_inserted=rejected_inserted,
         aux_reads=aux.attempts,
     )
+
+
+def known_documents(batch: AlertBatch) -> tuple[dict[str, Any], ...] | None:
+    """The batch's aux documents as ``load_known`` read them, when they are whole (one
+    per known object, every history array): the writer then plans from them rather
+    than reading the archive again. None otherwise (a batch built without them)."""
+    known = batch.known
+    if known is None or len(known.documents) != len(known.objects):
+        return None
+    return known.documents
 
 
 def _check_enrichments(enrichments: Mapping[str, pd.Series]) -> None:

@@ -18,6 +18,13 @@ read therefore also returns the field count of each stored ``prv_candidates`` po
 only (``$set`` with ``arrayFilters``). Whatever the order, the archive ends with the
 candidate's version of every alerted epoch and the history version of the others.
 
+The first plan needs no read at all when the batch already holds its objects' aux
+documents (``AlertBatch.known``, read before the stages ran): what they say is
+stored is exactly what the projection would return, and the guards below catch
+whatever changed since. The projected read is not free on the server: it walks
+every stored point (``$objectToArray`` of ~100 fields each), a cost that grows with
+every night of the same objects.
+
 Concurrency. Two workers may write the same object at once (a replay with several
 batches in flight). Every ``$push`` carries a guard in its filter (none of the new
 ``jd`` is there yet, or no stored point is at or after the first new one), and a
@@ -84,16 +91,40 @@ def read_stored(collection: Collection, object_ids: Sequence[Any]
                                                            strict=False)}
                 rows.append(("prv_candidates", oid, float(pair[0]), point_id(ids),
                              int(pair[1])))
-        for array in ARRAYS[1:]:
-            for point in doc.get(array) or ():
-                jd = point.get("jd") if isinstance(point, dict) else None
-                if isinstance(jd, int | float):
-                    rows.append((array, oid, float(jd), NO_POINT_ID, 0))
+        _other_points(doc, rows)
+    return existing, _stored_table(rows)
+
+
+def stored_in(documents: Sequence[Mapping[str, Any]]) -> tuple[set[Any], StoredPoints]:
+    """What ``read_stored`` would return, from the aux documents themselves (the ones
+    a batch was given by ``load_known``): no round trip, no work on the server."""
+    existing: set[Any] = set()
+    rows: list[tuple[str, Any, float, int, int]] = []
+    for doc in documents:
+        oid = doc["_id"]
+        existing.add(oid)
+        for point in doc.get("prv_candidates") or ():
+            jd = point.get("jd") if isinstance(point, dict) else None
+            if isinstance(jd, int | float):
+                rows.append(("prv_candidates", oid, float(jd), point_id(point), len(point)))
+        _other_points(doc, rows)
+    return existing, _stored_table(rows)
+
+
+def _other_points(doc: Mapping[str, Any], rows: list[tuple[str, Any, float, int, int]]
+                  ) -> None:
+    for array in ARRAYS[1:]:
+        for point in doc.get(array) or ():
+            jd = point.get("jd") if isinstance(point, dict) else None
+            if isinstance(jd, int | float):
+                rows.append((array, doc["_id"], float(jd), NO_POINT_ID, 0))
+
+
+def _stored_table(rows: list[tuple[str, Any, float, int, int]]) -> StoredPoints:
     stored = pd.DataFrame(rows, columns=[*KEY, "stored_fields"])
     # Typed even when empty, so that merging with the batch's points never fails on dtypes.
-    stored = stored.astype({"array": object, "objectId": object, "jd": np.float64,
-                            "point": np.int64, "stored_fields": np.int64})
-    return existing, stored
+    return stored.astype({"array": object, "objectId": object, "jd": np.float64,
+                          "point": np.int64, "stored_fields": np.int64})
 
 
 @dataclass
@@ -245,9 +276,13 @@ def _execute(collection: Collection, plan: AuxPlan) -> tuple[bool, int]:
 def merge_histories(collection: Collection, incoming: IncomingPoints,
                     creation: Mapping[Any, dict[str, Any]], now: float,
                     reader: Callable[..., tuple[set[Any], StoredPoints]] | None = None,
-                    always_sort: bool = False) -> AuxCounts:
+                    always_sort: bool = False,
+                    known: Sequence[Mapping[str, Any]] | None = None) -> AuxCounts:
     """Bring every object of ``incoming`` up to date: one read and one bulk write,
     again from a fresh read only if a concurrent writer interfered.
+
+    ``known``: the objects' aux documents as the batch read them (every stored one
+    of its objects, whole): the first plan is made from them instead of a read.
 
     ``always_sort`` adds ``$sort`` to every ``$push``: same result, a whole-array
     oplog entry per update on MongoDB, but twice as fast on SecantusDB, whose
@@ -261,9 +296,12 @@ def merge_histories(collection: Collection, incoming: IncomingPoints,
     replaced: set[tuple[Any, float, int]] = set()
     updated: set[Any] = set()
     created = reads = 0
-    for _ in range(MAX_ATTEMPTS):
-        reads += 1
-        existing, stored = read(collection, objects)
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt == 0 and known is not None:
+            existing, stored = stored_in(known)
+        else:
+            reads += 1
+            existing, stored = read(collection, objects)
         plan = plan_updates(incoming, existing, stored, creation, now, always_sort)
         if not plan.ops:
             break

@@ -25,7 +25,7 @@ def test_quick_bench_writes_well_formed_results(tmp_path: Path) -> None:
     assert process.returncode == 0, process.stdout + process.stderr
     results = json.loads((out / "bench.json").read_text())
     for key in ("machine", "versions", "parameters", "throughput", "stages", "latency",
-                "memory", "ceilings", "fractions", "comparison"):
+                "memory", "ceilings", "fractions", "comparison", "cpu", "depths"):
         assert key in results, key
     assert results["machine"]["cores"] >= 1 and results["machine"]["cpu_model"]
     assert results["versions"]["python"] and results["versions"]["boom_flow"]
@@ -47,5 +47,13 @@ def test_quick_bench_writes_well_formed_results(tmp_path: Path) -> None:
     assert memory["peak_mb"] > 0 and len(memory["workers"]) == results["machine"]["cores"]
     assert memory["servers"]["mongodb"]["peak_mb"] > 0  # the embedded servers, sampled too
     assert results["comparison"][0]["system"].startswith("boom_flow")
+    # Every process's CPU over the throughput phase, read from outside.
+    cpu = results["cpu"]
+    processes = {row["process"] for row in cpu["processes"]}
+    assert {"driver", "scheduler", "server mongodb", "server kafka", "server valkey"} <= processes
+    assert sum(p.startswith("worker ") for p in processes) == results["machine"]["cores"]
+    assert cpu["pipeline_ms_per_alert"] > 0 and cpu["servers_ms_per_alert"] > 0
+    assert cpu["cpu_ceiling_alerts_per_s"] > 0
+    assert [row["prior_nights"] for row in results["depths"]] == [1]
     markdown = (out / "bench.md").read_text()
     assert "## Throughput" in markdown and "BOOM" in markdown and "Kowalski" in markdown

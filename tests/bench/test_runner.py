@@ -1,10 +1,20 @@
-"""How the benchmark states each result against its ceiling."""
+"""How the benchmark states each result against its ceiling, and what it runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from boom_flow.bench.runner import fractions, kafka_graph
+from boom_flow.bench.runner import (
+    WANTED_STAGES,
+    bench_settings,
+    fractions,
+    kafka_graph,
+    wanted_stages,
+)
+from boom_flow.bench.workload import WorkloadSpec
+from boom_flow.config import load_settings
 
 
 def test_fractions_against_the_ceilings() -> None:
@@ -33,3 +43,25 @@ def test_benchmark_graph_reads_its_topic_with_the_installed_stages() -> None:
     assert graph.source.kind == "kafka" and graph.source.topics == ["bench_x_night"]
     assert [s.name for s in graph.stages] == ["decode", "history", "features", "write"]
     assert graph.batch.max_alerts == 250
+
+
+def test_each_survey_runs_the_stages_of_its_graph_file(tmp_path: Path) -> None:
+    # The checkout's graphs/lsst.yaml and graphs/ztf.yaml, in their order.
+    assert wanted_stages("lsst") == ["crossmatch", "filter"]
+    assert wanted_stages("ztf") == ["crossmatch", "features", "classify", "filter"]
+    # Without the file (an installed package), the same defaults.
+    assert wanted_stages("lsst", graphs_dir=tmp_path) == list(WANTED_STAGES["lsst"])
+    (tmp_path / "lsst.yaml").write_text("survey: lsst\nsource: {kind: kafka}\n"
+                                        "stages: [{name: filter}]\n")
+    assert wanted_stages("lsst", graphs_dir=tmp_path) == ["filter"]
+    graph = kafka_graph("bench_x_night", ["filter"], 100, survey="lsst")
+    assert graph.survey == "lsst"
+
+
+def test_lsst_runs_decode_the_schemas_the_simulator_wrote_with() -> None:
+    settings = load_settings(environ={})
+    spec = WorkloadSpec(mode="quick", n_alerts=10, survey="lsst", lsst_schema_dir="/schemas")
+    updated = bench_settings(settings, "abc", spec)
+    assert str(updated.surveys.lsst.schema_dir) == "/schemas"
+    assert updated.services.mongodb.database.endswith("_bench_abc")
+    assert bench_settings(settings, "abc").surveys == settings.surveys

@@ -12,7 +12,7 @@ import pytest
 
 from boom_flow.config import Settings, load_settings
 from boom_flow.services import LocalStack, StackError
-from boom_flow.services.embedded import valkey_executable
+from boom_flow.services.embedded import launch_specs, valkey_executable
 from tests.conftest import embedded_environment, free_port
 
 
@@ -122,3 +122,18 @@ def test_external_services_are_never_started(stack_settings: Settings, tmp_path:
     assert all(s.healthy and s.pid is None for s in statuses)
     assert stack.down() == []
     assert all(s.healthy for s in stack.status()), "down must not touch external servers"
+
+
+def test_embedded_mongodb_runs_standalone_unless_an_oplog_is_asked_for(
+        stack_settings: Settings) -> None:
+    # The default: no oplog, so no per-update diff of the whole document on the server.
+    mongo = stack_settings.services.mongodb
+    with pymongo.MongoClient(mongo.connection_uri, serverSelectionTimeoutMS=5000) as client:
+        hello = client.admin.command("hello")
+    assert "setName" not in hello and hello["isWritablePrimary"]
+    with_oplog = stack_settings.model_copy(update={"services": stack_settings.services.model_copy(
+        update={"mongodb": mongo.model_copy(update={"oplog": True})})})
+    argv = {spec.name: spec.argv for spec in launch_specs(with_oplog)}
+    assert "--standalone" not in argv["mongodb"]
+    assert "--standalone" in {spec.name: spec.argv for spec in launch_specs(stack_settings)}[
+        "mongodb"]

@@ -27,7 +27,6 @@ from boom_flow.storage import (
     write_batch,
 )
 from boom_flow.storage import history as history_module
-from boom_flow.storage import points as points_module
 from tests.storage.helpers import (
     CANDIDATE_FIELDS,
     OLD_FIELDS,
@@ -388,9 +387,10 @@ def test_a_guard_stops_a_push_planned_on_a_stale_read(mongo_db: Database) -> Non
     write_batch(mongo_db, ztf_batch([(0, 1)]), now_jd=2.0)  # another worker
     batch = ztf_batch([(0, 1), (0, 2)])
     from boom_flow.storage.documents import candidate_records, float_column
+    from boom_flow.storage.points import incoming_points
 
     records = candidate_records(batch.candidates, [SCHEMA] * 2, batch.schema_fields)
-    incoming = points_module.incoming_points(
+    incoming = incoming_points(
         {"prv_candidates": batch.prv_candidates, "prv_nondetections": batch.prv_nondetections,
          "fp_hists": batch.fp_hists},
         [object_id(0)] * 2, float_column(batch.candidates, "jd"), records)
