@@ -13,7 +13,7 @@ from tests.api.conftest import ADMIN_PASSWORD, Api, envelope, error
 pytestmark = [pytest.mark.services, pytest.mark.shared_data]
 
 ROUTES = {
-    ("get", "/"), ("post", "/auth"),
+    ("get", "/"), ("get", "/health/ready"), ("post", "/auth"),
     ("post", "/queries/find"), ("post", "/queries/cone_search"), ("post", "/queries/count"),
     ("post", "/queries/estimated_count"), ("post", "/queries/pipeline"),
     ("get", "/catalogs"), ("get", "/catalogs/{name}/indexes"), ("get", "/catalogs/{name}/sample"),
