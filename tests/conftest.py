@@ -7,7 +7,6 @@ them, and stopped at the end of the run.
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -17,12 +16,10 @@ import pymongo
 import pytest
 import redis
 
-from boom_flow.config import Settings, load_settings
+from boom_flow.config import Settings, load_settings, shared_data_dir
 from boom_flow.services import LocalStack
 
-SHARED_DATA = Path(
-    os.environ.get("BOOM_FLOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+SHARED_DATA = shared_data_dir()
 
 
 def free_port() -> int:
@@ -40,6 +37,15 @@ def embedded_environment(state_dir: Path) -> dict[str, str]:
         "BOOM_FLOW_SERVICES__VALKEY__PORT": str(free_port()),
         "BOOM_FLOW_DASK__DASHBOARD_PORT": "0",
     }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the shared data (through the fixture, directly or not) is
+    marked ``shared_data``: CI's second pass, with the folder hidden, selects them by
+    that mark (``.ci/run``)."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared_data)
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,12 @@ DEMO_CATALOG = "galaxies"
 DEMO_FILTER_NAME = "demo: real, positive, not a known asteroid"
 DEMO_USER = "demo"
 _DEFAULT_STAGES = ("crossmatch", "features", "classify", "filter")
+#: Serves the archive the demo filled; the API refuses a secret key under 32 bytes,
+#: so the suggestion makes one of 64 hexadecimal characters.
+API_COMMAND = ("BOOM_FLOW_API__SECRET_KEY=$(python3 -c 'import secrets; "
+               "print(secrets.token_hex(32))') boom-flow api")
+#: Gets the classifiers the demo scores with (ACAI x5, BTSbot, about 1 MB).
+FETCH_COMMAND = "boom-flow models fetch"
 
 
 @dataclass
@@ -58,6 +64,7 @@ class DemoReport:
     dashboard: str | None
     mongo_uri: str
     database: str
+    api_url: str = "http://127.0.0.1:4000"
     notes: list[str] = field(default_factory=list)
 
 
@@ -108,6 +115,12 @@ def demo_filter(settings: Settings) -> str:
                           user_id=DEMO_USER, numbered=False)[0]
 
 
+def no_models_note(settings: Settings) -> str:
+    return (f"no classifier model in {settings.models.models_dir}, so no scores: "
+            f"`{FETCH_COMMAND}` installs ACAI and BTSbot there; then run the demo again "
+            "(--seed 1 for a new night)")
+
+
 def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
              graph_path: Path | None, progress: Callable[[str], None],
              on_outcome: Callable[[BatchOutcome], None] | None = None) -> DemoReport:
@@ -146,8 +159,7 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
             progress(f"filter: {DEMO_FILTER_NAME!r} ({filter_id})")
         models = usable_models(settings) if "classify" in stages else []
         if "classify" in stages and not models:
-            notes.append(f"no classifier model in {settings.models.models_dir}: put the ONNX "
-                         "files there (or set BOOM_FLOW_MODELS__MODELS_DIR) to get scores")
+            notes.append(no_models_note(settings))
         started_ms = time.time() * 1000
         progress(f"replaying through {' -> '.join(['decode', *stages, 'write'])}")
         with dask_client(settings.dask) as client:
@@ -158,16 +170,19 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
     matched, checked, classified = _archive_counts(settings, candids, sorted(objects))
     passes = _filter_passes(settings, filter_id, started_ms, set(candids)) if filter_id else 0
     if summary.duplicates:
-        notes.append(f"{summary.duplicates:,} alerts were already in the archive (an earlier "
-                     "demo with this seed): their filter results were published then; "
-                     "try --seed N for a new night")
+        # Simulated candids encode the exposure and the CCD like ZTF's, so another seed's
+        # night can draw a few of the same ids: not only a rerun of this seed.
+        notes.append(f"{summary.duplicates:,} alerts had ids already in the archive (an "
+                     "earlier demo of this night) and were left as stored, without new "
+                     "scores or filter results; try --seed N for a new night")
     mongo = settings.services.mongodb
     return DemoReport(
         alerts=len(candids), objects=len(objects), summary=summary, catalog_rows=catalog_rows,
         objects_with_matches=matched, objects_checked=checked, classified=classified,
         models=models, filter_passes=passes, filter_id=filter_id, stages=stages,
         dashboard=dashboard,
-        mongo_uri=mongo.connection_uri, database=mongo.database, notes=notes,
+        mongo_uri=mongo.connection_uri, database=mongo.database,
+        api_url=f"http://{settings.api.host}:{settings.api.port}", notes=notes,
     )
 
 
@@ -210,8 +225,8 @@ def report_lines(report: DemoReport) -> list[str]:
         "demo night",
         f"  alerts:          {report.alerts:,} simulated ZTF alerts of {report.objects:,} "
         f"objects; {s.stored:,} stored, {s.duplicates:,} already in the archive, "
-        f"{s.rejected} rejected",
-        f"  rate:            {s.alerts_per_s:,.1f} alerts/s over {s.elapsed_s:.1f} s "
+        f"{s.repeated:,} repeated, {s.rejected} rejected",
+        f"  rate:            {s.alerts_per_s:,.1f} alerts/s over {s.busy_s:.1f} s "
         f"({', '.join(report.stages) or 'decode and write only'})",
         f"  stage time:      {shares or '-'}",
     ]
@@ -229,8 +244,7 @@ def report_lines(report: DemoReport) -> list[str]:
     lines += [
         "",
         "where to look next",
-        "  API:        BOOM_FLOW_API__SECRET_KEY=change-me boom-flow api   "
-        "-> http://127.0.0.1:4000/docs",
+        f"  API:        {API_COMMAND}   -> {report.api_url}/docs",
         f"  archive:    pymongo.MongoClient('{report.mongo_uri}')['{report.database}']"
         "['ZTF_alerts'] (in a notebook or a Python shell)",
         "  dashboard:  the Dask dashboard of a running pipeline "

@@ -46,6 +46,22 @@ def config_show(ctx: Context) -> None:
     click.echo(json.dumps(ctx.settings.model_dump(mode="json"), indent=2))
 
 
+@config.command("reference")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write it to this file (docs/configuration.md).")
+def config_reference(out_path: Path | None) -> None:
+    """Print the configuration reference (Markdown) generated from the schema and the
+    commented packaged defaults."""
+    from boom_flow.config.reference import render
+
+    text = render()
+    if out_path is None:
+        click.echo(text, nl=False)
+        return
+    out_path.write_text(text)
+    click.echo(f"wrote {out_path}")
+
+
 cli.add_command(services)
 cli.add_command(doctor)
 cli.add_command(run)

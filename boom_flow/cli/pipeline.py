@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,9 +10,9 @@ from pathlib import Path
 from types import FrameType
 
 import click
-from tqdm import tqdm
 
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.cli.progress import bar
 from boom_flow.config import Settings
 from boom_flow.metrics import MetricsServer, PipelineMetrics
 from boom_flow.pipeline.flow import PipelineError
@@ -21,6 +20,7 @@ from boom_flow.pipeline.graph import GraphError, GraphSpec, load_graph
 from boom_flow.pipeline.run import files_graph, run_pipeline
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome
+from boom_flow.storage import collection_names
 
 
 @click.command()
@@ -86,8 +86,7 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    progress = tqdm(unit=" alerts", desc=f"{graph.survey} ingest", file=sys.stderr,
-                    disable=None, dynamic_ncols=True)
+    progress = bar(f"{graph.survey} ingest")
 
     metrics = PipelineMetrics(graph.survey)
 
@@ -106,7 +105,7 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         progress.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    _print_summary(summary)
+    _print_summary(summary, graph.survey)
 
 
 @contextmanager
@@ -124,6 +123,12 @@ def _metrics_server(settings: Settings, metrics: PipelineMetrics) -> Iterator[No
         yield
 
 
-def _print_summary(summary: RunSummary) -> None:
+def _print_summary(summary: RunSummary, survey: str) -> None:
     for line in summary.lines():
         click.echo(line)
+    if summary.rejected:
+        click.echo(f"the rejected packets are kept whole, with their reason, in "
+                   f"{collection_names(survey)['alerts_rejected']}")
+    if summary.nothing_usable:
+        raise click.ClickException(f"nothing could be stored: all {summary.rejected} packets "
+                                   "were rejected (reasons above)")

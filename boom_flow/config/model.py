@@ -315,6 +315,12 @@ class MetricsSettings(Section):
     stale_after_s: Annotated[float, Field(gt=0)]
 
 
+class FiltersSettings(Section):
+    #: Activating a filter (or a new version) is refused when it passes more than this
+    #: share of a reference night's alerts; admins may override.
+    max_match_rate: Annotated[float, Field(gt=0, le=1)]
+
+
 class Settings(Section):
     """The whole boom_flow configuration."""
 
@@ -325,6 +331,7 @@ class Settings(Section):
     crossmatch: CrossmatchSettings
     models: ModelsSettings
     api: ApiSettings
+    filters: FiltersSettings
     metrics: MetricsSettings
 
 

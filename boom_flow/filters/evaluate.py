@@ -84,7 +84,11 @@ def run_tolerant(active: ActiveFilter, docs: Sequence[Mapping[str, Any]]
                  ) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
     """(position, output) of the passing documents and (position, reason) of the failing
     ones. A failure at position k (``EvaluationError.index``) is set aside and both sides
-    of it run again, so a few bad documents cost a few more runs, not one run each."""
+    of it run again, so a few bad documents cost a few more runs, not one run each.
+    A pipeline with ``$sort``/``$limit``/``$group`` runs once over all the documents,
+    each output reported for the alert it stems from (``mql.batch_stages``)."""
+    if active.compiled.batch:
+        return _over_the_batch(active, docs)
     if active.per_document:
         return _one_by_one(active, docs, range(len(docs)))
     outputs: list[tuple[int, dict[str, Any]]] = []
@@ -108,6 +112,17 @@ def run_tolerant(active: ActiveFilter, docs: Sequence[Mapping[str, Any]]
             continue
         outputs += _traced(active, docs, start, stop, produced)
     outputs.sort(key=lambda pair: pair[0])
+    return outputs, failures
+
+
+def _over_the_batch(active: ActiveFilter, docs: Sequence[Mapping[str, Any]]
+                    ) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
+    outputs, failures = [], []
+    for position, outcome in enumerate(active.compiled.run_each(docs)):
+        if isinstance(outcome, Exception):
+            failures.append((position, _reason(outcome)))
+        elif outcome is not None:
+            outputs.append((position, _delivered(active, outcome)))
     return outputs, failures
 
 

@@ -87,6 +87,11 @@ def error_counts_key(survey: str) -> str:
     return f"boom_flow:filters:{survey.upper()}:errors"
 
 
+def error_marks_key(survey: str, candid: Any) -> str:
+    """The hash of the filter versions already counted as failing on an alert."""
+    return f"boom_flow:filters:{survey.upper()}:error_marks:{candid}"
+
+
 def error_log_key(survey: str) -> str:
     return f"boom_flow:filters:{survey.upper()}:error_log"
 
@@ -198,7 +203,8 @@ class ResultsPublisher:
                                f"{self.flush_timeout_s} s; errors: {failures[:3]}")
 
     def record_errors(self, batch: AlertBatch) -> int:
-        """Keep every evaluation error (filter, candid, reason) and count them."""
+        """Keep every evaluation error (filter, candid, reason) and count them, once per
+        (candid, filter version): a redelivered batch counts nothing twice."""
         if ERRORS not in batch.enrichments:
             return 0
         errors = batch.enrichments[ERRORS].tolist()
@@ -207,10 +213,13 @@ class ResultsPublisher:
             return 0
         ids = column_values(batch.alerts, "_id")
         object_ids = column_values(batch.alerts, "objectId")
+        fresh = self._first_seen([(ids[row], error) for row in rows for error in errors[row]])
         pipe = self.valkey.pipeline(transaction=False)
         count = 0
         for row in rows:
             for error in errors[row]:
+                if (ids[row], error["filter_id"], error["fid"]) not in fresh:
+                    continue
                 count += 1
                 pipe.hincrby(error_counts_key(self.survey), error["filter_id"], 1)
                 pipe.xadd(error_log_key(self.survey), {"data": json.dumps({
@@ -219,9 +228,23 @@ class ResultsPublisher:
                     "reason": error["reason"]})},
                     maxlen=ERROR_LOG_MAXLEN, approximate=True)
         pipe.execute()
-        log.warning("%d filter evaluation errors in a %s batch (see %s)", count, self.survey,
-                    error_log_key(self.survey))
+        if count:
+            log.warning("%d filter evaluation errors in a %s batch (see %s)", count,
+                        self.survey, error_log_key(self.survey))
         return count
+
+    def _first_seen(self, errors: list[tuple[Any, dict[str, Any]]]
+                    ) -> set[tuple[Any, str, str]]:
+        """The (candid, filter_id, fid) of ``errors`` never recorded before (HSETNX on a
+        per-alert hash that expires with the publication marks)."""
+        pipe = self.valkey.pipeline(transaction=False)
+        for candid, error in errors:
+            key = error_marks_key(self.survey, candid)
+            pipe.hsetnx(key, f"{error['filter_id']}:{error['fid']}", 1)
+            pipe.expire(key, self.dedup_ttl_s)
+        answers = pipe.execute()[::2]
+        return {(candid, error["filter_id"], error["fid"])
+                for (candid, error), new in zip(errors, answers, strict=True) if new}
 
 
 def published_pairs(consumer_config: Mapping[str, Any], topic: str,

@@ -105,6 +105,8 @@ def run_pipeline(
             for raw in source.batches(pipeline.has_idle_worker):
                 if monitor is not None:
                     monitor.polled()
+                if raw.packets or raw.rejected:
+                    pipeline.summary.received()
                 pipeline.push(raw)
                 if stop.is_set():
                     break

@@ -60,6 +60,8 @@ class BatchOutcome:
     alerts: int = 0
     stored: int = 0
     duplicates: int = 0
+    #: Alerts repeated within the batch (stored once).
+    repeated: int = 0
     rejected: int = 0
     #: Seconds per stage, by stage name.
     seconds: dict[str, float] = field(default_factory=dict)
@@ -67,7 +69,8 @@ class BatchOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     #: Kafka timestamps (ms) of the alerts, for latency.
     timestamps_ms: list[int] = field(default_factory=list)
-    #: Rejections by reason kind (``boom_flow.metrics.names.reason_kind``).
+    #: Rejections by reason kind (``boom_flow.metrics.names.reason_kind``): the metrics'
+    #: labels and the run summary's list of reasons.
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     #: Alerts that passed each filter, by filter id.
     filter_passes: dict[str, int] = field(default_factory=dict)
@@ -132,6 +135,7 @@ class Workbench:
         outcome.counts = dict(batch.counts)
         outcome.stored = batch.counts.get("stored", 0)
         outcome.duplicates = batch.counts.get("duplicates", 0)
+        outcome.repeated = batch.counts.get("repeated", 0)
         outcome.rejected = len(batch.rejected)
         outcome.timestamps_ms = [p.timestamp_ms for p in raw.packets if p.timestamp_ms is not None]
         outcome.rejected_reasons = dict(Counter(reason_kind(r.reason) for r in batch.rejected))

@@ -25,6 +25,7 @@ from boom_flow.simulate import avro, stamps
 from boom_flow.simulate.columnar_avro import compact_spec, encode_rows
 from boom_flow.simulate.plan import BOGUS, MOVING, Plan, make_plan
 from boom_flow.simulate.spec import NightSpec, SimulatedAlert
+from boom_flow.surveys.lsst_schemas import schema_file
 
 BANDS = ("u", "g", "r", "i", "z", "y")
 BAND_WEIGHTS = np.array([0.05, 0.2, 0.25, 0.25, 0.15, 0.1])
@@ -47,7 +48,7 @@ class MissingSchema(FileNotFoundError):
 def load_schema(schema_dir: str, version: str) -> tuple[int, Any]:
     """Schema id and parsed schema of ``version`` (``"7.1"``) from ``schema_dir``."""
     major, minor = (int(part) for part in version.split("."))
-    path = Path(schema_dir) / f"{major}_{minor}" / f"lsst.v{major}_{minor}.alert.avsc"
+    path = schema_file(Path(schema_dir), major, minor)
     if not path.is_file():
         raise MissingSchema(f"no Rubin alert schema {version} at {path}; pass the folder of "
                             "Rubin schemas (lsst_schema_dir / --schema-dir)")

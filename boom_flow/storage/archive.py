@@ -93,6 +93,9 @@ class WriteSummary:
     alerts_inserted: int = 0
     #: Alerts already in the archive (a replay, a redelivery): left untouched.
     alerts_existing: int = 0
+    #: Alerts whose id came earlier in the same batch (a packet delivered twice):
+    #: written once, counted here so that every alert of a batch is accounted for.
+    alerts_repeated: int = 0
     objects_created: int = 0
     #: Existing objects that got new history points or a richer version of one.
     objects_updated: int = 0
@@ -188,6 +191,7 @@ def write_batch(db: Database, batch: AlertBatch, now_jd: float | None = None, *,
                                    [_rejection_op(r, now) for r in batch.rejected])
     return WriteSummary(
         alerts_inserted=alerts_inserted, alerts_existing=alerts_existing,
+        alerts_repeated=distinct.repeated,
         objects_created=aux.created, objects_updated=aux.updated, points_added=aux.added,
         points_replaced=aux.replaced, cutouts_inserted=cutouts_inserted,
         rejected=len(batch.rejected), rejected_inserted=rejected_inserted,

@@ -29,7 +29,15 @@ from boom_flow.storage import write_batch
 from boom_flow.storage.known import load_known
 from boom_flow.surveys import build_survey
 from tests.api.conftest import Api, envelope, error
-from tests.api.data import LIGHTCURVE, PRIVATE, REAL_OBJECT, decode, mixed_programid, rewrite
+from tests.api.data import (
+    LIGHTCURVE,
+    MIXED,
+    PRIVATE,
+    REAL_OBJECT,
+    decode,
+    mixed_programid,
+    rewrite,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.shared_data]
 
@@ -256,3 +264,60 @@ def test_backtest_of_lsst_names_only_the_ztf_aliases_the_user_may_see(api_server
         db.LSST_alerts_aux.drop()
     assert seen == {"public": [[REAL_OBJECT]], "partner": [[REAL_OBJECT, PRIVATE]],
                     "admin": [[REAL_OBJECT, PRIVATE]]}
+
+
+def test_activation_over_max_match_rate_is_refused_and_only_admins_force_it(
+        api_server: Api) -> None:
+    broad = [{"$match": {"candidate.magpsf": {"$lt": 99}}}, {"$project": {"objectId": 1}}]
+    everything = {"reference_start_jd": 0, "reference_end_jd": 3e6}
+    base = {"name": "everything", "survey": "ZTF", "permissions": {"ZTF": [1]},
+            "pipeline": broad, **everything}
+    alerts = api_server.db.ZTF_alerts.count_documents({"candidate.programid": 1})
+    with api_server.client("public") as public, api_server.client("admin") as admin:
+        message = error(public.post("/filters", json=base), 400)
+        assert f"100.00% pass ({alerts} of {alerts} stored ZTF alerts" in message
+        assert "filters.max_match_rate = 5%" in message and '"force": true' in message
+        assert "only an admin" in error(public.post("/filters", json={**base, "force": True}),
+                                        403)
+        stored = envelope(public.post("/filters", json={**base, "active": False}))
+        assert "activation refused" in error(public.patch(
+            f"/filters/{stored['id']}", json={"active": True, **everything}), 400)
+        forced = envelope(admin.patch(f"/filters/{stored['id']}",
+                                      json={"active": True, "force": True}))
+        assert forced["active"] is True
+        # a new version of a live filter is checked as well
+        assert "activation refused" in error(public.post(
+            f"/filters/{stored['id']}/versions", json={"pipeline": broad, **everything}), 400)
+        assert len(envelope(public.get(f"/filters/{stored['id']}"))["fv"]) == 1
+        narrow = [{"$match": {"candidate.magpsf": {"$lt": 5}}}, {"$project": {"objectId": 1}}]
+        response = public.post("/filters", json={**base, "pipeline": narrow})
+        assert response.status_code == 200
+        assert f"reference night: 0.00% pass (0 of {alerts} stored" in response.json()["message"]
+
+
+def test_explain_counts_stages_and_traces_only_what_the_user_may_see(api_server: Api) -> None:
+    alerts = list(api_server.db.ZTF_alerts.find({"objectId": MIXED}).sort("candidate.jd", 1))
+    first = alerts[0]["candidate"]["jd"]
+    window = [a for a in alerts if a["candidate"]["jd"] <= first + 7.0 - 1e-6]
+    public = [a for a in window if a["candidate"]["programid"] == 1]
+    private = [a["_id"] for a in window if a["candidate"]["programid"] != 1]
+    assert public and private
+    body = {"survey": "ztf", "permissions": {"ZTF": [1]}, "pipeline": PIPELINE,
+            "start_jd": first, "end_jd": first + 7.0 - 1e-6, "object_ids": [MIXED]}
+    with api_server.client("public") as client:
+        passed = envelope(client.post("/filters/test", json=body))
+        report = envelope(client.post("/filters/test", json={
+            **body, "explain": True, "trace": [a["_id"] for a in window]}))
+    assert report["alerts"] == len(public) and report["passed"] == len(passed)
+    assert 0 < len(passed) < len(public)  # some pass, some are dropped and explained
+    assert [(s["name"], s["in"]) for s in report["stages"]] == [
+        ("$match", len(public)), ("$project", report["stages"][0]["out"])]
+    for candid in private:  # another programid: as if it did not exist
+        assert report["candids"][str(candid)]["evaluated"] is False
+    for alert in public:
+        trace = report["candids"][str(alert["_id"])]
+        assert trace["passed"] == (alert["_id"] in {o["_id"] for o in passed})
+        if not trace["passed"]:
+            values = trace["condition"]["values"]
+            for path, value in values.items():
+                assert alert["candidate"][path.split(".")[1]] == value

@@ -118,3 +118,29 @@ def test_lsst_filters_see_the_ztf_aliases_seen_in_their_owners_programids() -> N
     assert seen([1], {"is_admin": True}, False) == everything
     assert seen([1, 2, 3], None, False) == everything
     assert seen([1], None, False) == {"DECAM": ["D1"]}  # nothing read: nothing shown
+
+
+def test_batch_stages_in_the_filter_stage_report_each_output_for_its_alert() -> None:
+    from boom_flow.filters.evaluate import RESULTS
+    from boom_flow.stages.filter import filter_batch
+
+    batch = ztf_batch([(obj, epoch) for epoch in range(3) for obj in range(4)])
+    brightest = active("brightest", [{"$match": {"candidate.magpsf": {"$lt": 99}}},
+                                     {"$sort": {"candidate.magpsf": 1}}, {"$limit": 1},
+                                     {"$project": {"_id": 0, "objectId": 1}}])
+    per_object = active("per_object", [{"$match": {"candidate.magpsf": {"$lt": 99}}},
+                                       {"$group": {"_id": "$objectId", "n": {"$sum": 1}}},
+                                       {"$project": {"objectId": "$_id", "annotations.n": "$n"}}])
+    out = filter_batch(batch, [brightest, per_object]).enrichments[RESULTS].tolist()
+    passed = {name: [row for row, result in enumerate(out) if result and any(
+        f["filter_id"] == name for f in result["filters"])] for name in ("brightest",
+                                                                         "per_object")}
+    magnitudes = batch.candidates["magpsf"].tolist()
+    assert passed["brightest"] == [magnitudes.index(min(magnitudes))]
+    # one result per object, for its last alert of the batch, counting its alerts
+    object_ids = batch.alerts["objectId"].tolist()
+    last = {object_id: row for row, object_id in enumerate(object_ids)}
+    assert passed["per_object"] == sorted(last.values())
+    for row in passed["per_object"]:
+        (result,) = [f for f in out[row]["filters"] if f["filter_id"] == "per_object"]
+        assert result["annotations"] == {"n": object_ids.count(object_ids[row])}

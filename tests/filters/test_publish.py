@@ -17,6 +17,7 @@ from boom_flow.filters.evaluate import ERRORS
 from boom_flow.filters.publish import (
     ResultsPublisher,
     error_counts_key,
+    error_log_key,
     marks_key,
     passes_key,
     recent_errors,
@@ -129,6 +130,16 @@ def test_evaluation_errors_are_counted_and_kept(publisher: ResultsPublisher,
     assert latest == {"filter_id": filter_id, "fid": "v1", "candid": candid(6, 1),
                       "objectId": batch.alerts["objectId"].iloc[1],
                       "reason": "EvaluationError: x"}
+    # The batch redelivered (a restart before the commit): nothing is counted twice.
+    logged = valkey.xlen(error_log_key("ZTF"))
+    assert publisher(batch).errors == 0
+    assert valkey.hget(error_counts_key("ZTF"), filter_id) == b"1"
+    assert valkey.xlen(error_log_key("ZTF")) == logged
+    # A new version failing on the same alert is a new error.
+    errors[1] = [{"filter_id": filter_id, "fid": "v2", "reason": "EvaluationError: y"}]
+    again = batch.with_enrichment(ERRORS, pd.Series(errors, dtype=object))
+    assert publisher(again).errors == 1
+    assert valkey.hget(error_counts_key("ZTF"), filter_id) == b"2"
 
 
 def test_undelivered_results_fail_the_batch_and_reach_no_stream(

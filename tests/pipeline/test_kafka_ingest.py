@@ -95,6 +95,13 @@ def test_packets_on_a_nightly_topic_are_stored_exactly_once(
     output = _finish(_start(environment, graph, topic, idle_s=3))
     assert _alerts_in(output) == len(ztf_packets)
     _assert_stored_once(mongo_db, ztf_packets)
+    # The rate is over the work, not over the three idle seconds before stopping.
+    match = re.search(r"rate:\s+([\d.]+) alerts/s over ([\d.]+) s busy \(([\d.]+) s in all",
+                      output)
+    assert match, output
+    rate, busy, total = (float(value) for value in match.groups())
+    assert total - busy >= 3.0
+    assert rate == pytest.approx(len(ztf_packets) / busy, rel=0.05, abs=0.1)
 
 
 def test_a_pipeline_killed_mid_stream_and_restarted_stores_everything_once(
