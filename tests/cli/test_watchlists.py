@@ -38,7 +38,7 @@ def test_watchlists_from_the_command_line(environment: dict[str, str], mongo_db:
     pipeline.write_text(json.dumps([{"$match": {}}, {"$project": {"objectId": 1}}]))
     output = run("filters", "add", str(pipeline), "--name", "f", "--survey", "lsst",
                  "--user", "u1", "--watchlist", watchlist_id)
-    filter_id = output.split()[1]
+    filter_id = re.search(r"created (\S+) \(version", output).group(1)
     assert mongo_db.filters.find_one({"_id": filter_id})["watchlist_id"] == watchlist_id
     used = CliRunner().invoke(cli, ["watchlists", "delete", watchlist_id], env=environment)
     assert used.exit_code == 1 and filter_id in used.output
