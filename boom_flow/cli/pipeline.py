@@ -10,11 +10,14 @@ from pathlib import Path
 from types import FrameType
 
 import click
+from distributed import Client
 
 from boom_flow.cli.context import Context, pass_context
-from boom_flow.cli.progress import bar
+from boom_flow.cli.progress import bar, say
 from boom_flow.config import Settings
+from boom_flow.dashboard import page_address
 from boom_flow.metrics import MetricsServer, PipelineMetrics
+from boom_flow.pipeline.cluster import dask_client
 from boom_flow.pipeline.flow import PipelineError
 from boom_flow.pipeline.graph import GraphError, GraphSpec, load_graph
 from boom_flow.pipeline.run import files_graph, run_pipeline
@@ -95,9 +98,10 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         metrics.observe(outcome)
 
     try:
-        with _metrics_server(settings, metrics):
+        with _metrics_server(settings, metrics), dask_client(settings.dask) as client:
+            announce_page(client)
             summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance,
-                                   monitor=metrics)
+                                   monitor=metrics, client=client)
     except PipelineError as error:
         raise click.ClickException(f"a batch failed; nothing after it was committed:\n{error}")\
             from None
@@ -106,6 +110,14 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     _print_summary(summary, graph.survey)
+
+
+def announce_page(client: Client) -> None:
+    """Print where the boom_flow dashboard page of this run is (on stderr, beside the
+    progress bar; stdout keeps the summary)."""
+    address = page_address(client.dashboard_link)
+    if address:
+        say(f"boom_flow dashboard: {address}")
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
@@ -66,6 +67,9 @@ class Pipeline:
         self._on_outcome = on_outcome
         self._emitted = 0
         self._finished = 0
+        #: When each batch in flight was handed over (ms), in emission order, as
+        #: outcomes come back: the arrival time of packets without a Kafka timestamp.
+        self._submitted: deque[float] = deque()
         self._state = threading.Condition()
         self.failure: str | None = None
         #: A task was lost: ``gather`` stopped, the batches after it never finish.
@@ -115,6 +119,7 @@ class Pipeline:
             if self.failure is not None:
                 raise PipelineError(self.failure)
             self._emitted += 1
+            self._submitted.append(time.time() * 1000)
         done = RefCounter(cb=partial(self._release, raw.commit), loop=self._source.loop)
         with self.client.as_current():
             # The commit token stays here: the workers never need it.
@@ -136,6 +141,8 @@ class Pipeline:
             self._state.notify_all()
 
     def _acknowledge(self, outcome: BatchOutcome) -> None:
+        with self._state:
+            outcome.submitted_ms = self._submitted.popleft() if self._submitted else None
         if outcome.error is not None:
             self._fail(outcome.error)
         elif self.failure is None:

@@ -20,6 +20,7 @@ from distributed import Client
 from boom_flow.config import Settings
 from boom_flow.core import RawBatch
 from boom_flow.pipeline.cluster import dask_client
+from boom_flow.pipeline.events import LatestLag, Monitors, SchedulerEvents, chain, scheduler_log
 from boom_flow.pipeline.flow import Pipeline
 from boom_flow.pipeline.graph import GraphSpec, SourceSpec
 from boom_flow.pipeline.resources import Connections
@@ -85,7 +86,8 @@ def run_pipeline(
 
     ``on_outcome`` sees every acknowledged batch; ``monitor`` hears from the source
     (polls, partitions assigned, lag after each commit): ``boom_flow.metrics`` feeds on
-    both.
+    both. Each outcome also goes, as an event with the latest lag, to the Dask scheduler
+    (``pipeline.events``), where the boom_flow dashboard page shows it.
     """
     stop = stop or threading.Event()
     batch = settings.batch
@@ -97,10 +99,12 @@ def run_pipeline(
     with ExitStack() as resources:
         if client is None:
             client = resources.enter_context(dask_client(settings.dask))
-        source = open_source(settings, graph, max_alerts, max_ms, stop, monitor)
+        lag = LatestLag()
+        source = open_source(settings, graph, max_alerts, max_ms, stop, Monitors(monitor, lag))
         resources.callback(source.close)
+        events = SchedulerEvents(scheduler_log(client), graph.survey, lag.latest)
         pipeline = resources.enter_context(
-            Pipeline(client, plan, max_in_flight, source.commit, on_outcome))
+            Pipeline(client, plan, max_in_flight, source.commit, chain(on_outcome, events)))
         try:
             for raw in source.batches(pipeline.has_idle_worker):
                 if monitor is not None:

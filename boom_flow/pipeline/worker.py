@@ -26,7 +26,7 @@ from distributed import Client, WorkerPlugin, get_worker
 from distributed.metrics import context_meter
 
 from boom_flow.core import AlertBatch, RawBatch, RawPacket
-from boom_flow.filters.results import passes_by_filter
+from boom_flow.filters.results import filter_names, passes_by_filter
 from boom_flow.metrics.names import reason_kind
 from boom_flow.pipeline import resources as worker_resources
 from boom_flow.pipeline.resources import Connections
@@ -72,8 +72,12 @@ class BatchOutcome:
     #: Rejections by reason kind (``boom_flow.metrics.names.reason_kind``): the metrics'
     #: labels and the run summary's list of reasons.
     rejected_reasons: dict[str, int] = field(default_factory=dict)
-    #: Alerts that passed each filter, by filter id.
+    #: Alerts that passed each filter, by filter id, and the filters' names.
     filter_passes: dict[str, int] = field(default_factory=dict)
+    filter_names: dict[str, str] = field(default_factory=dict)
+    #: Wall-clock ms when the driver handed the batch to the pipeline (set by the
+    #: driver; the arrival time of packets that carry no Kafka timestamp).
+    submitted_ms: float | None = None
     error: str | None = None
 
 
@@ -140,6 +144,7 @@ class Workbench:
         outcome.timestamps_ms = [p.timestamp_ms for p in raw.packets if p.timestamp_ms is not None]
         outcome.rejected_reasons = dict(Counter(reason_kind(r.reason) for r in batch.rejected))
         outcome.filter_passes = passes_by_filter(batch)
+        outcome.filter_names = filter_names(batch)
         return outcome
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ ROUTES = {
     ("get", "/catalogs"), ("get", "/catalogs/{name}/indexes"), ("get", "/catalogs/{name}/sample"),
     ("get", "/surveys/{survey}/cutouts"), ("post", "/surveys/{survey}/cutouts"),
     ("get", "/surveys/{survey}/objects/{object_id}"),
+    ("get", "/surveys/{survey}/objects/{object_id}/lightcurve.png"),
     ("get", "/surveys/{survey}/ss_objects/{ss_object_id}"),
     ("post", "/watchlists"), ("get", "/watchlists"), ("get", "/watchlists/{watchlist_id}"),
     ("delete", "/watchlists/{watchlist_id}"),
@@ -41,6 +42,10 @@ def test_openapi_lists_every_route_of_the_spec_and_docs_are_served(api_server: A
     assert served == ROUTES
     docs = httpx.get(api_server.url + "/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Served by the API itself (no CDN): the docs work on a machine without internet.
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs-assets/{asset}" in docs.text
+        assert httpx.get(f"{api_server.url}/docs-assets/{asset}").status_code == 200
 
 
 def test_auth_returns_a_bearer_token_without_envelope(api_server: Api) -> None:

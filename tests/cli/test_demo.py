@@ -73,6 +73,11 @@ def test_demo_replays_a_simulated_night_and_reports(
     assert "no classifier model" in output and f"`{FETCH_COMMAND}`" in output
     assert "boom-flow api" in output and "http://127.0.0.1:4000/docs" in output
     assert f"boom-flow filters results {demo_filter['_id']}" in output
+    # Where to watch it: the boom_flow page of the run's Dask dashboard, and the notebooks.
+    page = re.search(r"boom_flow dashboard \(while the replay runs\): (http://\S+/boom_flow)",
+                     process.stderr)
+    assert page, process.stderr
+    assert f"dashboard:  {page.group(1)}" in output and "notebooks/" in output
 
 
 def _demo_report(**changes: object) -> DemoReport:
