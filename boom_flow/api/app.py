@@ -20,7 +20,7 @@ from boom_flow import __version__
 from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.errors import install_handlers
 from boom_flow.api.limits import BodyLimit
-from boom_flow.api.routes import auth, catalogs, filters, queries, surveys, users
+from boom_flow.api.routes import auth, catalogs, filters, queries, surveys, users, watchlists
 from boom_flow.api.state import ApiState
 from boom_flow.api.users import UserStore
 from boom_flow.config import Settings, load_settings
@@ -111,7 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
-    for module in (auth, queries, catalogs, surveys, filters, users):
+    for module in (auth, queries, catalogs, surveys, filters, watchlists, users):
         app.include_router(module.router)
     return app
 

@@ -120,17 +120,20 @@ def filters() -> None:
 @click.option("--user", "user_id", required=True, help="The owner's user id.")
 @click.option("--description", default="")
 @click.option("--inactive", is_flag=True, help="Store it without running it yet.")
+@click.option("--watchlist", "watchlist_id", default=None,
+              help="Run only on alerts near this watchlist's targets (boom-flow watchlists).")
 @guard_options
 @pass_context
 def add(ctx: Context, file: Path, name: str, survey: str, permissions: tuple[str, ...],
         user_id: str, description: str, inactive: bool, force: bool,
-        reference_start_jd: float | None, reference_end_jd: float | None) -> None:
+        reference_start_jd: float | None, reference_end_jd: float | None,
+        watchlist_id: str | None) -> None:
     """Create a filter from FILE (a JSON array of pipeline stages)."""
     with _store(ctx) as store:
         document = store.create(name=name, survey=survey, user_id=user_id,
                                 permissions=parse_permissions(permissions),
                                 pipeline=_read(file), description=description,
-                                active=not inactive,
+                                active=not inactive, watchlist_id=watchlist_id,
                                 **_guard(force, reference_start_jd, reference_end_jd))
     _echo_measured(store)
     click.echo(f"created {document['_id']} (version {document['active_fid']})")

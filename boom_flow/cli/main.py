@@ -9,6 +9,7 @@ import click
 
 from boom_flow import __version__
 from boom_flow.cli.api import api, users
+from boom_flow.cli.archive import archive
 from boom_flow.cli.bench import bench
 from boom_flow.cli.catalogs import catalogs
 from boom_flow.cli.context import Context, pass_context
@@ -18,6 +19,7 @@ from boom_flow.cli.models import models
 from boom_flow.cli.pipeline import replay, run
 from boom_flow.cli.services import doctor, services
 from boom_flow.cli.simulate import simulate
+from boom_flow.cli.watchlists import watchlists
 from boom_flow.config import CONFIG_PATH_VARIABLE
 
 
@@ -66,7 +68,9 @@ cli.add_command(run)
 cli.add_command(replay)
 cli.add_command(models)
 cli.add_command(catalogs)
+cli.add_command(archive)
 cli.add_command(filters)
+cli.add_command(watchlists)
 cli.add_command(api)
 cli.add_command(users)
 cli.add_command(bench)

@@ -20,10 +20,12 @@ from pymongo.database import Database
 
 from boom_flow.core import AlertBatch
 from boom_flow.filters.active import ActiveFilter, build_active_filter
+from boom_flow.filters.aliases import ztf_alias_programids
 from boom_flow.filters.documents import ALERT_FIELDS, OBJECT_FIELDS, FilterDocuments
 from boom_flow.filters.evaluate import evaluate
 from boom_flow.filters.mql.explain import Explainer
 from boom_flow.filters.store import check_permissions, checked_pipeline
+from boom_flow.filters.watchlists import Watchlist
 from boom_flow.storage.archive import collection_names
 from boom_flow.surveys import build_survey
 
@@ -50,24 +52,23 @@ def test_filter_on_archive(db: Database, *, survey: str, pipeline: str | bytes |
                            object_ids: Sequence[Any] | None = None,
                            candids: Sequence[int] | None = None,
                            limit: int | None = None,
-                           aux_view: Sequence[Mapping[str, Any]] | None = None
-                           ) -> list[dict[str, Any]]:
+                           aux_view: Sequence[Mapping[str, Any]] | None = None,
+                           watchlist: Watchlist | None = None) -> list[dict[str, Any]]:
     """The outputs of ``pipeline`` for the stored alerts with ``start_jd <= jd <= end_jd``
     (optionally only these objects or alert ids), at most ``limit``.
 
     ``aux_view``: aggregation stages the objects' aux documents go through first: the
     API's data-rights view for its user (``[]`` for a user who may see everything). The
     filter's permissions trim the histories here, the view what ``aliases`` says of
-    another survey, exactly; so with a view the filter sees every alias that remains,
-    where the live stage (and a backtest without a view), which cannot yet tell which
-    aliases a filter may see, hides ``aliases.ZTF`` from a filter lacking some ZTF
-    programid (``documents.sees_every_alias``)."""
-    active = backtest_filter(survey, pipeline, permissions)
+    another survey. Without a view, ``aliases.ZTF`` is trimmed to what the filter's
+    permissions may see, by the live stage's rule (``filters.aliases``). ``watchlist``:
+    run on the alerts near its targets only, as a filter referring to it does live."""
+    active = replace(backtest_filter(survey, pipeline, permissions), watchlist=watchlist)
     if aux_view is not None:
-        active = replace(active, every_alias=True)
+        active = replace(active, alias_rights=None)
     query = alert_query(active, start_jd, end_jd, object_ids, candids)
     outputs: list[dict[str, Any]] = []
-    for documents in _archive_documents(db, survey, query, aux_view):
+    for documents in _archive_documents(db, survey, query, aux_view, active):
         outputs += _passing(documents, active)
         if limit is not None and len(outputs) >= limit:
             return outputs[:limit]
@@ -87,26 +88,30 @@ def explain_on_archive(db: Database, *, survey: str, pipeline: str | bytes | lis
     (``mql.explain``), with the values of the document the filter saw (its rights)."""
     active = backtest_filter(survey, pipeline, permissions)
     if aux_view is not None:
-        active = replace(active, every_alias=True)
+        active = replace(active, alias_rights=None)
     explainer = Explainer(active.pipeline, frozenset(int(c) for c in trace))
     query = alert_query(active, start_jd, end_jd, object_ids, candids)
-    for documents in _archive_documents(db, survey, query, aux_view):
-        explainer.add(documents.documents(active.programids, active.every_alias)[1])
+    for documents in _archive_documents(db, survey, query, aux_view, active):
+        explainer.add(documents.documents(active.programids, active.alias_rights)[1])
     return explainer.report()
 
 
 def _archive_documents(db: Database, survey: str, query: Mapping[str, Any],
-                       aux_view: Sequence[Mapping[str, Any]] | None
+                       aux_view: Sequence[Mapping[str, Any]] | None, active: ActiveFilter
                        ) -> Iterator[FilterDocuments]:
     """The filter documents of the stored alerts ``query`` selects, chunk by chunk in
-    ``jd`` order, each with its object's history as it stood (no look-ahead)."""
+    ``jd`` order, each with its object's history as it stood (no look-ahead), and what
+    ``active`` needs to trim ``aliases.ZTF`` (one read a chunk)."""
     names = collection_names(survey)
     cursor = (db[names["alerts"]].find(dict(query), {name: 1 for name in ALERT_FIELDS})
               .sort([("candidate.jd", 1), ("_id", 1)]).batch_size(CHUNK))
     for alerts in _chunks(cursor, CHUNK):
         owners = list({a.get("objectId") for a in alerts})
         aux = _aux_documents(db[names["alerts_aux"]], owners, aux_view)
-        yield FilterDocuments.from_archive(survey, alerts, aux)
+        documents = FilterDocuments.from_archive(survey, alerts, aux)
+        if active.alias_rights is not None:
+            documents.alias_programids = ztf_alias_programids(db, documents.alias_ids())
+        yield documents
 
 
 def alert_query(active: ActiveFilter, start_jd: float, end_jd: float,
@@ -152,7 +157,7 @@ def explain_on_files(path: Path, *, survey: str, pipeline: str | bytes | list[An
     active = backtest_filter(survey, pipeline, permissions)
     explainer = Explainer(active.pipeline, frozenset(int(c) for c in trace))
     for _, documents in _file_documents(path, survey, batch_size, survey_options):
-        explainer.add(documents.documents(active.programids, active.every_alias)[1])
+        explainer.add(documents.documents(active.programids, active.alias_rights)[1])
     return explainer.report()
 
 

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boom_flow.filters.active import ActiveFilter
-from boom_flow.filters.documents import HISTORY_KINDS, FilterDocuments, Programids
+from boom_flow.filters.documents import (
+    HISTORY_KINDS,
+    AliasRights,
+    FilterDocuments,
+    Programids,
+)
 
 #: The batch enrichments the filter stage adds (private: the archive does not store them).
 RESULTS = "_filter_results"
@@ -38,18 +43,24 @@ def evaluate(documents: FilterDocuments, filters: Sequence[ActiveFilter], now_ms
     """Every filter over the documents its rights allow. Copies of one pipeline with the
     same rights (``ActiveFilter.signature``) are evaluated once."""
     result = Evaluation()
-    done: dict[tuple[str, Programids, bool], Any] = {}
+    done: dict[tuple[str, Programids, AliasRights, str | None], Any] = {}
     for active in filters:
         if active.survey != documents.survey:
             continue
-        rows, docs = documents.documents(active.programids, active.every_alias)
+        rows, docs = documents.documents(active.programids, active.alias_rights)
+        watched: list[Any] | None = None
+        if active.watchlist is not None:
+            rows, docs, watched = documents.on_watchlist(rows, docs, active.watchlist)
         if not docs:
             continue
-        key = (active.signature, active.programids, active.every_alias)
+        key = (active.signature, active.programids, active.alias_rights,
+               active.watchlist.watchlist_id if active.watchlist is not None else None)
         if not active.signature or key not in done:
             done[key] = run_tolerant(active, docs)
         outputs, failures = done[key]
         for position, output in outputs:
+            if watched is not None:
+                output = with_watchlist(output, watched[position])
             result.passed.setdefault(int(rows[position]), []).append({
                 "filter_id": active.filter_id, "filter_name": active.name, "fid": active.fid,
                 "programids": active.programids, "passed_at": now_ms,
@@ -59,6 +70,14 @@ def evaluate(documents: FilterDocuments, filters: Sequence[ActiveFilter], now_ms
             result.errors.setdefault(int(rows[position]), []).append({
                 "filter_id": active.filter_id, "fid": active.fid, "reason": reason})
     return result
+
+
+def with_watchlist(output: dict[str, Any], matches: list[dict[str, Any]]) -> dict[str, Any]:
+    """``output`` (a copy) whose ``annotations.watchlist`` names the matched targets."""
+    annotations = output.get("annotations")
+    annotations = dict(annotations) if isinstance(annotations, Mapping) else {}
+    annotations["watchlist"] = matches
+    return {**output, "annotations": annotations}
 
 
 def run_tolerant(active: ActiveFilter, docs: Sequence[Mapping[str, Any]]

@@ -42,7 +42,8 @@ COLLECTION = "filters"
 SURVEYS = ("ZTF", "LSST")
 ZTF_PROGRAMIDS = frozenset({1, 2, 3})
 #: Fields ``update`` may change (a pipeline changes through ``add_version``).
-UPDATABLE = frozenset({"active", "active_fid", "name", "description", "permissions"})
+UPDATABLE = frozenset({"active", "active_fid", "name", "description", "permissions",
+                       "watchlist_id"})
 
 __all__ = ["FilterNotFound", "FilterStore", "PipelineError", "generation_key"]
 #: A reference JD range for the activation guard: (start_jd, end_jd).
@@ -123,8 +124,10 @@ class FilterStore:
                permissions: Mapping[str, Iterable[int]] | None,
                pipeline: str | bytes | list[Any], description: str = "",
                active: bool = True, force: bool = False,
-               reference: Window | None = None) -> dict[str, Any]:
+               reference: Window | None = None,
+               watchlist_id: str | None = None) -> dict[str, Any]:
         survey = self._survey(survey)
+        self._check_watchlist(watchlist_id)
         if not str(name).strip():
             raise ValueError("a filter needs a name")
         stages = checked_pipeline(pipeline)
@@ -141,6 +144,8 @@ class FilterStore:
             "fv": [{"fid": fid, "pipeline": stages, "created_at": now}],
             "created_at": now, "updated_at": now,
         }
+        if watchlist_id:
+            document["watchlist_id"] = str(watchlist_id)
         self.ensure_indexes()
         self.collection.insert_one(document)
         self._notify(survey)
@@ -187,6 +192,8 @@ class FilterStore:
             raise FilterNotFound(f"filter {filter_id} has no version {changes['active_fid']}")
         if "active" in changes:
             changes["active"] = bool(changes["active"])
+        if "watchlist_id" in changes:
+            self._check_watchlist(changes["watchlist_id"])
         if "name" in changes and not str(changes["name"]).strip():
             raise ValueError("a filter needs a name")
         self._guard_change(current, changes, force, reference)
@@ -201,6 +208,14 @@ class FilterStore:
 
     def deactivate(self, filter_id: str) -> dict[str, Any]:
         return self.update(filter_id, active=False)
+
+    def _check_watchlist(self, watchlist_id: str | None) -> None:
+        """A filter may only name a watchlist that exists (``filters.watchlists``)."""
+        from boom_flow.filters.watchlists import COLLECTION as WATCHLISTS
+
+        if watchlist_id and self.collection.database[WATCHLISTS].count_documents(
+                {"_id": str(watchlist_id)}, limit=1) == 0:
+            raise ValueError(f"watchlist {watchlist_id!r} not found")
 
     # -- reads --------------------------------------------------------------------------
     def get(self, filter_id: str) -> dict[str, Any] | None:

@@ -85,6 +85,9 @@ INDEXES: dict[str, tuple[Keys, ...]] = {
 #: Survey-specific ones: ZTF's data rights are checked on every query by programid.
 SURVEY_INDEXES: dict[str, dict[str, tuple[Keys, ...]]] = {
     "ZTF": {"alerts": ((("candidate.programid", ASCENDING), ("candidate.jd", ASCENDING)),)},
+    # Solar-system sources without a diaObjectId have no aux document: their alerts are
+    # found by ssObjectId.
+    "LSST": {"alerts": ((("ssObjectId", ASCENDING), ("candidate.jd", ASCENDING)),)},
 }
 
 

@@ -19,6 +19,7 @@ import redis
 
 from boom_flow.config import load_settings
 from boom_flow.core.batch import RawPacket
+from boom_flow.filters.aliases import alias_visibility
 from boom_flow.filters.evaluate import RESULTS
 from boom_flow.filters.live import LiveFilters
 from boom_flow.filters.publish import ResultsPublisher, ensure_topic
@@ -26,6 +27,7 @@ from boom_flow.filters.results import results_topic
 from boom_flow.stages.filter import FilterStage
 from boom_flow.storage import write_batch
 from boom_flow.storage.known import load_known
+from boom_flow.surveys import build_survey
 from tests.api.conftest import Api, envelope, error
 from tests.api.data import (
     LIGHTCURVE,
@@ -197,6 +199,53 @@ def test_invalid_filters_are_refused_with_the_reason(api_server: Api) -> None:
         error(client.post("/filters", json={"name": "x"}), 422)
     with api_server.client(None) as anonymous:
         error(anonymous.get("/filters"), 401)
+
+
+def test_live_lsst_filters_name_the_ztf_aliases_exactly_as_the_backtest(
+        api_server: Api, shared_data: Path) -> None:
+    """A real LSST packet whose object has a public and a programid-2-only ZTF alias:
+    each user's live LSST filter (the worker's stage: one visibility read a batch) sees
+    the aliases that user's ``POST /filters/test`` of the same filter returns."""
+    db = api_server.db
+    packet = shared_data / "lsst/wire_format/boom_v9_0_7912941781254298.avro"
+    survey = build_survey("lsst", schema_dir=str(shared_data / "lsst/schema"))
+    batch = survey.decode([RawPacket(packet.read_bytes(), str(packet))])
+    object_id = int(batch.alerts["objectId"].iloc[0])
+    pipeline = [{"$match": {"objectId": object_id}}, {"$project": {"objectId": 1, "aliases": 1}}]
+    jd = float(batch.candidates["jd"].iloc[0])
+    created = {}
+    for user in ("public", "partner", "admin"):
+        with api_server.client(user) as client:
+            created[user] = envelope(client.post("/filters", json={
+                "name": f"aliases-{user}", "survey": "LSST", "pipeline": pipeline}))["id"]
+    db.LSST_alerts_aux.insert_one({"_id": object_id, "aliases": {"ZTF": [REAL_OBJECT, PRIVATE]}})
+    try:
+        stage = FilterStage(LiveFilters(db.filters, None, "LSST"),
+                            alias_visibility=alias_visibility(db))
+        reads = []
+        original = stage.alias_visibility
+        stage.alias_visibility = lambda ids: reads.append(list(ids)) or original(ids)
+        filtered = stage(load_known(db, batch))
+        write_batch(db, filtered)
+        (result,) = [r for r in filtered.enrichments[RESULTS].tolist() if r]
+        live = {p["filter_id"]: p["output"].get("aliases", {}).get("ZTF")
+                for p in result["filters"]}
+        tested = {}
+        for user in created:
+            with api_server.client(user) as client:
+                (passed,) = envelope(client.post("/filters/test", json={
+                    "survey": "lsst", "pipeline": pipeline, "start_jd": jd - 0.5,
+                    "end_jd": jd + 0.5}))
+            tested[user] = passed.get("aliases", {}).get("ZTF")
+    finally:
+        for filter_id in created.values():
+            db.filters.delete_one({"_id": filter_id})
+        for name in ("LSST_alerts", "LSST_alerts_aux", "LSST_alerts_cutouts"):
+            db[name].drop()
+    assert reads == [[REAL_OBJECT, PRIVATE]]  # one read for the batch
+    assert tested == {"public": [REAL_OBJECT], "partner": [REAL_OBJECT, PRIVATE],
+                      "admin": [REAL_OBJECT, PRIVATE]}
+    assert {user: live[filter_id] for user, filter_id in created.items()} == tested
 
 
 def test_backtest_of_lsst_names_only_the_ztf_aliases_the_user_may_see(api_server: Api) -> None:

@@ -81,9 +81,11 @@ def _unique_candids(packets: list[bytes]) -> set[int]:
 
 def _assert_stored_once(db: pymongo.database.Database, packets: list[bytes]) -> None:
     assert {d["_id"] for d in db.ZTF_alerts.find({}, {"_id": 1})} == _unique_candids(packets)
-    for aux in db.ZTF_alerts_aux.find({}, {"prv_candidates.jd": 1}):
-        jds = [p["jd"] for p in aux.get("prv_candidates", [])]
-        assert jds == sorted(set(jds)), f"history of {aux['_id']} has duplicates"
+    for aux in db.ZTF_alerts_aux.find({}, {"prv_candidates.jd": 1, "prv_candidates.candid": 1}):
+        # Two detections of one exposure (same jd, two candids) are two points.
+        points = [(p["jd"], p.get("candid")) for p in aux.get("prv_candidates", [])]
+        assert len(points) == len(set(points)), f"history of {aux['_id']} has duplicates"
+        assert [jd for jd, _ in points] == sorted(jd for jd, _ in points)
 
 
 def test_packets_on_a_nightly_topic_are_stored_exactly_once(

@@ -21,6 +21,7 @@ from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.errors import ApiError, bad_request, forbidden, not_found, too_large
 from boom_flow.api.guards import SizeBudget, refuse_forbidden
 from boom_flow.api.rights import ALIAS_HOLDERS, ZTF_PROGRAMIDS, view_stages
+from boom_flow.api.routes.watchlists import owned_watchlist
 from boom_flow.api.state import ApiState, api_state, query_slot
 from boom_flow.storage import collection_names
 
@@ -58,6 +59,8 @@ class NewFilter(Activation):
     permissions: dict[str, list[int]] = Field(default_factory=dict)
     pipeline: Pipeline
     active: bool = True
+    #: Run only on the alerts near one of this watchlist's targets (``/watchlists``).
+    watchlist_id: str | None = None
 
 
 class FilterChanges(Activation):
@@ -66,6 +69,8 @@ class FilterChanges(Activation):
     name: Annotated[str, Field(min_length=1)] | None = None
     description: str | None = None
     permissions: dict[str, list[int]] | None = None
+    #: Another of your watchlists ("" : none).
+    watchlist_id: str | None = None
 
 
 class NewVersion(Activation):
@@ -87,6 +92,8 @@ class FilterTest(BaseModel):
                           "`trace` (default: `candids`) the stage and the false condition "
                           "that dropped it, with the values it saw.")
     trace: list[int] | None = None
+    #: As a filter referring to this watchlist of yours would run.
+    watchlist_id: str | None = None
 
 
 def _store(state: ApiState) -> Any:
@@ -146,13 +153,16 @@ def create_filter(request: Request, body: NewFilter, user: CurrentUser) -> Docum
     state = api_state(request)
     refuse_forbidden(body.pipeline, "pipeline")
     _check_rights(user, body.permissions)
+    if body.watchlist_id:
+        owned_watchlist(state, user, body.watchlist_id)
     store = _store(state)
     try:
         with _guard_budget(state):
             document = store.create(
                 name=body.name, survey=body.survey, user_id=user.id,
                 permissions=body.permissions, pipeline=body.pipeline,
-                description=body.description, active=body.active, **body.guard_options(user))
+                description=body.description, active=body.active,
+                watchlist_id=body.watchlist_id, **body.guard_options(user))
     except (PipelineError, ValueError) as error:
         raise _invalid(error) from None
     return envelope(_activated(f"created filter {body.name}", store), _shown(document))
@@ -184,6 +194,8 @@ def update_filter(request: Request, filter_id: str, body: FilterChanges,
         raise bad_request("nothing to change: give active, active_fid, name, description "
                           "or permissions")
     _check_rights(user, changes.get("permissions"))
+    if changes.get("watchlist_id"):
+        owned_watchlist(state, user, changes["watchlist_id"])
     store = _store(state)
     try:
         with _guard_budget(state):
@@ -233,6 +245,11 @@ def _backtest(request: Request, body: FilterTest, user: User) -> Any:
     # histories there; an LSST object's aliases.ZTF must go through the user's view.
     aux = collection_names(body.survey)["alerts_aux"]
     aux_view = view_stages(aux, user.rights) if aux in ALIAS_HOLDERS else []
+    watchlist = None
+    if body.watchlist_id:
+        from boom_flow.filters.watchlists import Watchlist
+
+        watchlist = Watchlist.of(owned_watchlist(state, user, body.watchlist_id))
     try:
         with archive.time_budget(min(budget, state.api.max_time_ms_limit), client_side=True):
             if body.explain:
@@ -245,7 +262,7 @@ def _backtest(request: Request, body: FilterTest, user: User) -> Any:
                 state.db, survey=body.survey, pipeline=body.pipeline,
                 permissions=body.permissions, start_jd=body.start_jd, end_jd=body.end_jd,
                 object_ids=body.object_ids, candids=body.candids, limit=limit,
-                aux_view=aux_view)
+                aux_view=aux_view, watchlist=watchlist)
     except (PipelineError, ValueError) as error:
         raise _invalid(error) from None
 

@@ -140,3 +140,36 @@ def light_curve_png(request: Request, survey: str, object_id: str,
 
     spec, data = _object(request, survey, object_id, user)
     return _png(plot_light_curve(data, title=f"{spec.name} {object_id}"))
+
+
+#: Surveys whose alerts name a solar-system object (``ssObjectId``).
+SOLAR_SYSTEM_SURVEYS = frozenset({"LSST"})
+
+
+@router.get("/ss_objects/{ss_object_id}",
+            summary="A solar-system object: its alerts, ssSource records and MPC orbit")
+def solar_system_object(request: Request, survey: str, ss_object_id: int,
+                        user: CurrentUser) -> DocumentResponse:
+    """What the archive holds of a known asteroid (``ssObjectId``): its alerts in time
+    order (most have no ``objectId``, so no aux document and no object page), each
+    one's ``ssSource``, and the latest MPC orbit a packet carried."""
+    state = api_state(request)
+    spec = _survey(survey)
+    if spec.name not in SOLAR_SYSTEM_SURVEYS:
+        raise not_found(f"{spec.name} alerts name no solar-system objects")
+    names = collection_names(spec.name)
+    with archive.time_budget(state.api.default_max_time_ms):
+        alerts = list(archive.find(state.db, names["alerts"], user.rights,
+                                   {"ssObjectId": ss_object_id}, sort=[("candidate.jd", 1)]))
+    if not alerts:
+        raise not_found(f"solar-system object {ss_object_id} not found")
+    orbit = next((a["mpc_orbits"] for a in reversed(alerts) if a.get("mpc_orbits")), None)
+    data = {
+        "ssObjectId": ss_object_id, "alerts": alerts,
+        "ssSource": [a["ssSource"] for a in alerts if a.get("ssSource")],
+        "mpc_orbits": orbit,
+        "designation": next((a["ssSource"].get("designation") for a in reversed(alerts)
+                             if (a.get("ssSource") or {}).get("designation")), None),
+    }
+    SizeBudget(state.api.max_response_bytes).encode_all([data])
+    return envelope(f"solar-system object {ss_object_id}", data)
