@@ -30,7 +30,7 @@ import numpy as np
 import pymongo
 
 from boom_flow.api.users import UserStore
-from boom_flow.config import load_settings
+from boom_flow.config import load_settings, shared_data_dir
 from boom_flow.core import RawPacket
 from boom_flow.services import LocalStack
 from boom_flow.storage import ensure_indexes, write_batch
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--shared", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+                        default=shared_data_dir())
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
         environment = {

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from timing import best_of
 
-from boom_flow.config import load_settings
+from boom_flow.config import load_settings, shared_data_dir
 from boom_flow.core import RawPacket
 from boom_flow.ml.registry import load_all
 from boom_flow.ml.triplets import CHANNELS, prepare_triplets
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--shared", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+                        default=shared_data_dir())
     args = parser.parse_args()
     paths = sorted((args.shared / "ztf" / "alerts").rglob("*.avro"))
     packets = [RawPacket(p.read_bytes(), str(p)) for p in paths]

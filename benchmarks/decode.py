@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import tarfile
 import time
 from collections.abc import Callable
@@ -30,13 +29,13 @@ from pathlib import Path
 
 import fastavro
 
+from boom_flow.config import shared_data_dir
 from boom_flow.core.batch import RawPacket
 from boom_flow.surveys.container import SchemaCache, read_container
 from boom_flow.surveys.lsst import lsst_survey
 from boom_flow.surveys.ztf import ZtfDecoder, describe_schema
 
-DEFAULT_DATA = Path(os.environ.get("BOOM_FLOW_SHARED_DATA",
-                                   Path(__file__).resolve().parents[2] / "shared" / "data"))
+DEFAULT_DATA = shared_data_dir()
 
 
 def ztf_packets(data: Path) -> list[bytes]:

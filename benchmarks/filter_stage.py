@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 from timing import best_of
 
+from boom_flow.config import shared_data_dir
 from boom_flow.core import AlertBatch, RawPacket
 from boom_flow.filters.active import ActiveFilter, build_active_filter
 from boom_flow.filters.documents import FilterDocuments
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--shared", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+                        default=shared_data_dir())
     args = parser.parse_args()
     batch = distinct_batch(args.shared, args.batch)
     n = len(batch)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from boom_flow.config import shared_data_dir
 from boom_flow.core import RawPacket
 from boom_flow.filters.documents import FilterDocuments
 from boom_flow.filters.mql import compile_pipeline
@@ -61,7 +62,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 25, 250])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--shared", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "data")
+                        default=shared_data_dir())
     args = parser.parse_args()
     docs = documents(args.shared, args.batch)
     columns = candidate_columns(docs)

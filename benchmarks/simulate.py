@@ -27,10 +27,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from boom_flow.config import shared_data_dir
 from boom_flow.simulate import NightSpec, simulate_galaxy_catalog, simulate_night, write_night
 
-DEFAULT_DATA = Path(os.environ.get("BOOM_FLOW_SHARED_DATA",
-                                   Path(__file__).resolve().parents[2] / "shared" / "data"))
+DEFAULT_DATA = shared_data_dir()
 
 
 def median_seconds(run: Callable[[], object], rounds: int) -> tuple[float, float, object]:

@@ -29,6 +29,7 @@ from boom_flow.api.guards import is_protected, unknown_catalog
 from boom_flow.api.rights import (
     Rights,
     alert_condition,
+    estimate_source,
     filter_first_is_safe,
     keeps_documents,
     readable,
@@ -157,10 +158,12 @@ def count(db: Database, collection: str, rights: Rights, query: Mapping[str, Any
 
 
 def estimated_count(db: Database, collection: str, rights: Rights) -> int:
-    """The collection's size from metadata; for a restricted user, the exact size of
-    their view (the total would count documents they may not see)."""
+    """The collection's size from metadata; for a restricted user, the size of their
+    view counted from its condition (the total would count documents they may not see;
+    ``rights.estimate_source`` says how each view is counted)."""
     if rights.restricts(collection) and not keeps_documents(collection):
-        return count(db, collection, rights, {})
+        source, condition = estimate_source(collection, rights)
+        return db[source].count_documents(condition, **_max_time())
     return db[collection].estimated_document_count(**_max_time())
 
 

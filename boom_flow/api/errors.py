@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 
+from bson.errors import InvalidDocument
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
+    DocumentTooLarge,
     ExecutionTimeout,
     OperationFailure,
     PyMongoError,
@@ -79,9 +81,28 @@ def database_error(error: PyMongoError, budget_ms: int | None = None) -> ApiErro
         return ApiError(503, "the database is unavailable; retry shortly", {"Retry-After": "5"})
     if isinstance(error, OperationFailure):
         detail = (error.details or {}).get("errmsg") or str(error)
+        if error.code in TOO_LARGE_CODES or "too large" in detail.lower():
+            return too_large(f"the query is too large for the database: {detail[:300]}")
         return bad_request(f"the database refused the query: {detail}")
     log.exception("database error", exc_info=error)
     return ApiError(500, "internal database error")
+
+
+#: BSONObjectTooLarge, and the "document too large" of updates and aggregation.
+TOO_LARGE_CODES = frozenset({10334, 17419, 17420, 16493, 4568})
+
+
+def _unencodable(error: InvalidDocument | OverflowError | RecursionError) -> ApiError:
+    """A query the database driver cannot even encode: too large (413) or not
+    representable in BSON (400), never a 500."""
+    if isinstance(error, DocumentTooLarge) or "too large" in str(error).lower():
+        return too_large("the query is too large for the database (16 MB per document "
+                         "or command); split it into smaller requests")
+    if isinstance(error, OverflowError):
+        return bad_request("a number in the query is too large (64-bit integers at most)")
+    if isinstance(error, RecursionError):
+        return bad_request("the query is nested too deeply")
+    return bad_request(f"the query cannot be encoded for the database: {str(error)[:300]}")
 
 
 def _validation_message(error: RequestValidationError) -> str:
@@ -111,6 +132,13 @@ def install_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, error: Exception) -> DocumentResponse:
         log.error("unexpected error", exc_info=error)
         return error_response(500, "internal error; the server logged the details")
+
+    @app.exception_handler(InvalidDocument)
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(RecursionError)
+    async def _unencodable_query(_: Request, error: Exception) -> DocumentResponse:
+        api_error = _unencodable(error)  # type: ignore[arg-type]
+        return error_response(api_error.status, api_error.message)
 
     @app.exception_handler(PyMongoError)
     async def _mongo(_: Request, error: PyMongoError) -> DocumentResponse:

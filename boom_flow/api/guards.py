@@ -8,6 +8,10 @@
 - The ``users`` and ``filters`` collections and ``system.*`` are never named by a
   query, neither as the catalog nor as the target of a ``$lookup``/``$unionWith``/
   ``$graphLookup``.
+- Regular expressions (query ``$regex``, ``$regexMatch``/``$regexFind``/
+  ``$regexFindAll``) must be ones a backtracking engine runs in bounded time
+  (``boom_flow.core.regex_safety``): no server, embedded or MongoDB, can interrupt a
+  match once started, so a catastrophic pattern would block every other user.
 - Sizes are capped: ``limit``, the response's bytes, the time budget.
 """
 
@@ -19,6 +23,7 @@ from typing import Any
 
 from boom_flow.api.encoding import dumps
 from boom_flow.api.errors import ApiError, bad_request, forbidden, not_found, too_large
+from boom_flow.core.regex_safety import find_unsafe_regex
 
 FORBIDDEN_OPERATORS = frozenset({"$out", "$merge", "$where", "$function", "$accumulator"})
 PROTECTED_COLLECTIONS = frozenset({"users", "filters"})
@@ -34,16 +39,24 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,119}$")
 
 
 def refuse_forbidden(value: Any, path: str = "body") -> None:
-    """Raise 403 naming the first forbidden operator found in ``value`` and its path."""
+    """Raise 403 naming the first forbidden operator found in ``value`` and its path,
+    then 400 naming the first unsafe regular expression."""
+    _refuse_operators(value, path)
+    unsafe = find_unsafe_regex(value, path)
+    if unsafe:
+        raise bad_request(f"unsafe regular expression at {unsafe[0]}")
+
+
+def _refuse_operators(value: Any, path: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}"
             if key in FORBIDDEN_OPERATORS:
                 raise forbidden(f"operator {key} is not allowed (at {where})")
-            refuse_forbidden(item, where)
+            _refuse_operators(item, where)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            refuse_forbidden(item, f"{path}[{i}]")
+            _refuse_operators(item, f"{path}[{i}]")
 
 
 def is_protected(name: str) -> bool:

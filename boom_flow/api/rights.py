@@ -173,6 +173,20 @@ def view_stages(collection: str, rights: Rights) -> list[dict[str, Any]]:
     raise unknown_catalog(collection)
 
 
+def estimate_source(collection: str, rights: Rights) -> tuple[str, dict[str, Any]]:
+    """Where to count the size of a restricted user's view cheaply, without running its
+    stages: ``(collection, condition)``. Alerts and objects: the view's own condition
+    (the trimming of histories drops no object). Cutouts: the user's alerts (one
+    cutouts document per alert), since joining every cutout to its alert is the slow
+    part of that view (11 s on 3,000 alerts)."""
+    kind = ztf_kind(collection)
+    if kind == "alerts" or kind == "alerts_cutouts":
+        return "ZTF_alerts", alert_condition(rights)
+    if kind == "alerts_aux":
+        return collection, _object_seen(rights.programids)
+    raise unknown_catalog(collection)
+
+
 def filter_first_is_safe(collection: str, query: Mapping[str, Any]) -> bool:
     """True when ``query`` may run on the stored documents *before* the view's stages,
     giving the same answer (so an index can serve it): always for views that only drop

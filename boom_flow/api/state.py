@@ -14,6 +14,7 @@ from fastapi import Request
 from pymongo.database import Database
 
 from boom_flow.api.errors import ApiError
+from boom_flow.api.throttle import LoginThrottle
 from boom_flow.api.users import UserStore
 from boom_flow.config import Settings
 
@@ -27,6 +28,16 @@ class ApiState:
     secret_key: str
     _valkey: redis.Redis | None = field(default=None, repr=False)
     _slots: threading.BoundedSemaphore | None = field(default=None, repr=False)
+    _throttle: LoginThrottle | None = field(default=None, repr=False)
+
+    @property
+    def throttle(self) -> LoginThrottle:
+        """Failed logins per username and per client (``POST /auth``)."""
+        if self._throttle is None:
+            self._throttle = LoginThrottle(
+                {"user": self.api.login_failures_per_user,
+                 "client": self.api.login_failures_per_client}, self.api.login_window_s)
+        return self._throttle
 
     @property
     def slots(self) -> threading.BoundedSemaphore:

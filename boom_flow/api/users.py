@@ -8,6 +8,7 @@ A document: ``{_id (uuid string), username, email, password_hash, permissions:
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -57,6 +58,7 @@ class UserStore:
     """Accounts, in the archive database."""
 
     def __init__(self, db: Database, rounds: int = 12) -> None:
+        self._decoy: str | None = None
         self.collection = db[COLLECTION]
         self.rounds = rounds
 
@@ -89,11 +91,19 @@ class UserStore:
         return self.collection.find_one({"_id": user_id})
 
     def authenticate(self, username: str, password: str) -> dict[str, Any] | None:
-        """The user, when ``password`` is theirs."""
+        """The user, when ``password`` is theirs. An unknown username costs the same
+        bcrypt check as a known one (against a hash of nothing), so the time of the
+        answer does not tell which usernames exist."""
         user = self.by_username(username)
-        if user is None or not verify_password(password, user["password_hash"]):
+        hashed = user["password_hash"] if user is not None else self._decoy_hash()
+        if not verify_password(password, hashed) or user is None:
             return None
         return user
+
+    def _decoy_hash(self) -> str:
+        if self._decoy is None:
+            self._decoy = hash_password(secrets.token_urlsafe(16), self.rounds)
+        return self._decoy
 
     def list(self) -> list[dict[str, Any]]:
         return [public(user) for user in self.collection.find().sort("username", ASCENDING)]

@@ -15,6 +15,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ import numpy as np
 import pandas as pd
 import pymongo
 import redis
+from distributed import Client
 
 from boom_flow.bench.extras import DEMO_FILTER, create_filters, usable_models, with_galaxy_catalog
 from boom_flow.config import Settings
+from boom_flow.dashboard import page_address
 from boom_flow.pipeline.cluster import dask_client
 from boom_flow.pipeline.graph import GraphSpec, SourceSpec, StageSpec, load_graph
 from boom_flow.pipeline.run import run_pipeline
@@ -40,6 +43,12 @@ DEMO_CATALOG = "galaxies"
 DEMO_FILTER_NAME = "demo: real, positive, not a known asteroid"
 DEMO_USER = "demo"
 _DEFAULT_STAGES = ("crossmatch", "features", "classify", "filter")
+#: Serves the archive the demo filled; the API refuses a secret key under 32 bytes,
+#: so the suggestion makes one of 64 hexadecimal characters.
+API_COMMAND = ("BOOM_FLOW_API__SECRET_KEY=$(python3 -c 'import secrets; "
+               "print(secrets.token_hex(32))') boom-flow api")
+#: Gets the classifiers the demo scores with (ACAI x5, BTSbot, about 1 MB).
+FETCH_COMMAND = "boom-flow models fetch"
 
 
 @dataclass
@@ -58,7 +67,12 @@ class DemoReport:
     dashboard: str | None
     mongo_uri: str
     database: str
+    api_url: str = "http://127.0.0.1:4000"
     notes: list[str] = field(default_factory=list)
+    #: The simulation's truth: alert id -> kind (transient, variable, bogus, moving).
+    kinds: dict[int, str] = field(default_factory=dict)
+    #: The night's first and last alert times (JD).
+    jd_range: tuple[float, float] | None = None
 
 
 def demo_graph(path: Path | None, night: Path) -> GraphSpec:
@@ -108,9 +122,22 @@ def demo_filter(settings: Settings) -> str:
                           user_id=DEMO_USER, numbered=False)[0]
 
 
+def no_models_note(settings: Settings) -> str:
+    return (f"no classifier model in {settings.models.models_dir}, so no scores: "
+            f"`{FETCH_COMMAND}` installs ACAI and BTSbot there; then run the demo again "
+            "(--seed 1 for a new night)")
+
+
 def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
              graph_path: Path | None, progress: Callable[[str], None],
-             on_outcome: Callable[[BatchOutcome], None] | None = None) -> DemoReport:
+             on_outcome: Callable[[BatchOutcome], None] | None = None,
+             client: Client | None = None, prior_nights: int = 0,
+             night_jd: float = DEMO_NIGHT_JD) -> DemoReport:
+    """Simulate, prepare and replay the demo night (see the module doc); ``client``: an
+    existing Dask client to run on (a notebook's), else a cluster for this run;
+    ``prior_nights``: earlier nights the packets' histories reach back to; ``night_jd``:
+    the night's start (simulated alert ids follow the exposures, so two nights of one
+    date share ids whatever their seeds)."""
     from boom_flow.simulate import NightSpec, simulate_night
     from boom_flow.simulate.output import write_files
 
@@ -118,19 +145,24 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
     with tempfile.TemporaryDirectory(prefix="boom-flow-demo-") as scratch:
         folder = Path(scratch) / "night"
         candids: list[int] = []
+        kinds: dict[int, str] = {}
+        jds: list[float] = []
         objects: set[str] = set()
         transients: dict[str, tuple[float, float]] = {}
 
         def tap(alerts: Iterable[Any]) -> Iterator[Any]:
             for alert in alerts:
                 candids.append(int(alert.alert_id))
+                kinds[int(alert.alert_id)] = alert.kind
+                jds.append(float(alert.jd))
                 objects.add(str(alert.object_id))
                 if alert.kind == "transient" and alert.object_id not in transients:
                     transients[str(alert.object_id)] = _position(alert.packet)
                 yield alert
 
         progress(f"simulating a night of {n_alerts:,} ZTF alerts (seed {seed}) into {folder}")
-        spec = NightSpec(survey="ztf", n_alerts=n_alerts, seed=seed, night_jd=DEMO_NIGHT_JD)
+        spec = NightSpec(survey="ztf", n_alerts=n_alerts, seed=seed, night_jd=night_jd,
+                         prior_nights=prior_nights)
         write_files(tap(simulate_night(spec)), folder, "folder")
         graph = demo_graph(graph_path, folder)
         stages = [s.name for s in graph.stages]
@@ -146,28 +178,32 @@ def run_demo(settings: Settings, n_alerts: int, seed: int, catalog_rows: int,
             progress(f"filter: {DEMO_FILTER_NAME!r} ({filter_id})")
         models = usable_models(settings) if "classify" in stages else []
         if "classify" in stages and not models:
-            notes.append(f"no classifier model in {settings.models.models_dir}: put the ONNX "
-                         "files there (or set BOOM_FLOW_MODELS__MODELS_DIR) to get scores")
+            notes.append(no_models_note(settings))
         started_ms = time.time() * 1000
         progress(f"replaying through {' -> '.join(['decode', *stages, 'write'])}")
-        with dask_client(settings.dask) as client:
-            dashboard = client.dashboard_link if settings.dask.dashboard_port else None
+        cluster = nullcontext(client) if client is not None else dask_client(settings.dask)
+        with cluster as client:
+            dashboard = page_address(client.dashboard_link)
             if dashboard:
-                progress(f"Dask dashboard (while the replay runs): {dashboard}")
+                progress(f"boom_flow dashboard (while the replay runs): {dashboard}")
             summary = run_pipeline(settings, graph, on_outcome=on_outcome, client=client)
     matched, checked, classified = _archive_counts(settings, candids, sorted(objects))
     passes = _filter_passes(settings, filter_id, started_ms, set(candids)) if filter_id else 0
     if summary.duplicates:
-        notes.append(f"{summary.duplicates:,} alerts were already in the archive (an earlier "
-                     "demo with this seed): their filter results were published then; "
-                     "try --seed N for a new night")
+        # Simulated candids encode the exposure and the CCD like ZTF's, so another seed's
+        # night can draw a few of the same ids: not only a rerun of this seed.
+        notes.append(f"{summary.duplicates:,} alerts had ids already in the archive (an "
+                     "earlier demo of this night) and were left as stored, without new "
+                     "scores or filter results; try --seed N for a new night")
     mongo = settings.services.mongodb
     return DemoReport(
         alerts=len(candids), objects=len(objects), summary=summary, catalog_rows=catalog_rows,
         objects_with_matches=matched, objects_checked=checked, classified=classified,
         models=models, filter_passes=passes, filter_id=filter_id, stages=stages,
         dashboard=dashboard,
-        mongo_uri=mongo.connection_uri, database=mongo.database, notes=notes,
+        mongo_uri=mongo.connection_uri, database=mongo.database,
+        api_url=f"http://{settings.api.host}:{settings.api.port}", notes=notes, kinds=kinds,
+        jd_range=(min(jds), max(jds)) if jds else None,
     )
 
 
@@ -210,8 +246,8 @@ def report_lines(report: DemoReport) -> list[str]:
         "demo night",
         f"  alerts:          {report.alerts:,} simulated ZTF alerts of {report.objects:,} "
         f"objects; {s.stored:,} stored, {s.duplicates:,} already in the archive, "
-        f"{s.rejected} rejected",
-        f"  rate:            {s.alerts_per_s:,.1f} alerts/s over {s.elapsed_s:.1f} s "
+        f"{s.repeated:,} repeated, {s.rejected} rejected",
+        f"  rate:            {s.alerts_per_s:,.1f} alerts/s over {s.busy_s:.1f} s "
         f"({', '.join(report.stages) or 'decode and write only'})",
         f"  stage time:      {shares or '-'}",
     ]
@@ -229,12 +265,13 @@ def report_lines(report: DemoReport) -> list[str]:
     lines += [
         "",
         "where to look next",
-        "  API:        BOOM_FLOW_API__SECRET_KEY=change-me boom-flow api   "
-        "-> http://127.0.0.1:4000/docs",
+        f"  API:        {API_COMMAND}   -> {report.api_url}/docs",
         f"  archive:    pymongo.MongoClient('{report.mongo_uri}')['{report.database}']"
         "['ZTF_alerts'] (in a notebook or a Python shell)",
-        "  dashboard:  the Dask dashboard of a running pipeline "
-        "(dask.dashboard_port; printed above while the demo ran)",
+        f"  dashboard:  {report.dashboard or 'the boom_flow page of the Dask dashboard'} "
+        "(live while a pipeline runs: boom-flow run / replay print it)",
+        "  notebooks:  notebooks/ (replay a night, explore an object, backtest a filter, "
+        "train a classifier)",
         "  live:       boom-flow run graphs/ztf.yaml   (ZTF's nightly Kafka topics)",
     ]
     if report.filter_id:

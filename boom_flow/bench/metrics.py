@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -46,9 +47,13 @@ class OutcomeRecorder:
     completions: list[tuple[float, BatchOutcome]] = field(default_factory=list)
     started_ms: float = field(default_factory=now_ms)
     first_done: threading.Event = field(default_factory=threading.Event)
+    #: Told how many packets each batch brought (a progress meter).
+    advance: Callable[[int], None] | None = None
 
     def __call__(self, outcome: BatchOutcome) -> None:
         self.completions.append((now_ms(), outcome))
+        if self.advance is not None:
+            self.advance(outcome.packets)
         self.first_done.set()
         if self.expected_packets is not None and self.packets >= self.expected_packets:
             self.stop.set()

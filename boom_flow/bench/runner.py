@@ -90,6 +90,12 @@ _IDLE_TIMEOUT_S = 120.0
 _MIN_WORKER_MEMORY = "8GiB"
 
 Progress = Callable[[str], None]
+#: Opens a progress meter for a phase (name, size) and returns what advances it.
+Meter = Callable[[str, int], Callable[[int], None]]
+
+
+def _no_meter(_desc: str, _total: int) -> Callable[[int], None]:
+    return lambda _count: None
 
 
 @dataclass
@@ -97,6 +103,7 @@ class BenchContext:
     settings: Settings
     spec: WorkloadSpec
     progress: Progress
+    meter: Meter = _no_meter
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     topics: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -188,11 +195,12 @@ def kafka_graph(topic: str, stages: list[str], batch_alerts: int,
     )
 
 
-def run_benchmark(settings: Settings, spec: WorkloadSpec, progress: Progress = print
-                  ) -> dict[str, Any]:
-    """Run the whole benchmark; return the results (``report`` writes them)."""
+def run_benchmark(settings: Settings, spec: WorkloadSpec, progress: Progress = print,
+                  meter: Meter = _no_meter) -> dict[str, Any]:
+    """Run the whole benchmark; return the results (``report`` writes them).
+    ``meter`` shows the progress of each long phase (alerts produced, processed)."""
     started_at = datetime.now(UTC)
-    ctx = BenchContext(settings, spec, progress)
+    ctx = BenchContext(settings, spec, progress, meter)
     ctx.settings = bench_settings(settings, ctx.run_id, spec)
     stages = stages_to_run(spec.survey)
     results: dict[str, Any] = {
@@ -299,13 +307,16 @@ def _throughput_run(ctx: BenchContext, client: Client, pids: dict[str, int],
     ctx.progress(f"producing the night after {depth} stored night(s): {spec.n_alerts} "
                  f"alerts to Kafka")
     topic = ctx.topic(f"night{depth}")
-    produce(settings.services.kafka.producer_config(), topic, night_alerts(spec, night_jd))
+    advance = ctx.meter("produce", spec.n_alerts)
+    produce(settings.services.kafka.producer_config(), topic, night_alerts(spec, night_jd),
+            on_sent=lambda _sent: advance(1))
     ctx.step(f"produce_night_{depth}", started)
     ctx.progress(f"throughput: the pipeline ({', '.join(['decode', *stages, 'write'])}) "
                  f"on {spec.n_alerts} alerts from Kafka")
     workers = client.run(os.getpid)
     servers = server_pids(settings)
-    recorder = OutcomeRecorder(expected_packets=spec.n_alerts)
+    recorder = OutcomeRecorder(expected_packets=spec.n_alerts,
+                               advance=ctx.meter(f"throughput, depth {depth}", spec.n_alerts))
     measured = {**pids, **{SERVER_PREFIX + name: pid for name, pid in servers.items()}}
     with MemorySampler(workers) as memory, MemorySampler(servers) as server_memory, \
             CpuSampler(measured) as cpu:
@@ -342,11 +353,12 @@ def _store_history(ctx: BenchContext, client: Client, stages: list[str],
     ctx.progress(f"history: {len(nights)} earlier night(s) of the same objects "
                  f"({len(nights) * ctx.spec.n_alerts} alerts; stages: decode, "
                  f"{', '.join([*stages, 'write'])}) stored before timing")
+    advance = ctx.meter("history", len(nights) * ctx.spec.n_alerts)
     for night_jd in nights:
         topic = ctx.topic(f"history_{night_jd:.1f}")
         produce(ctx.settings.services.kafka.producer_config(), topic,
                 night_alerts(ctx.spec, night_jd))
-        recorder = OutcomeRecorder(expected_packets=ctx.spec.n_alerts)
+        recorder = OutcomeRecorder(expected_packets=ctx.spec.n_alerts, advance=advance)
         run_pipeline(ctx.settings, _graph(ctx, topic, stages, setup),
                      stop=recorder.stop, on_outcome=recorder, client=client)
         ctx.drop_topic(topic)
@@ -368,7 +380,8 @@ def _latency_run(ctx: BenchContext, client: Client, stages: list[str], setup: ex
     alerts = list(night_alerts(spec, night_jd, warmup + measured))
     ctx.progress(f"latency: {measured} fresh alerts streamed at {rate:.1f}/s "
                  f"({spec.latency_rate_fraction:.0%} of the measured rate)")
-    recorder = OutcomeRecorder(expected_packets=len(alerts))
+    recorder = OutcomeRecorder(expected_packets=len(alerts),
+                               advance=ctx.meter("latency", len(alerts)))
     sent: dict[int, int] = {}
     paced_from = [float("inf")]
     producer_config = settings.services.kafka.producer_config()

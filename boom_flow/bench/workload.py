@@ -9,20 +9,19 @@ simulator (``boom_flow.simulate``), deterministic under the seed.
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import confluent_kafka
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from boom_flow.config import shared_data_dir
+
 #: The night the benchmark simulates (2024-07-16 UTC, as the BOOM paper's night).
 NIGHT_JD = 2460507.5
-SHARED_DATA = Path(os.environ.get("BOOM_FLOW_SHARED_DATA",
-                                  Path(__file__).resolve().parents[3] / "shared" / "data"))
+SHARED_DATA = shared_data_dir()
 
 
 @dataclass(frozen=True)

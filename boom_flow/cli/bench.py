@@ -50,6 +50,7 @@ def bench(ctx: Context, quick: bool, out_dir: Path, n_alerts: int | None, seed: 
     from boom_flow.bench.runner import run_benchmark
     from boom_flow.bench.stack import temporary_stack
     from boom_flow.bench.workload import full_workload, lsst_schema_dir, quick_workload
+    from boom_flow.cli.progress import Phases, say
 
     spec = (quick_workload if quick else full_workload)(seed=seed, n_alerts=n_alerts)
     spec = replace(spec, survey=survey, prior_nights=depths[0], later_depths=depths[1:])
@@ -63,9 +64,9 @@ def bench(ctx: Context, quick: bool, out_dir: Path, n_alerts: int | None, seed: 
         spec = replace(spec, lsst_schema_dir=schemas)
     stack = (nullcontext(ctx.settings) if use_services
              else temporary_stack(ctx.config_path))
-    with stack as settings:
-        results = run_benchmark(settings, spec, progress=lambda m: click.echo(f"bench: {m}",
-                                                                               err=True))
+    with stack as settings, Phases(leave=False) as phases:
+        results = run_benchmark(settings, spec, progress=lambda m: say(f"bench: {m}"),
+                                meter=phases)
     json_path, markdown_path = write_reports(results, out_dir)
     click.echo(markdown_path.read_text())
     click.echo(f"results: {json_path} and {markdown_path}")

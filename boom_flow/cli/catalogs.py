@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.cli.progress import bar
 
 if TYPE_CHECKING:
     from boom_flow.crossmatch.tables import SortedRows
@@ -47,8 +48,6 @@ def ingest(ctx: Context, path: Path, name: str, ra_column: str | None, dec_colum
     NAME/refused.parquet. Nothing replaces a previous version of NAME unless every
     part succeeds.
     """
-    from tqdm import tqdm
-
     from boom_flow.crossmatch.store import check_name, stage_catalog
     from boom_flow.crossmatch.tables import CatalogInputError, read_table, sort_rows
 
@@ -70,9 +69,9 @@ def ingest(ctx: Context, path: Path, name: str, ra_column: str | None, dec_colum
         raise click.ClickException("no row has a usable position: nothing loaded")
     root = settings.crossmatch.catalogs_dir
     max_rows = partition_rows or settings.crossmatch.partition_max_rows
-    with tqdm(total=rows.table.num_rows, unit="rows", desc="partitions", leave=False) as bar:
+    with bar("partitions", rows.table.num_rows, unit="rows", leave=False) as partitions:
         staged = stage_catalog(root, name, rows, source=str(path), max_rows=max_rows,
-                               progress=bar.update)
+                               progress=partitions.update)
     try:
         if mongo:
             _load_mongo(ctx, name, rows)
@@ -87,7 +86,6 @@ def ingest(ctx: Context, path: Path, name: str, ra_column: str | None, dec_colum
 def _load_mongo(ctx: Context, name: str, rows: SortedRows) -> None:
     import bson
     import pymongo
-    from tqdm import tqdm
 
     from boom_flow.storage.catalogs import load_catalog_collection
 
@@ -95,11 +93,11 @@ def _load_mongo(ctx: Context, name: str, rows: SortedRows) -> None:
     started = time.perf_counter()
     table = rows.table
     with pymongo.MongoClient(mongo.connection_uri, **mongo.client_options()) as client, \
-            tqdm(total=table.num_rows, unit="docs", desc="mongodb", leave=False) as bar:
+            bar("mongodb", table.num_rows, unit="docs", leave=False) as docs:
         try:
             written = load_catalog_collection(client[mongo.database], name, table,
                                               rows.ra_column, rows.dec_column,
-                                              progress=bar.update)
+                                              progress=docs.update)
         except (pymongo.errors.PyMongoError, bson.errors.BSONError) as error:
             raise click.ClickException(f"MongoDB load of {name} failed, nothing replaced: "
                                        f"{error}") from None
@@ -146,7 +144,6 @@ def backfill(ctx: Context, name: str, survey: str, page: int) -> None:
     """Add catalog NAME's matches to the objects already archived for SURVEY, using
     its crossmatch.<survey> settings. Resumable: objects that have them are skipped."""
     import pymongo
-    from tqdm import tqdm
 
     from boom_flow.crossmatch.matching import CatalogSpec
     from boom_flow.crossmatch.reader import CatalogReader
@@ -170,8 +167,9 @@ def backfill(ctx: Context, name: str, survey: str, page: int) -> None:
     with pymongo.MongoClient(mongo.connection_uri, **mongo.client_options()) as client:
         db = client[mongo.database]
         total = db[collection_names(survey)["alerts_aux"]].estimated_document_count()
-        with tqdm(total=total, unit="objects", desc=f"{survey} {name}", leave=False) as bar:
-            summary = backfill_catalog(db, survey, spec, reader, page=page, progress=bar.update)
+        with bar(f"{survey} {name}", total, unit="objects", leave=False) as objects:
+            summary = backfill_catalog(db, survey, spec, reader, page=page,
+                                       progress=objects.update)
     seconds = time.perf_counter() - started
     click.echo(f"{survey} {name}: {summary.scanned:,} objects scanned in {seconds:.1f} s, "
                f"{summary.matched:,} back-filled ({summary.with_matches:,} with matches), "

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.cli.progress import bar, say
 
 
 @click.command()
@@ -40,15 +39,14 @@ def demo(ctx: Context, n_alerts: int, seed: int, catalog_rows: int, graph_path: 
         raise click.ClickException(
             f"{', '.join(down)} not reachable: start the local stack with `boom-flow services "
             "up` (or point the configuration at running services), then `boom-flow doctor`")
-    progress = tqdm(total=n_alerts, unit=" alerts", desc="demo replay", file=sys.stderr,
-                    disable=None, dynamic_ncols=True)
+    progress = bar("demo replay", n_alerts)
 
     def advance(outcome: BatchOutcome) -> None:
         progress.update(outcome.packets)
 
     try:
         report = run_demo(settings, n_alerts, seed, catalog_rows, graph_path,
-                          progress=lambda m: tqdm.write(f"demo: {m}", file=sys.stderr),
+                          progress=lambda m: say(f"demo: {m}"),
                           on_outcome=advance)
     except PipelineError as error:
         raise click.ClickException(f"a batch failed:\n{error}") from None

@@ -48,8 +48,13 @@ def _store(ctx: Context) -> Iterator[FilterStore]:
     services = ctx.settings.services
     client = mongo_client(ctx.settings, timeout_s=5.0)
     notifier = valkey_client(ctx.settings, timeout_s=2.0)
+    from boom_flow.filters.guard import FilterTooBroad
+
     try:
-        yield FilterStore(client[services.mongodb.database], notifier)
+        yield FilterStore(client[services.mongodb.database], notifier,
+                          ctx.settings.filters.max_match_rate)
+    except FilterTooBroad as error:
+        raise click.ClickException(str(error)) from None
     except (PipelineError, ValueError) as error:
         raise click.ClickException(f"invalid filter: {error}") from None
     except FilterNotFound as error:
@@ -76,6 +81,31 @@ def _summary(document: dict[str, Any]) -> str:
             f"v{len(document.get('fv', []))}  {rights or '-':<10}  {document['name']}")
 
 
+def guard_options(function: Any) -> Any:
+    """``--force`` and the reference JD range of the activation guard."""
+    function = click.option(
+        "--reference-end-jd", type=float, help="... to this jd.")(function)
+    function = click.option(
+        "--reference-start-jd", type=float,
+        help="Measure the pass rate on stored alerts from this jd (default: the 24 hours "
+             "up to the last stored alert) ...")(function)
+    return click.option(
+        "--force", is_flag=True,
+        help="Activate even if it passes more than filters.max_match_rate of the "
+             "reference night (an operator's, i.e. admin's, override).")(function)
+
+
+def _guard(force: bool, start_jd: float | None, end_jd: float | None) -> dict[str, Any]:
+    if (start_jd is None) != (end_jd is None):
+        raise click.UsageError("give both --reference-start-jd and --reference-end-jd")
+    return {"force": force, "reference": None if start_jd is None else (start_jd, end_jd)}
+
+
+def _echo_measured(store: FilterStore) -> None:
+    if store.last_match_rate is not None:
+        click.echo(f"reference night: {store.last_match_rate.describe()}")
+
+
 @click.group()
 def filters() -> None:
     """Users' filters: MongoDB pipelines run on every new alert."""
@@ -90,15 +120,22 @@ def filters() -> None:
 @click.option("--user", "user_id", required=True, help="The owner's user id.")
 @click.option("--description", default="")
 @click.option("--inactive", is_flag=True, help="Store it without running it yet.")
+@click.option("--watchlist", "watchlist_id", default=None,
+              help="Run only on alerts near this watchlist's targets (boom-flow watchlists).")
+@guard_options
 @pass_context
 def add(ctx: Context, file: Path, name: str, survey: str, permissions: tuple[str, ...],
-        user_id: str, description: str, inactive: bool) -> None:
+        user_id: str, description: str, inactive: bool, force: bool,
+        reference_start_jd: float | None, reference_end_jd: float | None,
+        watchlist_id: str | None) -> None:
     """Create a filter from FILE (a JSON array of pipeline stages)."""
     with _store(ctx) as store:
         document = store.create(name=name, survey=survey, user_id=user_id,
                                 permissions=parse_permissions(permissions),
                                 pipeline=_read(file), description=description,
-                                active=not inactive)
+                                active=not inactive, watchlist_id=watchlist_id,
+                                **_guard(force, reference_start_jd, reference_end_jd))
+    _echo_measured(store)
     click.echo(f"created {document['_id']} (version {document['active_fid']})")
 
 
@@ -106,11 +143,15 @@ def add(ctx: Context, file: Path, name: str, survey: str, permissions: tuple[str
 @click.argument("filter_id")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--no-activate", is_flag=True, help="Keep the current version live.")
+@guard_options
 @pass_context
-def version(ctx: Context, filter_id: str, file: Path, no_activate: bool) -> None:
+def version(ctx: Context, filter_id: str, file: Path, no_activate: bool, force: bool,
+            reference_start_jd: float | None, reference_end_jd: float | None) -> None:
     """Add a new version of a filter's pipeline from FILE."""
     with _store(ctx) as store:
-        added = store.add_version(filter_id, _read(file), activate=not no_activate)
+        added = store.add_version(filter_id, _read(file), activate=not no_activate,
+                                  **_guard(force, reference_start_jd, reference_end_jd))
+    _echo_measured(store)
     click.echo(f"added version {added['fid']} to {filter_id}")
 
 
@@ -144,11 +185,16 @@ def show(ctx: Context, filter_id: str) -> None:
 @filters.command("activate")
 @click.argument("filter_id")
 @click.option("--fid", help="Make this version the live one.")
+@guard_options
 @pass_context
-def activate(ctx: Context, filter_id: str, fid: str | None) -> None:
-    """Run a filter on the live stream (running pipelines pick it up in seconds)."""
+def activate(ctx: Context, filter_id: str, fid: str | None, force: bool,
+             reference_start_jd: float | None, reference_end_jd: float | None) -> None:
+    """Run a filter on the live stream (running pipelines pick it up in seconds), unless
+    it passes more than filters.max_match_rate of the reference night."""
     with _store(ctx) as store:
-        document = store.activate(filter_id, fid)
+        document = store.activate(filter_id, fid,
+                                  **_guard(force, reference_start_jd, reference_end_jd))
+    _echo_measured(store)
     click.echo(f"{filter_id} active (version {document['active_fid']})")
 
 
@@ -173,20 +219,30 @@ def deactivate(ctx: Context, filter_id: str) -> None:
 @click.option("--limit", type=int, default=None, help="Stop after this many passed.")
 @click.option("--sample", type=int, default=3, show_default=True,
               help="How many passing outputs to print.")
+@click.option("--explain", is_flag=True,
+              help="Print how many alerts enter and leave each stage instead.")
+@click.option("--candid", "candids", type=int, multiple=True,
+              help="With --explain: the stage and the false condition that dropped this "
+                   "alert, with the values it saw (repeatable).")
 @pass_context
 def test(ctx: Context, file: Path, survey: str, permissions: tuple[str, ...],
          night: Path | None, start_jd: float | None, end_jd: float | None,
-         limit: int | None, sample: int) -> None:
+         limit: int | None, sample: int, explain: bool, candids: tuple[int, ...]) -> None:
     """Run the pipeline in FILE over a night of files (--path) or the stored archive
     (--start-jd/--end-jd), as the live stream would (no look-ahead): print how many
-    alerts passed and a sample of the outputs."""
+    alerts passed and a sample of the outputs (--explain: stage by stage)."""
     from boom_flow.filters import backtest
     from boom_flow.filters.mql import PipelineError
 
     if (night is None) == (start_jd is None or end_jd is None):
         raise click.UsageError("give either --path or both --start-jd and --end-jd")
+    if candids and not explain:
+        raise click.UsageError("--candid goes with --explain")
     rights = parse_permissions(permissions)
     pipeline = _read(file)
+    if explain:
+        _explain(ctx, file, survey, rights, night, start_jd, end_jd, candids)
+        return
     try:
         if night is not None:
             options = _survey_options(ctx, survey)
@@ -206,6 +262,30 @@ def test(ctx: Context, file: Path, survey: str, permissions: tuple[str, ...],
     click.echo(f"{len(outputs)} passed over {where}")
     for output in outputs[:sample]:
         click.echo(json.dumps(output, default=str))
+
+
+def _explain(ctx: Context, file: Path, survey: str, rights: dict[str, list[int]],
+             night: Path | None, start_jd: float | None, end_jd: float | None,
+             candids: tuple[int, ...]) -> None:
+    from boom_flow.filters import backtest
+    from boom_flow.filters.mql import PipelineError
+    from boom_flow.filters.mql.explain import describe
+
+    try:
+        if night is not None:
+            report = backtest.explain_on_files(
+                night, survey=survey, pipeline=_read(file), permissions=rights,
+                trace=candids, survey_options=_survey_options(ctx, survey))
+        else:
+            assert start_jd is not None and end_jd is not None
+            with _store(ctx) as store:
+                report = backtest.explain_on_archive(
+                    store.collection.database, survey=survey, pipeline=_read(file),
+                    permissions=rights, start_jd=start_jd, end_jd=end_jd, trace=candids)
+    except (PipelineError, ValueError) as error:
+        raise click.ClickException(f"invalid filter: {error}") from None
+    for line in describe(report):
+        click.echo(line)
 
 
 def _survey_options(ctx: Context, survey: str) -> dict[str, Any]:

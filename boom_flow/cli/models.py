@@ -1,4 +1,5 @@
-"""``boom-flow models train|list``: the project's own XGBoost models and the registry."""
+"""``boom-flow models train|list|fetch``: the project's own XGBoost models, the registry
+and the published ONNX classifiers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from boom_flow.cli.context import Context, pass_context
 
 @click.group()
 def models() -> None:
-    """Train XGBoost classifiers and inspect the configured models."""
+    """Train XGBoost classifiers, fetch the published ones, inspect the configured models."""
 
 
 @models.command()
@@ -90,4 +91,52 @@ def list_models(ctx: Context, survey: str | None) -> None:
                        f"{model_path(data, settings.models_dir)}")
             click.echo(f"  {'':12} {status}")
     if failed:
+        click.echo("`boom-flow models fetch` installs the published ACAI and BTSbot files "
+                   f"into {settings.models_dir}", err=True)
         raise SystemExit(1)
+
+
+@models.command()
+@click.option("--from", "source", metavar="DIR|URL", default=None,
+              help="A mirror: a folder or a base URL holding the files under their names "
+                   "[default: BOOM's repository on GitHub].")
+@pass_context
+def fetch(ctx: Context, source: str | None) -> None:
+    """Download the published ACAI (five heads) and BTSbot ONNX files, check each
+    against the SHA-256 pinned in boom_flow, and install them into models.models_dir.
+
+    A file whose checksum is not pinned is refused and nothing of it is kept; a verified
+    copy already in place is left alone. Exit 1 unless every file is in place.
+    """
+    from boom_flow.cli.progress import Phases
+    from boom_flow.ml.fetch import FetchResult, fetch_models
+    from boom_flow.ml.published import DEFAULT_SOURCE, PUBLISHED_MODELS
+
+    models_dir = ctx.settings.models.models_dir
+    source = source or DEFAULT_SOURCE
+    click.echo(f"fetching {len(PUBLISHED_MODELS)} model files from {source}")
+    click.echo(f"into {models_dir} (models.models_dir)")
+    phases = Phases(unit="B", unit_scale=True, leave=False)
+
+    def report(result: FetchResult) -> None:
+        phases.close()
+        verdict = f"{result.status}: {result.detail}" if result.detail else result.status
+        click.echo(f"  {result.name:30} {verdict}")
+        if not result.ok:
+            click.echo(f"  {'':30} looked at {result.location}")
+
+    with phases:
+        results = fetch_models(models_dir, source, progress=phases, on_result=report)
+    ready = sum(result.ok for result in results)
+    click.echo(f"{ready} of {len(PUBLISHED_MODELS)} model files ready in {models_dir}")
+    if ready == len(PUBLISHED_MODELS):
+        return
+    statuses = {result.status for result in results}
+    if "refused" in statuses:
+        click.echo("a refused file matches none of the pinned checksums (a damaged download "
+                   "or a wrong mirror): nothing of it was kept", err=True)
+    if statuses & {"unavailable", "unreachable"}:
+        click.echo(f"could not get every file from {source}. Without internet access, copy "
+                   "the files from a machine that has them (or a mirror) and run: "
+                   "boom-flow models fetch --from DIR|URL", err=True)
+    raise SystemExit(1)

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import signal
-import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
 import click
-from tqdm import tqdm
+from distributed import Client
 
 from boom_flow.cli.context import Context, pass_context
+from boom_flow.cli.progress import bar, say
+from boom_flow.config import Settings
+from boom_flow.dashboard import page_address
+from boom_flow.metrics import MetricsServer, PipelineMetrics
+from boom_flow.pipeline.cluster import dask_client
 from boom_flow.pipeline.flow import PipelineError
 from boom_flow.pipeline.graph import GraphError, GraphSpec, load_graph
 from boom_flow.pipeline.run import files_graph, run_pipeline
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome
+from boom_flow.storage import collection_names
 
 
 @click.command()
@@ -82,14 +89,19 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    progress = tqdm(unit=" alerts", desc=f"{graph.survey} ingest", file=sys.stderr,
-                    disable=None, dynamic_ncols=True)
+    progress = bar(f"{graph.survey} ingest")
+
+    metrics = PipelineMetrics(graph.survey)
 
     def advance(outcome: BatchOutcome) -> None:
         progress.update(outcome.alerts)
+        metrics.observe(outcome)
 
     try:
-        summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance)
+        with _metrics_server(settings, metrics), dask_client(settings.dask) as client:
+            announce_page(client)
+            summary = run_pipeline(settings, graph, stop=stop, on_outcome=advance,
+                                   monitor=metrics, client=client)
     except PipelineError as error:
         raise click.ClickException(f"a batch failed; nothing after it was committed:\n{error}")\
             from None
@@ -97,9 +109,38 @@ def _run(ctx: Context, graph: GraphSpec) -> None:
         progress.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    _print_summary(summary)
+    _print_summary(summary, graph.survey)
 
 
-def _print_summary(summary: RunSummary) -> None:
+def announce_page(client: Client) -> None:
+    """Print where the boom_flow dashboard page of this run is (on stderr, beside the
+    progress bar; stdout keeps the summary)."""
+    address = page_address(client.dashboard_link)
+    if address:
+        say(f"boom_flow dashboard: {address}")
+
+
+@contextmanager
+def _metrics_server(settings: Settings, metrics: PipelineMetrics) -> Iterator[None]:
+    """``/metrics`` and ``/health`` on ``metrics.port`` for as long as the run lasts."""
+    config = settings.metrics
+    if config.port is None:
+        yield
+        return
+    server = MetricsServer(metrics.registry, lambda: metrics.health(config.stale_after_s),
+                           config.host, config.port)
+    with server:
+        click.echo(f"metrics: http://{config.host}:{server.port}/metrics, "
+                   f"health: http://{config.host}:{server.port}/health", err=True)
+        yield
+
+
+def _print_summary(summary: RunSummary, survey: str) -> None:
     for line in summary.lines():
         click.echo(line)
+    if summary.rejected:
+        click.echo(f"the rejected packets are kept whole, with their reason, in "
+                   f"{collection_names(survey)['alerts_rejected']}")
+    if summary.nothing_usable:
+        raise click.ClickException(f"nothing could be stored: all {summary.rejected} packets "
+                                   "were rejected (reasons above)")

@@ -62,8 +62,11 @@ def _print_status(stack: LocalStack) -> bool:
 
 
 @click.command()
+@click.option("--conformance", is_flag=True,
+              help="Also run MongoDB's documented semantics against the document server "
+                   "and list every deviation.")
 @pass_context
-def doctor(ctx: Context) -> None:
+def doctor(ctx: Context, conformance: bool) -> None:
     """Check every configured service: connect, version, a write/read round trip."""
     results = run_doctor(ctx.settings)
     for result in results:
@@ -74,3 +77,21 @@ def doctor(ctx: Context) -> None:
     if not all(result.ok for result in results):
         raise click.ClickException("some services are not usable (see above)")
     click.echo("all services healthy")
+    if conformance:
+        _print_conformance(ctx)
+
+
+def _print_conformance(ctx: Context) -> None:
+    """Each deviation from MongoDB's documented behaviour, one line each (a deviation is
+    reported, not a failure: the operator decides whether users may rely on it)."""
+    from boom_flow.services.checks import mongo_client
+    from boom_flow.services.conformance import describe, run_conformance
+
+    with mongo_client(ctx.settings) as client:
+        version = client.server_info().get("version", "?")
+        findings = run_conformance(client[ctx.settings.services.mongodb.database])
+    deviations = [finding for finding in findings if finding.deviates]
+    click.echo(f"conformance of the document server (version {version}): "
+               f"{len(findings)} checks, {len(deviations)} deviations from MongoDB")
+    for finding in deviations:
+        click.echo(f"DEVIATION {describe(finding)}")

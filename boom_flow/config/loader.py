@@ -24,7 +24,20 @@ from boom_flow.config.model import SECRET_FIELDS, Settings
 ENV_PREFIX = "BOOM_FLOW_"
 #: Names the configuration file; not itself a setting.
 CONFIG_PATH_VARIABLE = "BOOM_FLOW_CONFIG"
+#: Where the project's real test data lies (tests and benchmarks); not a setting either.
+SHARED_DATA_VARIABLE = "BOOM_FLOW_SHARED_DATA"
+_NOT_SETTINGS = frozenset({CONFIG_PATH_VARIABLE, SHARED_DATA_VARIABLE})
 _FILE_SUFFIX = "_file"
+
+
+def shared_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the project's real test data lies (tests and benchmarks only):
+    ``$BOOM_FLOW_SHARED_DATA``, else ``shared/data`` beside the checkout. It may not
+    exist: a fresh clone has none, and what needs it says so and skips."""
+    environ = os.environ if environ is None else environ
+    if environ.get(SHARED_DATA_VARIABLE):
+        return Path(environ[SHARED_DATA_VARIABLE])
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 class ConfigError(ValueError):
@@ -73,7 +86,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _environment_overrides(environ: Mapping[str, str]) -> list[tuple[str, list[str], Any]]:
     overrides = []
     for name, raw in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_PATH_VARIABLE:
+        if not name.startswith(ENV_PREFIX) or name in _NOT_SETTINGS:
             continue
         keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         if any(not key for key in keys):

@@ -83,8 +83,14 @@ class KafkaSettings(Section):
     group_id: Annotated[str, Field(min_length=1)]
     session_timeout_ms: Annotated[int, Field(ge=1000)]
     auto_offset_reset: Literal["earliest", "latest"]
+    #: librdkafka settings shared by consumers and producers (``security.protocol``,
+    #: ``sasl.mechanisms``, ``ssl.ca.location``...).
+    security: dict[str, str | int | float | bool]
     consumer: dict[str, str | int | float | bool]
     producer: dict[str, str | int | float | bool]
+    #: SASL credentials (secrets: environment or file only).
+    username: SecretStr | None = None
+    password: SecretStr | None = None
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -111,11 +117,20 @@ class KafkaSettings(Section):
             "session.timeout.ms": self.session_timeout_ms,
             "auto.offset.reset": self.auto_offset_reset,
             "enable.auto.commit": False,
+            **self._shared(),
             **self.consumer,
         }
 
     def producer_config(self) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap, **self.producer}
+        return {"bootstrap.servers": self.bootstrap, **self._shared(), **self.producer}
+
+    def _shared(self) -> dict[str, Any]:
+        shared: dict[str, Any] = dict(self.security)
+        if self.username is not None:
+            shared["sasl.username"] = self.username.get_secret_value()
+        if self.password is not None:
+            shared["sasl.password"] = self.password.get_secret_value()
+        return shared
 
 
 class ValkeySettings(Section):
@@ -147,6 +162,8 @@ class ValkeySettings(Section):
 
 class ServicesSettings(Section):
     state_dir: Path
+    #: Seconds a batch waits (retrying) for Kafka or Valkey to come back.
+    outage_wait_s: Annotated[float, Field(ge=0)]
     mongodb: MongoSettings
     kafka: KafkaSettings
     valkey: ValkeySettings
@@ -176,6 +193,8 @@ class BatchSettings(Section):
     max_alerts: PositiveInt
     max_ms: PositiveInt
     max_in_flight: PositiveInt
+    #: Packets over this many bytes are rejected without being decoded.
+    max_packet_bytes: PositiveInt
 
 
 class ZtfSettings(Section):
@@ -284,10 +303,32 @@ class ApiSettings(Section):
     max_cone_positions: PositiveInt
     #: Database-bound requests served at once per process; more are answered 429.
     max_concurrent_queries: PositiveInt
+    #: Most bytes of a request body (413 beyond, before reading it).
+    max_body_bytes: PositiveInt
+    #: Failed logins per username / per client within ``login_window_s`` (429 beyond).
+    login_failures_per_user: PositiveInt
+    login_failures_per_client: PositiveInt
+    login_window_s: Annotated[float, Field(gt=0)]
     #: bcrypt work factor for stored passwords (4..31; 12 takes ~0.25 s per check).
     password_hash_rounds: Annotated[int, Field(ge=4, le=31)]
     secret_key: SecretStr | None = None
     admin_password: SecretStr | None = None
+
+
+class MetricsSettings(Section):
+    """The ingest process's ``/metrics`` and ``/health`` endpoint."""
+
+    #: null: not served.
+    port: Port | None
+    host: Host
+    #: ``/health`` answers 503 when the consume loop has not polled for this long.
+    stale_after_s: Annotated[float, Field(gt=0)]
+
+
+class FiltersSettings(Section):
+    #: Activating a filter (or a new version) is refused when it passes more than this
+    #: share of a reference night's alerts; admins may override.
+    max_match_rate: Annotated[float, Field(gt=0, le=1)]
 
 
 class Settings(Section):
@@ -300,6 +341,8 @@ class Settings(Section):
     crossmatch: CrossmatchSettings
     models: ModelsSettings
     api: ApiSettings
+    filters: FiltersSettings
+    metrics: MetricsSettings
 
 
 #: Field names whose values are secrets: never accepted from the packaged defaults,

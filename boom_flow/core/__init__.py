@@ -1,6 +1,7 @@
 """Core types shared by sources, surveys, stages and storage (no I/O here)."""
 
 from boom_flow.core.batch import (
+    SUPERSEDED,
     AlertBatch,
     KnownHistory,
     RawBatch,
@@ -11,6 +12,7 @@ from boom_flow.core.batch import (
 )
 
 __all__ = [
+    "SUPERSEDED",
     "AlertBatch",
     "KnownHistory",
     "RawBatch",

@@ -16,12 +16,17 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+#: A private enrichment: True for the rows whose alert id the archive already holds
+#: with another content (``storage.known``); the filter stage gives them no result.
+SUPERSEDED = "_superseded"
+
 
 @dataclass(frozen=True, slots=True)
 class RawPacket:
     """One packet as it arrived, with enough provenance to find it again."""
 
-    data: bytes
+    #: Never in a repr: a log line must not carry megabytes of a packet.
+    data: bytes = field(repr=False)
     #: Where it came from: a file path, ``path!member`` in a tarball, or ``kafka:topic``.
     source: str
     #: Position inside the source: Kafka ``partition:offset``, a record index, "".
@@ -32,12 +37,16 @@ class RawPacket:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A packet the pipeline could not use, kept whole with the reason."""
+    """A packet the pipeline could not use, kept with the reason: whole, or (when it
+    was too large to keep) cut, with the whole packet's ``length`` and ``sha256``."""
 
     reason: str
     source: str
     position: str
-    data: bytes
+    data: bytes = field(repr=False)
+    #: The whole packet's size and SHA-256 (hex) when ``data`` holds only its start.
+    length: int | None = None
+    sha256: str | None = None
 
     @classmethod
     def of(cls, packet: RawPacket, reason: str) -> Rejection:

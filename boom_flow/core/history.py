@@ -8,19 +8,60 @@ builds that once, as one table, for the whole batch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
 import pandas as pd
 
 from boom_flow.core.batch import AlertBatch
 
 HISTORY_KINDS = ("prv_candidates", "prv_nondetections", "fp_hists")
+#: The fields that tell two detections of one epoch apart (ZTF, LSST): an object can
+#: have two at the same ``jd`` (two sources deblended in one exposure), both kept.
+POINT_ID_FIELDS = ("candid", "diaSourceId")
+#: ``point_id`` of a point without one (non-detections, forced photometry).
+NO_POINT_ID = -1
+
+
+def point_id(point: Mapping[str, Any]) -> int:
+    """The detection id of a stored point (``NO_POINT_ID`` without one).
+
+    >>> point_id({"jd": 1.0, "candid": 7}), point_id({"jd": 1.0, "candid": None})
+    (7, -1)
+    """
+    for name in POINT_ID_FIELDS:
+        value = point.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return NO_POINT_ID
+
+
+def point_ids(frame: pd.DataFrame) -> np.ndarray:
+    """``point_id`` of every row of a history or candidates table (int64)."""
+    ids = np.full(len(frame), NO_POINT_ID, dtype=np.int64)
+    for name in reversed(POINT_ID_FIELDS):  # the first field wins where both are set
+        if name in frame.columns:
+            values = pd.to_numeric(frame[name], errors="coerce")
+            present = values.notna().to_numpy()
+            ids[present] = values[present].to_numpy(dtype=np.int64)
+    return ids
+
+
+def _object_ids(batch: AlertBatch) -> np.ndarray:
+    """The alerts' object ids as exact Python values (None where absent): NumPy would
+    turn an int64 column with a null into floats, merging LSST ids that differ in the
+    last digits."""
+    return np.array(batch.alerts["objectId"].astype(object).tolist(), dtype=object)
 
 
 def object_points(batch: AlertBatch, kind: str) -> pd.DataFrame:
     """All points of ``kind`` for the batch's objects: archive + packets (+ the batch's
     own candidates for ``prv_candidates``), one row per (objectId, jd).
 
-    Where the same epoch appears more than once, the richest version wins (the alert's
-    own candidate over a history entry of a later packet), as in the archive.
+    Where the same detection (same ``jd`` and ``point_id``) appears more than once, the
+    richest version wins (the alert's own candidate over a history entry of a later
+    packet), as in the archive.
     """
     if kind not in HISTORY_KINDS:
         raise ValueError(f"unknown history kind {kind!r}; one of {', '.join(HISTORY_KINDS)}")
@@ -28,31 +69,44 @@ def object_points(batch: AlertBatch, kind: str) -> pd.DataFrame:
     if batch.known is not None:
         parts.insert(0, getattr(batch.known, kind))
     if kind == "prv_candidates":
-        own = batch.candidates.assign(objectId=batch.alerts["objectId"].to_numpy())
+        own = batch.candidates.assign(objectId=_object_ids(batch))
         parts.append(own)
     parts = [p for p in parts if len(p) and {"objectId", "jd"} <= set(p.columns)]
     if not parts:
         return pd.DataFrame({"objectId": pd.Series(dtype=object), "jd": pd.Series(dtype=float)})
-    points = pd.concat([p.astype({"jd": "float64"}) for p in parts], ignore_index=True)
+    points = pd.concat([p.astype({"jd": "float64", "objectId": object}) for p in parts],
+                       ignore_index=True)
+    # Points without an object (solar-system sources) belong to no light curve.
+    points = points[points["objectId"].notna().to_numpy()]
     richness = points.notna().sum(axis=1)
-    points = (points.assign(_richness=richness)
+    ids = point_ids(points) if kind == "prv_candidates" else NO_POINT_ID
+    points = (points.assign(_richness=richness, _point=ids)
               .sort_values(["objectId", "jd", "_richness"], ascending=[True, True, False],
                            kind="stable")
-              .drop_duplicates(["objectId", "jd"])
-              .drop(columns="_richness")
+              .drop_duplicates(["objectId", "jd", "_point"])
+              .drop(columns=["_richness", "_point"])
               .reset_index(drop=True))
     return points
 
 
 def points_until_alert(batch: AlertBatch, kind: str) -> pd.DataFrame:
     """``object_points`` joined to the alerts: one row per (alert, point) with the point's
-    ``jd`` not after the alert's; ``alert`` is the alert's row number in the batch."""
+    ``jd`` not after the alert's; ``alert`` is the alert's row number in the batch.
+
+    An alert without an object (an LSST solar-system source: ``ssObjectId`` only) has
+    no light curve but its own detection: it shares nothing with the other such alerts
+    (a join on a null ``objectId`` would make them one object)."""
     points = object_points(batch, kind)
     alerts = pd.DataFrame({
         "alert": range(len(batch)),
-        "objectId": batch.alerts["objectId"].to_numpy(dtype=object),
+        "objectId": _object_ids(batch),
         "alert_jd": batch.candidates["jd"].to_numpy(dtype="float64", na_value=float("nan")),
     })
     points = points.astype({"objectId": object})
     joined = alerts.merge(points, on="objectId", how="inner")
+    alone = alerts["objectId"].isna().to_numpy()
+    if kind == "prv_candidates" and alone.any():
+        own = batch.candidates.iloc[np.flatnonzero(alone)].reset_index(drop=True)
+        joined = pd.concat([joined, alerts[alone].reset_index(drop=True).join(own)],
+                           ignore_index=True)
     return joined[joined["jd"] <= joined["alert_jd"]].reset_index(drop=True)

@@ -15,7 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from boom_flow.filters.documents import Programids, permitted_programids, sees_every_alias
+from boom_flow.filters.documents import (
+    AliasRights,
+    Programids,
+    alias_rights,
+    permitted_programids,
+)
+from boom_flow.filters.watchlists import Watchlist
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,8 +44,10 @@ class ActiveFilter:
     #: Equal for filters that compute the same thing (same prepared pipeline): the
     #: stage evaluates such copies once per permission set.
     signature: str = ""
-    #: May see ``aliases.ZTF`` unfiltered (``documents.sees_every_alias``).
-    every_alias: bool = True
+    #: Whose ZTF objects ``aliases.ZTF`` may name (``documents.alias_rights``).
+    alias_rights: AliasRights = None
+    #: Runs only on the alerts within one of its targets (``filters.watchlists``).
+    watchlist: Watchlist | None = None
 
 
 def keep_alert_id(pipeline: Sequence[Mapping[str, Any]]
@@ -77,8 +85,15 @@ def keep_alert_id(pipeline: Sequence[Mapping[str, Any]]
 
 
 def build_active_filter(document: Mapping[str, Any], compile_pipeline: Any = None,
-                        ) -> ActiveFilter:
-    """An ``ActiveFilter`` from a ``filters`` document (its ``active_fid`` version)."""
+                        owner: Mapping[str, Any] | None = None,
+                        watchlist: Watchlist | None = None) -> ActiveFilter:
+    """An ``ActiveFilter`` from a ``filters`` document (its ``active_fid`` version);
+    ``owner``: its user's document, whose rights decide the aliases it sees;
+    ``watchlist``: the loaded watchlist its ``watchlist_id`` names."""
+    if document.get("watchlist_id") and (
+            watchlist is None or watchlist.watchlist_id != str(document["watchlist_id"])):
+        raise KeyError(f"filter {document.get('_id')}: watchlist {document['watchlist_id']} "
+                       "not found")
     from boom_flow.filters.mql import validate_filter_pipeline
 
     if compile_pipeline is None:
@@ -95,7 +110,8 @@ def build_active_filter(document: Mapping[str, Any], compile_pipeline: Any = Non
         pipeline=list(version["pipeline"]), compiled=compile_pipeline(prepared),
         hides_id=hides, per_document=computes,
         signature=json.dumps([prepared, hides, computes], sort_keys=True, default=repr),
-        every_alias=sees_every_alias(document["survey"], document.get("permissions")),
+        alias_rights=alias_rights(document["survey"], document.get("permissions"), owner),
+        watchlist=watchlist,
     )
 
 

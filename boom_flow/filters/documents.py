@@ -34,14 +34,14 @@ import numpy as np
 import pandas as pd
 
 from boom_flow.core.batch import AlertBatch
-from boom_flow.core.history import HISTORY_KINDS
+from boom_flow.core.history import HISTORY_KINDS, NO_POINT_ID, point_id
 from boom_flow.storage.documents import (
     clean_value,
     distinct_alerts,
     float_column,
     without_subfield,
 )
-from boom_flow.storage.points import CANDIDATE, incoming_points
+from boom_flow.storage.points import CANDIDATE, KEY, incoming_points
 
 #: The trailing window of history a filter sees (days before the alert).
 HISTORY_DAYS = 365.0
@@ -50,11 +50,11 @@ PROGRAMID_SURVEYS = frozenset({"ZTF"})
 #: Alert-document fields a filter sees (besides ``_id``), as the archive stores them.
 ALERT_FIELDS = ("objectId", "candidate", "classifications", "properties", "coordinates")
 OBJECT_FIELDS = ("cross_matches", "aliases")
-#: Every ZTF programid: only a filter allowed all of them may see a non-ZTF object's
-#: ``aliases.ZTF`` (an alias may name a ZTF object seen only in programids 2 or 3).
-ALL_ZTF_PROGRAMIDS = frozenset({1, 2, 3})
-
 Programids = tuple[int, ...] | None
+#: The ZTF programids whose objects a filter's owner may see named in ``aliases.ZTF``
+#: of another survey's object (None: every ZTF object).
+AliasRights = frozenset[int] | None
+ZTF_PROGRAMIDS = frozenset({1, 2, 3})
 
 
 def permitted_programids(survey: str, permissions: Mapping[str, Iterable[int]] | None
@@ -72,20 +72,25 @@ def permitted_programids(survey: str, permissions: Mapping[str, Iterable[int]] |
     return tuple(sorted({int(p) for p in (permissions or {}).get(survey, ())}))
 
 
-def sees_every_alias(survey: str, permissions: Mapping[str, Iterable[int]] | None) -> bool:
-    """Whether a filter may see its objects' ZTF aliases unfiltered.
+def alias_rights(survey: str, permissions: Mapping[str, Iterable[int]] | None,
+                 owner: Mapping[str, Any] | None = None) -> AliasRights:
+    """Which ZTF objects a filter of ``survey`` may see named as aliases: those with a
+    detection in a programid its owner may see (the API's view of the other survey's aux
+    collection, ``api.rights``); the filter's own permissions when the owner is unknown.
 
-    A ZTF filter's aliases name LSST objects (no data rights). An LSST filter would
-    need each ZTF alias's visibility to trim them; until then it sees them only with
-    rights to every ZTF programid, and otherwise gets no ``aliases.ZTF`` at all.
-
-    >>> sees_every_alias("LSST", {"ZTF": [1]}), sees_every_alias("LSST", {"ZTF": [1, 2, 3]})
-    (False, True)
+    >>> alias_rights("LSST", {"ZTF": [1]}), alias_rights("ZTF", {"ZTF": [1]})
+    (frozenset({1}), None)
+    >>> alias_rights("LSST", {}, {"is_admin": True}) is None
+    True
     """
     if survey.upper() in PROGRAMID_SURVEYS:
-        return True
-    granted = {int(p) for p in (permissions or {}).get("ZTF", ())}
-    return granted >= ALL_ZTF_PROGRAMIDS
+        return None  # its aliases name objects of surveys without data rights
+    if owner is not None:
+        if owner.get("is_admin"):
+            return None
+        permissions = owner.get("permissions")
+    granted = frozenset(int(p) for p in (permissions or {}).get("ZTF", ()))
+    return None if granted >= ZTF_PROGRAMIDS else granted
 
 
 @dataclass
@@ -106,8 +111,16 @@ class FilterDocuments:
     points: pd.DataFrame
     values: list[dict[str, Any]]
     objects: dict[Any, dict[str, Any]]
-    _cache: dict[tuple[Programids, bool], tuple[np.ndarray, list[dict[str, Any]]]] = field(
-        default_factory=dict, repr=False)
+    #: The programids of each ZTF object named in ``aliases.ZTF`` (``alias_ids``), read
+    #: once per batch when a filter's aliases must be trimmed; None: not read (then a
+    #: filter with limited rights sees no ZTF alias).
+    alias_programids: Mapping[Any, frozenset[int]] | None = None
+    #: The alerts' positions (degrees), for watchlists.
+    alert_ra: np.ndarray | None = None
+    alert_dec: np.ndarray | None = None
+    _watched: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[Programids, AliasRights], tuple[np.ndarray, list[dict[str, Any]]]] = \
+        field(default_factory=dict, repr=False)
 
     @classmethod
     def from_batch(cls, batch: AlertBatch,
@@ -139,7 +152,8 @@ class FilterDocuments:
         objects = _objects(stored, batch, rows, object_ids, jd)
         return cls(survey=batch.survey.upper(), rows=rows, alerts=docs, alert_jd=jd,
                    alert_programid=float_column(distinct.table, "programid"), points=points,
-                   values=values, objects=objects)
+                   values=values, objects=objects, alert_ra=float_column(distinct.table, "ra"),
+                   alert_dec=float_column(distinct.table, "dec"))
 
     @classmethod
     def from_archive(cls, survey: str, alerts: Sequence[Mapping[str, Any]],
@@ -156,7 +170,10 @@ class FilterDocuments:
         return cls(survey=survey.upper(), rows=np.arange(len(docs)), alerts=docs, alert_jd=jd,
                    alert_programid=programid, points=points.sort_values(
                        ["objectId", "array", "jd"], kind="stable").reset_index(drop=True),
-                   values=values, objects=objects)
+                   values=values, objects=objects,
+                   alert_ra=np.array([_number(a.get("candidate", {}).get("ra")) for a in docs]),
+                   alert_dec=np.array([_number(a.get("candidate", {}).get("dec"))
+                                       for a in docs]))
 
     def __len__(self) -> int:
         return len(self.alerts)
@@ -174,22 +191,64 @@ class FilterDocuments:
             doc[kind].append(self.values[ref])
         return list(docs.values())
 
-    def documents(self, programids: Programids, every_alias: bool = True
+    def alias_ids(self) -> list[Any]:
+        """Every ZTF object named in the objects' ``aliases.ZTF``."""
+        named: dict[Any, None] = {}
+        for extras in self.objects.values():
+            aliases = extras.get("aliases")
+            if isinstance(aliases, Mapping) and isinstance(aliases.get("ZTF"), list):
+                named.update(dict.fromkeys(aliases["ZTF"]))
+        return list(named)
+
+    def documents(self, programids: Programids, aliases: AliasRights = None
                   ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        """(batch rows, documents) of the alerts a filter with these rights may see
-        (``every_alias``: see ``sees_every_alias``).
+        """(batch rows, documents) of the alerts a filter with these rights may see;
+        ``aliases`` (``alias_rights``) keeps ``aliases.ZTF`` to the objects seen in
+        those programids, as the API's view does.
 
         Documents share their history points (and alert parts) with the other
         permission sets' documents: evaluators must not modify their input."""
         if self.survey not in PROGRAMID_SURVEYS:
             programids = None
-        key = (programids, every_alias)
+        else:
+            aliases = None
+        key = (programids, aliases)
         if key not in self._cache:
             rows, documents = self._trim(programids)
-            if not every_alias:
-                documents = [without_subfield(d, "aliases", "ZTF") for d in documents]
+            if aliases is not None:
+                documents = [self._visible_aliases(d, aliases) for d in documents]
             self._cache[key] = rows, documents
         return self._cache[key]
+
+    def on_watchlist(self, rows: np.ndarray, documents: list[dict[str, Any]], watchlist: Any
+                     ) -> tuple[np.ndarray, list[dict[str, Any]], list[list[dict[str, Any]]]]:
+        """The ``documents`` (batch ``rows``) of alerts within a target of ``watchlist``
+        (``filters.watchlists.Watchlist``), each a copy with ``watchlist`` (the targets,
+        nearest first), and those matches. The batch is matched once per watchlist."""
+        if watchlist.watchlist_id not in self._watched:
+            ra = self.alert_ra if self.alert_ra is not None else np.full(len(self), np.nan)
+            dec = self.alert_dec if self.alert_dec is not None else np.full(len(self), np.nan)
+            self._watched[watchlist.watchlist_id] = watchlist.match(ra, dec)
+        matches = self._watched[watchlist.watchlist_id]
+        position = {int(row): i for i, row in enumerate(self.rows.tolist())}
+        kept = [(row, {**doc, "watchlist": matches[position[int(row)]]})
+                for row, doc in zip(rows.tolist(), documents, strict=True)
+                if matches[position[int(row)]]]
+        return (np.array([row for row, _ in kept], dtype=np.int64),
+                [doc for _, doc in kept], [doc["watchlist"] for _, doc in kept])
+
+    def _visible_aliases(self, document: dict[str, Any], rights: frozenset[int]
+                         ) -> dict[str, Any]:
+        named = (document.get("aliases") or {}).get("ZTF")
+        if not isinstance(named, list):
+            return document
+        seen = self.alias_programids or {}
+        kept = [oid for oid in named if seen.get(oid, frozenset()) & rights]
+        if len(kept) == len(named):
+            return document
+        if not kept:
+            return without_subfield(document, "aliases", "ZTF")
+        return {**document, "aliases": {**document["aliases"], "ZTF": kept}}
 
     def _trim(self, programids: Programids) -> tuple[np.ndarray, list[dict[str, Any]]]:
         visible = np.ones(len(self.alerts), dtype=bool)
@@ -241,6 +300,8 @@ def _stored_points(aux: Sequence[Mapping[str, Any]]) -> tuple[pd.DataFrame, list
         "jd": np.array([_number(p.get("jd")) for p in values], dtype=np.float64),
         "programid": np.array([_number(p.get("programid")) for p in values],
                               dtype=np.float64),
+        "point": np.array([point_id(p) if kind == "prv_candidates" else NO_POINT_ID
+                           for p, kind in zip(values, arrays, strict=True)], dtype=np.int64),
         "fields": np.array([len(p) for p in values], dtype=np.int64),
         "ref": np.arange(len(values)),
     })
@@ -251,21 +312,21 @@ def _merge(stored: Sequence[Mapping[str, Any]], incoming: Any
            ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Stored points plus the batch's, by the archive writer's rule (see module doc)."""
     index, values = _stored_points(stored)
-    # One version per (array, object, jd) is stored; the first is the one that counts.
-    first = index.drop_duplicates(["array", "objectId", "jd"])
-    new = incoming.index.merge(first[["array", "objectId", "jd", "fields"]]
+    # One version per point is stored; the first is the one that counts.
+    first = index.drop_duplicates(KEY)
+    new = incoming.index.merge(first[[*KEY, "fields"]]
                                .rename(columns={"fields": "stored_fields"}),
-                               on=["array", "objectId", "jd"], how="left")
+                               on=KEY, how="left")
     stored_fields = new["stored_fields"].to_numpy(dtype=np.float64, na_value=np.nan)
     absent = np.isnan(stored_fields)
     richer = (~absent & (new["kind"].to_numpy() == CANDIDATE)
               & (new["fields"].to_numpy() > np.nan_to_num(stored_fields)))
     selected = new[absent | richer].reset_index(drop=True)
     if len(selected):
-        replaced = selected.loc[richer[absent | richer], ["array", "objectId", "jd"]]
+        replaced = selected.loc[richer[absent | richer], KEY]
         if len(replaced):
-            hit = index.merge(replaced.assign(_gone=True), on=["array", "objectId", "jd"],
-                              how="left")["_gone"].fillna(False).to_numpy(dtype=bool)
+            hit = (index.merge(replaced.assign(_gone=True), on=KEY, how="left")["_gone"]
+                   .fillna(False).to_numpy(dtype=bool))
             index = index[~hit]
         added = incoming.points(selected)
         extra = pd.DataFrame({
@@ -273,6 +334,7 @@ def _merge(stored: Sequence[Mapping[str, Any]], incoming: Any
             "objectId": selected["objectId"].to_numpy(dtype=object),
             "jd": selected["jd"].to_numpy(dtype=np.float64),
             "programid": np.array([_number(p.get("programid")) for p in added]),
+            "point": selected["point"].to_numpy(dtype=np.int64),
             "fields": selected["fields"].to_numpy(dtype=np.int64),
             "ref": np.arange(len(values), len(values) + len(added)),
         })

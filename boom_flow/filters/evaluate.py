@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boom_flow.filters.active import ActiveFilter
-from boom_flow.filters.documents import HISTORY_KINDS, FilterDocuments, Programids
+from boom_flow.filters.documents import (
+    HISTORY_KINDS,
+    AliasRights,
+    FilterDocuments,
+    Programids,
+)
 
 #: The batch enrichments the filter stage adds (private: the archive does not store them).
 RESULTS = "_filter_results"
@@ -38,18 +43,24 @@ def evaluate(documents: FilterDocuments, filters: Sequence[ActiveFilter], now_ms
     """Every filter over the documents its rights allow. Copies of one pipeline with the
     same rights (``ActiveFilter.signature``) are evaluated once."""
     result = Evaluation()
-    done: dict[tuple[str, Programids, bool], Any] = {}
+    done: dict[tuple[str, Programids, AliasRights, str | None], Any] = {}
     for active in filters:
         if active.survey != documents.survey:
             continue
-        rows, docs = documents.documents(active.programids, active.every_alias)
+        rows, docs = documents.documents(active.programids, active.alias_rights)
+        watched: list[Any] | None = None
+        if active.watchlist is not None:
+            rows, docs, watched = documents.on_watchlist(rows, docs, active.watchlist)
         if not docs:
             continue
-        key = (active.signature, active.programids, active.every_alias)
+        key = (active.signature, active.programids, active.alias_rights,
+               active.watchlist.watchlist_id if active.watchlist is not None else None)
         if not active.signature or key not in done:
             done[key] = run_tolerant(active, docs)
         outputs, failures = done[key]
         for position, output in outputs:
+            if watched is not None:
+                output = with_watchlist(output, watched[position])
             result.passed.setdefault(int(rows[position]), []).append({
                 "filter_id": active.filter_id, "filter_name": active.name, "fid": active.fid,
                 "programids": active.programids, "passed_at": now_ms,
@@ -61,11 +72,23 @@ def evaluate(documents: FilterDocuments, filters: Sequence[ActiveFilter], now_ms
     return result
 
 
+def with_watchlist(output: dict[str, Any], matches: list[dict[str, Any]]) -> dict[str, Any]:
+    """``output`` (a copy) whose ``annotations.watchlist`` names the matched targets."""
+    annotations = output.get("annotations")
+    annotations = dict(annotations) if isinstance(annotations, Mapping) else {}
+    annotations["watchlist"] = matches
+    return {**output, "annotations": annotations}
+
+
 def run_tolerant(active: ActiveFilter, docs: Sequence[Mapping[str, Any]]
                  ) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
     """(position, output) of the passing documents and (position, reason) of the failing
     ones. A failure at position k (``EvaluationError.index``) is set aside and both sides
-    of it run again, so a few bad documents cost a few more runs, not one run each."""
+    of it run again, so a few bad documents cost a few more runs, not one run each.
+    A pipeline with ``$sort``/``$limit``/``$group`` runs once over all the documents,
+    each output reported for the alert it stems from (``mql.batch_stages``)."""
+    if active.compiled.batch:
+        return _over_the_batch(active, docs)
     if active.per_document:
         return _one_by_one(active, docs, range(len(docs)))
     outputs: list[tuple[int, dict[str, Any]]] = []
@@ -89,6 +112,17 @@ def run_tolerant(active: ActiveFilter, docs: Sequence[Mapping[str, Any]]
             continue
         outputs += _traced(active, docs, start, stop, produced)
     outputs.sort(key=lambda pair: pair[0])
+    return outputs, failures
+
+
+def _over_the_batch(active: ActiveFilter, docs: Sequence[Mapping[str, Any]]
+                    ) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
+    outputs, failures = [], []
+    for position, outcome in enumerate(active.compiled.run_each(docs)):
+        if isinstance(outcome, Exception):
+            failures.append((position, _reason(outcome)))
+        elif outcome is not None:
+            outputs.append((position, _delivered(active, outcome)))
     return outputs, failures
 
 

@@ -20,11 +20,18 @@ import pymongo
 import redis
 
 from boom_flow.filters.active import ActiveFilter, active_version, build_active_filter
-from boom_flow.filters.documents import permitted_programids
+from boom_flow.filters.documents import (
+    PROGRAMID_SURVEYS,
+    alias_rights,
+    permitted_programids,
+)
 from boom_flow.filters.store import COLLECTION, generation_key
+from boom_flow.filters.watchlists import WatchlistStore
 
 log = logging.getLogger("boom_flow.filters.live")
 
+#: The collection of users, whose rights decide which ZTF aliases a filter sees.
+USERS = "users"
 #: Reload at least this often even without a notice (seconds).
 DEFAULT_RELOAD_S = 60.0
 
@@ -34,7 +41,7 @@ class LiveFilters:
 
     def __init__(self, collection: Any, valkey: redis.Redis | None, survey: str,
                  reload_s: float = DEFAULT_RELOAD_S,
-                 compile_filter: Callable[[dict[str, Any]], ActiveFilter] = build_active_filter,
+                 compile_filter: Callable[..., ActiveFilter] = build_active_filter,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.collection = collection
         self.valkey = valkey
@@ -71,18 +78,37 @@ class LiveFilters:
             log.warning("cannot read the %s filter generation: %s", self.survey, error)
             return self._generation
 
+    def _owners(self, documents: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+        """The owners' rights (one ``find``): they decide which ZTF aliases a filter of
+        another survey sees, as the API's view does for its user."""
+        if self.survey in PROGRAMID_SURVEYS:
+            return {}
+        ids = list({d.get("user_id") for d in documents if d.get("user_id") is not None})
+        users = self.collection.database[USERS]
+        return {u["_id"]: u for u in users.find({"_id": {"$in": ids}},
+                                                {"permissions": 1, "is_admin": 1})}
+
     def _reload(self) -> None:
         documents = list(self.collection.find({"active": True, "survey": self.survey}))
+        owners = self._owners(documents)
+        watchlists = WatchlistStore(self.collection.database).loaded(
+            [str(d["watchlist_id"]) for d in documents if d.get("watchlist_id")])
         current: list[ActiveFilter] = []
         compiled: dict[tuple[str, ...], ActiveFilter] = {}
         for document in documents:
+            owner = owners.get(document.get("user_id"))
             try:
                 # Name and rights may change without a new version: they are in the key.
                 key = (str(document["_id"]), str(active_version(document)["fid"]),
                        str(document.get("name", "")),
                        repr(permitted_programids(document["survey"],
-                                                 document.get("permissions"))))
-                active = self._compiled.get(key) or self._compile(document)
+                                                 document.get("permissions"))),
+                       repr(_sorted_rights(alias_rights(
+                           document["survey"], document.get("permissions"), owner))),
+                       str(document.get("watchlist_id") or ""))
+                active = self._compiled.get(key) or self._compile(
+                    document, owner=owner,
+                    watchlist=watchlists.get(str(document.get("watchlist_id") or "")))
             except Exception as error:  # one bad filter never stops the rest
                 log.error("filter %s cannot run: %s", document.get("_id"), error)
                 continue
@@ -92,6 +118,10 @@ class LiveFilters:
         self._current = current
         self._loaded_at = self._clock()
         self.reloads += 1
+
+
+def _sorted_rights(rights: frozenset[int] | None) -> list[int] | None:
+    return None if rights is None else sorted(rights)
 
 
 def live_filters(database: Any, valkey: redis.Redis | None, survey: str,

@@ -2,21 +2,29 @@
 
 Runs on the worker after the batch is written and before its offsets are committed
 (the pipeline's ``publish`` stage), so a crash at any point re-runs the batch
-and nothing is lost (at least once). Redelivery must not repeat a result. Each
-(candid, filter_id) pair has a mark in Valkey, field ``filter_id`` of the hash
-``boom_flow:results:{S}:{candid}`` (one key per alert, kept ``dedup_ttl_s``: redelivery
-happens within the commit window, hours at most):
+and nothing is lost (at least once). Redelivery must not repeat a result. What was
+published is recorded in MongoDB, beside the archive (``filters.ledger``), because
+Valkey may come back empty; Valkey only records which results have their stream
+entry (field ``filter_id`` of the hash ``boom_flow:results:{S}:{candid}``, ``done``,
+kept ``dedup_ttl_s``). For each (candid, filter_id) pair:
 
-1. absent: never published. The pair is marked ``pending:<ms>``, produced to Kafka and
-   flushed; then its stream entry and the mark ``done`` are written in one transaction.
-2. ``done``: published and in the stream; skipped.
+1. no ledger state: never published. The ledger says ``pending:<ms>``, the record is
+   produced to Kafka and flushed; once Kafka confirmed every delivery the ledger says
+   ``delivered``; then its stream entry and the ``done`` mark are written in one
+   Valkey transaction.
+2. ``delivered`` and ``done``: skipped. ``delivered`` only: its stream entry is written.
 3. ``pending``: a crash interrupted step 1, before or after Kafka had it. The topic is
    read back from the pending time (only then: a rare path) and the pair is published
-   if it is not there, or only given its stream entry if it is.
+   if it is not there, or only marked ``delivered`` and given its stream entry if it is.
 
-So a redelivered batch publishes each pair exactly once, whenever the crash happened.
-The hash ``boom_flow:filters:{S}:passes`` counts the results of each filter (in the
-same transaction as the ``done`` marks, so exactly once too).
+So a redelivered batch publishes each pair exactly once, whenever the crash happened
+and whatever Valkey forgot. The hash ``boom_flow:filters:{S}:passes`` counts the results
+of each filter (in the same transaction as the ``done`` marks).
+
+Outages: when Kafka or Valkey cannot be reached, the publisher waits and tries again
+(with the same ledger, so nothing is doubled) for up to ``outage_s`` seconds before it
+fails the batch, as pymongo does for MongoDB. A failed flush purges the producer's
+queue first, so a retry never leaves an older copy behind to be delivered later.
 
 Evaluation errors (``_filter_errors``) are counted per filter
 (``boom_flow:filters:{S}:errors`` hash) and kept with their reason in the capped stream
@@ -29,16 +37,21 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import confluent_kafka
+import pymongo
+import pymongo.errors
 import redis
+import redis.exceptions
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from boom_flow.core import AlertBatch
+from boom_flow.core.text import clip
 from boom_flow.filters.evaluate import ERRORS
+from boom_flow.filters.ledger import DELIVERED, PENDING, PublicationLedger
 from boom_flow.filters.results import (
     ResultRecord,
     decode,
@@ -51,10 +64,12 @@ from boom_flow.filters.results import (
 from boom_flow.storage.documents import column_values
 
 log = logging.getLogger("boom_flow.filters.publish")
+T = TypeVar("T")
 
-#: Marks of a (candid, filter) pair in Valkey: publishing started (with its time), done.
-PENDING = "pending:"
+#: The Valkey mark of a (candid, filter) pair whose stream entry is written.
 DONE = "done"
+#: How long a batch waits for Kafka or Valkey to come back before it fails.
+DEFAULT_OUTAGE_S = 300.0
 DEFAULT_STREAM_MAXLEN = 10_000
 DEFAULT_DEDUP_TTL_S = 2 * 86_400
 ERROR_LOG_MAXLEN = 10_000
@@ -87,6 +102,11 @@ def error_counts_key(survey: str) -> str:
     return f"boom_flow:filters:{survey.upper()}:errors"
 
 
+def error_marks_key(survey: str, candid: Any) -> str:
+    """The hash of the filter versions already counted as failing on an alert."""
+    return f"boom_flow:filters:{survey.upper()}:error_marks:{candid}"
+
+
 def error_log_key(survey: str) -> str:
     return f"boom_flow:filters:{survey.upper()}:error_log"
 
@@ -95,14 +115,21 @@ class ResultsPublisher:
     """Publishes result records; one per worker (``stages.publish`` builds it).
 
     ``consumer_config``: how to read the results topic back, to settle the pairs a
-    crash left pending (None: publish them again, at least once)."""
+    crash left pending (None: publish them again, at least once). ``outage_s``: how
+    long to keep trying through a Kafka or Valkey outage (0: fail at once)."""
 
-    def __init__(self, producer: Any, valkey: redis.Redis, survey: str, *,
-                 stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
+    def __init__(self, producer: Any, valkey: redis.Redis, ledger: PublicationLedger,
+                 survey: str, *, stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
                  dedup_ttl_s: int = DEFAULT_DEDUP_TTL_S, flush_timeout_s: float = 30.0,
-                 consumer_config: Mapping[str, Any] | None = None) -> None:
+                 consumer_config: Mapping[str, Any] | None = None,
+                 outage_s: float = 0.0) -> None:
         self.producer = producer
         self.valkey = valkey
+        self.ledger = ledger
+        self.outage_s = outage_s
+        #: False after a failed delivery: the broker may have come back without the
+        #: topic (a broker without persistent storage), so it is created again.
+        self._topic_ready = True
         self.survey = survey.upper()
         self.topic = results_topic(survey)
         self.stream_maxlen = stream_maxlen
@@ -111,26 +138,29 @@ class ResultsPublisher:
         self.consumer_config = consumer_config
 
     def __call__(self, batch: AlertBatch) -> PublishSummary:
-        summary = PublishSummary(errors=self.record_errors(batch))
+        """Publish ``batch``'s results, waiting through outages (see the module doc)."""
+        return retry_through_outages(lambda: self._publish(batch), self.outage_s,
+                                     f"publishing {self.survey} results")
+
+    def _publish(self, batch: AlertBatch) -> PublishSummary:
+        if not self._topic_ready and self.consumer_config is not None:
+            ensure_topic(self.consumer_config, self.topic)
+        self._topic_ready = True
         records = result_records(batch)
-        if not records:
-            return summary
-        fresh, in_kafka = self._unpublished(records)
-        total = sum(len(r.filter_ids) for r in records)
-        summary.repeated = total - sum(len(r.filter_ids) for r in fresh)
-        if fresh:
-            # Pending first: a crash from here on leaves a trace to settle on redelivery.
-            now_ms = int(time.time() * 1000)
-            pipe = self.valkey.pipeline(transaction=False)
-            for result in fresh:
-                key = marks_key(self.survey, result.candid)
-                pipe.hset(key, mapping=dict.fromkeys(result.filter_ids, f"{PENDING}{now_ms}"))
-                pipe.expire(key, self.dedup_ttl_s)
-            pipe.execute()
-            self._produce(fresh)
-        self._finish([*fresh, *in_kafka])
-        summary.records = len(fresh)
-        summary.passes = sum(len(r.filter_ids) for r in fresh)
+        summary = PublishSummary()
+        if records:
+            fresh, in_kafka = self._unpublished(records)
+            total = sum(len(r.filter_ids) for r in records)
+            summary.repeated = total - sum(len(r.filter_ids) for r in fresh)
+            if fresh:
+                # Pending first: a crash from here on leaves a trace to settle on redelivery.
+                self.ledger.mark(_pairs(fresh), f"{PENDING}{int(time.time() * 1000)}")
+                self._produce(fresh)
+                self.ledger.mark(_pairs(fresh), DELIVERED)
+            self._finish([*fresh, *in_kafka])
+            summary.records = len(fresh)
+            summary.passes = sum(len(r.filter_ids) for r in fresh)
+        summary.errors = self.record_errors(batch)
         return summary
 
     def _finish(self, records: list[ResultRecord]) -> None:
@@ -151,21 +181,29 @@ class ResultsPublisher:
 
     def _unpublished(self, records: list[ResultRecord]
                      ) -> tuple[list[ResultRecord], list[ResultRecord]]:
-        """(records of the pairs never published, records of the pairs a crash left
-        pending that the topic already holds: they only miss their stream entry)."""
+        """(records of the pairs never published, records of the pairs Kafka holds that
+        miss their stream entry)."""
+        states = self.ledger.states(r.candid for r in records)
         pipe = self.valkey.pipeline(transaction=False)
         for record in records:
             pipe.hmget(marks_key(self.survey, record.candid), record.filter_ids)
-        pairs = [(r, f) for r in records for f in r.filter_ids]
-        marks = [mark for found in pipe.execute() for mark in found]
+        streamed = {(r.candid, f) for r, found in zip(records, pipe.execute(), strict=True)
+                    for f, mark in zip(r.filter_ids, found, strict=True)
+                    if mark in (DONE, DONE.encode())}
         todo: dict[int, set[str]] = {}
+        unstreamed: dict[int, set[str]] = {}
         pending: dict[tuple[int, str], int] = {}
-        for (record, filter_id), mark in zip(pairs, marks, strict=True):
-            text = mark.decode() if isinstance(mark, bytes) else mark
-            if text is None:
-                todo.setdefault(record.candid, set()).add(filter_id)
-            elif text.startswith(PENDING):
-                pending[(record.candid, filter_id)] = int(text[len(PENDING):])
+        for record in records:
+            for filter_id in record.filter_ids:
+                pair = (record.candid, filter_id)
+                state = states.get(pair)
+                since = self.ledger.pending_since(state)
+                if since is not None:
+                    pending[pair] = since
+                elif state is None:
+                    todo.setdefault(record.candid, set()).add(filter_id)
+                elif pair not in streamed:
+                    unstreamed.setdefault(record.candid, set()).add(filter_id)
         found: set[tuple[int, str]] = set()
         if pending and self.consumer_config is not None:
             found = published_pairs(self.consumer_config, self.topic, set(pending),
@@ -176,8 +214,12 @@ class ResultsPublisher:
         for candid, filter_id in pending:
             target = settled if (candid, filter_id) in found else todo
             target.setdefault(candid, set()).add(filter_id)
+        if settled:
+            self.ledger.mark(settled, DELIVERED)
+        for candid, filter_ids in settled.items():
+            unstreamed.setdefault(candid, set()).update(filter_ids)
         return ([r.only(todo[r.candid]) for r in records if r.candid in todo],
-                [r.only(settled[r.candid]) for r in records if r.candid in settled])
+                [r.only(unstreamed[r.candid]) for r in records if r.candid in unstreamed])
 
     def _produce(self, records: list[ResultRecord]) -> None:
         failures: list[str] = []
@@ -194,11 +236,18 @@ class ResultsPublisher:
             self.producer.poll(0)
         left = self.producer.flush(self.flush_timeout_s)
         if left or failures:
+            # Drop what is still queued: a retry produces it again, and an old copy
+            # delivered later would be a duplicate. (One already sent may still land:
+            # the ledger's pending mark makes the retry look for it first.)
+            self.producer.purge()
+            self.producer.flush(0)
+            self._topic_ready = False
             raise PublishError(f"{self.topic}: {left} results undelivered after "
                                f"{self.flush_timeout_s} s; errors: {failures[:3]}")
 
     def record_errors(self, batch: AlertBatch) -> int:
-        """Keep every evaluation error (filter, candid, reason) and count them."""
+        """Keep every evaluation error (filter, candid, reason) and count them, once per
+        (candid, filter version): a redelivered batch counts nothing twice."""
         if ERRORS not in batch.enrichments:
             return 0
         errors = batch.enrichments[ERRORS].tolist()
@@ -207,10 +256,13 @@ class ResultsPublisher:
             return 0
         ids = column_values(batch.alerts, "_id")
         object_ids = column_values(batch.alerts, "objectId")
+        fresh = self._first_seen([(ids[row], error) for row in rows for error in errors[row]])
         pipe = self.valkey.pipeline(transaction=False)
         count = 0
         for row in rows:
             for error in errors[row]:
+                if (ids[row], error["filter_id"], error["fid"]) not in fresh:
+                    continue
                 count += 1
                 pipe.hincrby(error_counts_key(self.survey), error["filter_id"], 1)
                 pipe.xadd(error_log_key(self.survey), {"data": json.dumps({
@@ -219,9 +271,51 @@ class ResultsPublisher:
                     "reason": error["reason"]})},
                     maxlen=ERROR_LOG_MAXLEN, approximate=True)
         pipe.execute()
-        log.warning("%d filter evaluation errors in a %s batch (see %s)", count, self.survey,
-                    error_log_key(self.survey))
+        if count:
+            log.warning("%d filter evaluation errors in a %s batch (see %s)", count,
+                        self.survey, error_log_key(self.survey))
         return count
+
+    def _first_seen(self, errors: list[tuple[Any, dict[str, Any]]]
+                    ) -> set[tuple[Any, str, str]]:
+        """The (candid, filter_id, fid) of ``errors`` never recorded before (HSETNX on a
+        per-alert hash that expires with the publication marks)."""
+        pipe = self.valkey.pipeline(transaction=False)
+        for candid, error in errors:
+            key = error_marks_key(self.survey, candid)
+            pipe.hsetnx(key, f"{error['filter_id']}:{error['fid']}", 1)
+            pipe.expire(key, self.dedup_ttl_s)
+        answers = pipe.execute()[::2]
+        return {(candid, error["filter_id"], error["fid"])
+                for (candid, error), new in zip(errors, answers, strict=True) if new}
+
+
+def _pairs(records: list[ResultRecord]) -> dict[int, list[str]]:
+    return {r.candid: r.filter_ids for r in records}
+
+
+#: The errors of a server that is away for a while: worth waiting for.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError,
+    PublishError, confluent_kafka.KafkaException, pymongo.errors.AutoReconnect,
+    pymongo.errors.ServerSelectionTimeoutError)
+
+
+def retry_through_outages(call: Callable[[], T], outage_s: float, what: str,
+                          sleep: Callable[[float], None] = time.sleep) -> T:
+    """``call()``, tried again after an outage error until ``outage_s`` seconds have
+    passed (then the last error is raised). ``call`` must be safe to repeat."""
+    deadline = time.monotonic() + outage_s
+    delay = 0.5
+    while True:
+        try:
+            return call()
+        except OUTAGE_ERRORS as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("%s: %s; trying again in %.1f s", what, clip(str(error), 300), delay)
+            sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def published_pairs(consumer_config: Mapping[str, Any], topic: str,

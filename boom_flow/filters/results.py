@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -142,3 +142,26 @@ def _stamps(batch: AlertBatch) -> dict[Any, dict[str, bytes | None]]:
 
 def _bytes(value: Any) -> bytes | None:
     return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else None
+
+
+def _filter_passes(batch: AlertBatch) -> Iterator[dict[str, Any]]:
+    """Every (alert, filter) pass of ``batch``: the filter stage's entries."""
+    results = batch.enrichments.get(RESULTS)
+    if results is None:
+        return
+    for entry in results.dropna():
+        yield from entry["filters"]
+
+
+def passes_by_filter(batch: AlertBatch) -> dict[str, int]:
+    """How many alerts of ``batch`` passed each filter (by filter id); empty when the
+    filter stage did not run."""
+    counts: dict[str, int] = {}
+    for passed in _filter_passes(batch):
+        counts[passed["filter_id"]] = counts.get(passed["filter_id"], 0) + 1
+    return counts
+
+
+def filter_names(batch: AlertBatch) -> dict[str, str]:
+    """The names of the filters ``batch``'s alerts passed, by filter id."""
+    return {passed["filter_id"]: passed["filter_name"] for passed in _filter_passes(batch)}

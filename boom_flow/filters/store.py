@@ -6,7 +6,10 @@ A document (``filters.md``)::
      active, active_fid, fv: [{fid, pipeline, created_at}], created_at, updated_at}
 
 Every pipeline is validated when it is stored (creation, new version), never at run
-time: nothing invalid is ever stored, so nothing invalid reaches the live stage. Every
+time: nothing invalid is ever stored, so nothing invalid reaches the live stage. Making a
+version live (creating an active filter, a new version of an active one, activating) is
+refused when it passes more than ``max_match_rate`` of a reference night
+(``guard.FilterTooBroad``), unless ``force`` (an admin's override). Every
 change increments the survey's generation key in Valkey
 (``boom_flow:filters:{SURVEY}:generation``); running pipelines compare it once per batch
 and reload within a batch, without a restart.
@@ -39,9 +42,12 @@ COLLECTION = "filters"
 SURVEYS = ("ZTF", "LSST")
 ZTF_PROGRAMIDS = frozenset({1, 2, 3})
 #: Fields ``update`` may change (a pipeline changes through ``add_version``).
-UPDATABLE = frozenset({"active", "active_fid", "name", "description", "permissions"})
+UPDATABLE = frozenset({"active", "active_fid", "name", "description", "permissions",
+                       "watchlist_id"})
 
 __all__ = ["FilterNotFound", "FilterStore", "PipelineError", "generation_key"]
+#: A reference JD range for the activation guard: (start_jd, end_jd).
+Window = tuple[float, float]
 
 
 class FilterNotFound(LookupError):
@@ -94,11 +100,17 @@ def checked_pipeline(pipeline: str | bytes | list[Any]) -> list[dict[str, Any]]:
 
 
 class FilterStore:
-    """Create, version, activate and read filters; notify running pipelines."""
+    """Create, version, activate and read filters; notify running pipelines.
 
-    def __init__(self, db: Database, notifier: redis.Redis | None = None) -> None:
+    ``max_match_rate``: the activation guard's limit (None: no guard). ``last_match_rate``
+    holds the guard's latest measurement (``guard.MatchRate``), for the caller to show."""
+
+    def __init__(self, db: Database, notifier: redis.Redis | None = None,
+                 max_match_rate: float | None = 0.05) -> None:
         self.collection = db[COLLECTION]
         self.notifier = notifier
+        self.max_match_rate = max_match_rate
+        self.last_match_rate: Any = None
 
     def ensure_indexes(self) -> None:
         """``{active: 1, survey: 1}`` (``_id`` is always indexed)."""
@@ -111,31 +123,47 @@ class FilterStore:
     def create(self, *, name: str, survey: str, user_id: str,
                permissions: Mapping[str, Iterable[int]] | None,
                pipeline: str | bytes | list[Any], description: str = "",
-               active: bool = True) -> dict[str, Any]:
+               active: bool = True, force: bool = False,
+               reference: Window | None = None,
+               watchlist_id: str | None = None) -> dict[str, Any]:
         survey = self._survey(survey)
+        self._check_watchlist(watchlist_id)
         if not str(name).strip():
             raise ValueError("a filter needs a name")
         stages = checked_pipeline(pipeline)
+        rights = check_permissions(survey, permissions)
+        if active:
+            self._guard(survey, stages, rights, force, reference)
         now = _now()
         fid = str(uuid.uuid4())
         document = {
             "_id": str(uuid.uuid4()), "name": str(name), "description": str(description),
             "survey": survey, "user_id": str(user_id),
-            "permissions": check_permissions(survey, permissions),
+            "permissions": rights,
             "active": bool(active), "active_fid": fid,
             "fv": [{"fid": fid, "pipeline": stages, "created_at": now}],
             "created_at": now, "updated_at": now,
         }
+        if watchlist_id:
+            document["watchlist_id"] = str(watchlist_id)
         self.ensure_indexes()
         self.collection.insert_one(document)
         self._notify(survey)
         return document
 
     def add_version(self, filter_id: str, pipeline: str | bytes | list[Any],
-                    activate: bool = True) -> dict[str, Any]:
+                    activate: bool = True, force: bool = False,
+                    reference: Window | None = None) -> dict[str, Any]:
         """A new version of the pipeline; it becomes the live one unless ``activate`` is
         false. Returns the version ``{fid, pipeline, created_at}``."""
         stages = checked_pipeline(pipeline)
+        if activate:
+            current = self.get(filter_id)
+            if current is None:
+                raise FilterNotFound(filter_id)
+            if current.get("active"):
+                self._guard(current["survey"], stages, current.get("permissions"), force,
+                            reference)
         now = _now()
         version = {"fid": str(uuid.uuid4()), "pipeline": stages, "created_at": now}
         changes: dict[str, Any] = {"updated_at": now}
@@ -144,8 +172,11 @@ class FilterStore:
         self._change(filter_id, {"$push": {"fv": version}, "$set": changes})
         return version
 
-    def update(self, filter_id: str, **fields: Any) -> dict[str, Any]:
-        """Change ``active``, ``active_fid``, ``name``, ``description`` or ``permissions``."""
+    def update(self, filter_id: str, *, force: bool = False, reference: Window | None = None,
+               **fields: Any) -> dict[str, Any]:
+        """Change ``active``, ``active_fid``, ``name``, ``description`` or ``permissions``
+        (a change that makes a pipeline live, or widens a live one's rights, passes the
+        activation guard unless ``force``)."""
         unknown = sorted(set(fields) - UPDATABLE)
         if unknown:
             raise ValueError(f"cannot update {', '.join(unknown)} (allowed: "
@@ -161,17 +192,30 @@ class FilterStore:
             raise FilterNotFound(f"filter {filter_id} has no version {changes['active_fid']}")
         if "active" in changes:
             changes["active"] = bool(changes["active"])
+        if "watchlist_id" in changes:
+            self._check_watchlist(changes["watchlist_id"])
         if "name" in changes and not str(changes["name"]).strip():
             raise ValueError("a filter needs a name")
+        self._guard_change(current, changes, force, reference)
         changes["updated_at"] = _now()
         return self._change(filter_id, {"$set": changes})
 
-    def activate(self, filter_id: str, fid: str | None = None) -> dict[str, Any]:
+    def activate(self, filter_id: str, fid: str | None = None, force: bool = False,
+                 reference: Window | None = None) -> dict[str, Any]:
         """Make the filter live (with version ``fid`` when given)."""
-        return self.update(filter_id, active=True, **({"active_fid": fid} if fid else {}))
+        return self.update(filter_id, active=True, force=force, reference=reference,
+                           **({"active_fid": fid} if fid else {}))
 
     def deactivate(self, filter_id: str) -> dict[str, Any]:
         return self.update(filter_id, active=False)
+
+    def _check_watchlist(self, watchlist_id: str | None) -> None:
+        """A filter may only name a watchlist that exists (``filters.watchlists``)."""
+        from boom_flow.filters.watchlists import COLLECTION as WATCHLISTS
+
+        if watchlist_id and self.collection.database[WATCHLISTS].count_documents(
+                {"_id": str(watchlist_id)}, limit=1) == 0:
+            raise ValueError(f"watchlist {watchlist_id!r} not found")
 
     # -- reads --------------------------------------------------------------------------
     def get(self, filter_id: str) -> dict[str, Any] | None:
@@ -203,6 +247,31 @@ class FilterStore:
         return filters
 
     # -- internals ----------------------------------------------------------------------
+    def _guard(self, survey: str, pipeline: list[dict[str, Any]],
+               permissions: Mapping[str, Iterable[int]] | None, force: bool,
+               reference: Window | None) -> None:
+        """Measure the pass rate on the reference night; refuse over the limit."""
+        if self.max_match_rate is None or force:
+            return
+        from boom_flow.filters.guard import ActivationGuard  # it runs backtests
+
+        self.last_match_rate = ActivationGuard(self.max_match_rate).check(
+            self.collection.database, survey=survey, pipeline=pipeline,
+            permissions=permissions, window=reference)
+
+    def _guard_change(self, current: Mapping[str, Any], changes: Mapping[str, Any],
+                      force: bool, reference: Window | None) -> None:
+        active = changes.get("active", current.get("active"))
+        live_changes = ("active" in changes and not current.get("active")) or (
+            changes.get("active_fid", current.get("active_fid")) != current.get("active_fid")
+        ) or ("permissions" in changes and changes["permissions"] != current.get("permissions"))
+        if not active or not live_changes:
+            return
+        fid = changes.get("active_fid", current.get("active_fid"))
+        (version,) = [v for v in current.get("fv", ()) if v["fid"] == fid]
+        self._guard(current["survey"], version["pipeline"],
+                    changes.get("permissions", current.get("permissions")), force, reference)
+
     def _survey(self, survey: str) -> str:
         name = str(survey).upper()
         if name not in SURVEYS:

@@ -1,4 +1,5 @@
-"""The Dask cluster a pipeline runs on: an existing scheduler, or a LocalCluster."""
+"""The Dask cluster a pipeline runs on: an existing scheduler, or a LocalCluster whose
+dashboard serves the boom_flow page (``boom_flow.dashboard``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextlib import contextmanager
 from distributed import Client, LocalCluster
 
 from boom_flow.config.model import DaskSettings
+from boom_flow.dashboard import enable_page
 
 
 @contextmanager
@@ -18,7 +20,9 @@ def dask_client(settings: DaskSettings) -> Iterator[Client]:
         return
     # Port 0 picks a free port (tests, several pipelines on one machine).
     dashboard = f"127.0.0.1:{settings.dashboard_port}"
-    with LocalCluster(
+    # The scheduler reads its route modules when it starts: the boom_flow page is
+    # among them for the cluster's life (a deployed scheduler lists it in its config).
+    with enable_page(), LocalCluster(
         n_workers=settings.n_workers,
         threads_per_worker=settings.threads_per_worker,
         memory_limit=settings.memory_limit,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
@@ -66,6 +67,9 @@ class Pipeline:
         self._on_outcome = on_outcome
         self._emitted = 0
         self._finished = 0
+        #: When each batch in flight was handed over (ms), in emission order, as
+        #: outcomes come back: the arrival time of packets without a Kafka timestamp.
+        self._submitted: deque[float] = deque()
         self._state = threading.Condition()
         self.failure: str | None = None
         #: A task was lost: ``gather`` stopped, the batches after it never finish.
@@ -105,20 +109,28 @@ class Pipeline:
             self._threads_at = now
         return self.in_flight < self._threads
 
-    def push(self, raw: RawBatch) -> None:
-        """Send a batch in; blocks while ``max_in_flight`` batches are unfinished."""
+    def push(self, raw: RawBatch, stop: threading.Event | None = None) -> bool:
+        """Send a batch in; blocks while ``max_in_flight`` batches are unfinished. False
+        when ``stop`` was set while waiting: the batch is not sent (a stop request
+        finishes only the batches already in flight; this one is left for the next run)."""
         if not raw.packets and not raw.rejected:
-            return
+            return True
+        stopped = stop.is_set if stop is not None else (lambda: False)
         with self._state:
-            self._state.wait_for(lambda: self.failure is not None
-                                 or self.in_flight < self.max_in_flight)
+            while not (self.failure is not None or self.in_flight < self.max_in_flight
+                       or stopped()):
+                self._state.wait(0.1)
             if self.failure is not None:
                 raise PipelineError(self.failure)
+            if stopped():
+                return False
             self._emitted += 1
+            self._submitted.append(time.time() * 1000)
         done = RefCounter(cb=partial(self._release, raw.commit), loop=self._source.loop)
         with self.client.as_current():
             # The commit token stays here: the workers never need it.
             self._source.emit(replace(raw, commit=None), metadata=[{"ref": done}])
+        return True
 
     def _watch(self, task: Future) -> None:
         task.add_done_callback(self._lost)
@@ -136,6 +148,8 @@ class Pipeline:
             self._state.notify_all()
 
     def _acknowledge(self, outcome: BatchOutcome) -> None:
+        with self._state:
+            outcome.submitted_ms = self._submitted.popleft() if self._submitted else None
         if outcome.error is not None:
             self._fail(outcome.error)
         elif self.failure is None:

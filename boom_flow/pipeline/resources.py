@@ -49,7 +49,8 @@ class Connections:
         if "valkey" in needs and self.valkey_url is not None:
             resources.valkey = redis.Redis.from_url(self.valkey_url)
         if "kafka" in needs:
-            resources.producer = confluent_kafka.Producer(self.kafka_producer)
+            # acks=all: a result counts as delivered only once the broker has it stored.
+            resources.producer = confluent_kafka.Producer({"acks": "all", **self.kafka_producer})
         return resources
 
 

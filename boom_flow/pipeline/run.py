@@ -20,13 +20,14 @@ from distributed import Client
 from boom_flow.config import Settings
 from boom_flow.core import RawBatch
 from boom_flow.pipeline.cluster import dask_client
+from boom_flow.pipeline.events import LatestLag, Monitors, SchedulerEvents, chain, scheduler_log
 from boom_flow.pipeline.flow import Pipeline
 from boom_flow.pipeline.graph import GraphSpec, SourceSpec
 from boom_flow.pipeline.resources import Connections
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome, BatchPlan
 from boom_flow.sources.files import file_batches
-from boom_flow.sources.kafka import KafkaPacketSource, rolling_topics
+from boom_flow.sources.kafka import KafkaPacketSource, SourceMonitor, rolling_topics
 from boom_flow.stages import configure_stage
 from boom_flow.storage import ensure_indexes
 
@@ -53,7 +54,8 @@ def make_plan(settings: Settings, graph: GraphSpec) -> BatchPlan:
 
 
 def open_source(
-    settings: Settings, graph: GraphSpec, max_alerts: int, max_ms: int, stop: threading.Event
+    settings: Settings, graph: GraphSpec, max_alerts: int, max_ms: int, stop: threading.Event,
+    monitor: SourceMonitor | None = None,
 ) -> OpenSource:
     spec: SourceSpec = graph.source
     if spec.kind == "files":
@@ -61,13 +63,15 @@ def open_source(
             raise ValueError("a files source needs a path")
         path = spec.path
         # Files are all waiting: every batch is full, readiness changes nothing.
-        return OpenSource(lambda _ready: file_batches(path, max_alerts, spec.rate), None,
-                          lambda: None)
+        limit = settings.batch.max_packet_bytes
+        return OpenSource(lambda _ready: file_batches(path, max_alerts, spec.rate, limit),
+                          None, lambda: None)
     survey = getattr(settings.surveys, graph.survey)
     programids = getattr(survey, "programids", [1])
     topics = spec.topics or rolling_topics(survey.topic_pattern, programids)
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
-                               max_alerts, max_ms)
+                               max_alerts, max_ms, monitor=monitor,
+                               max_packet_bytes=settings.batch.max_packet_bytes)
     return OpenSource(lambda ready: source.batches(stop, spec.idle_timeout_s, ready),
                       source.commit, source.close)
 
@@ -78,8 +82,15 @@ def run_pipeline(
     stop: threading.Event | None = None,
     on_outcome: Callable[[BatchOutcome], None] | None = None,
     client: Client | None = None,
+    monitor: SourceMonitor | None = None,
 ) -> RunSummary:
-    """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set."""
+    """Run ``graph`` until its source is exhausted (files, idle Kafka) or ``stop`` is set.
+
+    ``on_outcome`` sees every acknowledged batch; ``monitor`` hears from the source
+    (polls, partitions assigned, lag after each commit): ``boom_flow.metrics`` feeds on
+    both. Each outcome also goes, as an event with the latest lag, to the Dask scheduler
+    (``pipeline.events``), where the boom_flow dashboard page shows it.
+    """
     stop = stop or threading.Event()
     batch = settings.batch
     max_alerts = graph.batch.max_alerts or batch.max_alerts
@@ -90,14 +101,21 @@ def run_pipeline(
     with ExitStack() as resources:
         if client is None:
             client = resources.enter_context(dask_client(settings.dask))
-        source = open_source(settings, graph, max_alerts, max_ms, stop)
+        lag = LatestLag()
+        source = open_source(settings, graph, max_alerts, max_ms, stop, Monitors(monitor, lag))
         resources.callback(source.close)
+        events = SchedulerEvents(scheduler_log(client), graph.survey, lag.latest)
         pipeline = resources.enter_context(
-            Pipeline(client, plan, max_in_flight, source.commit, on_outcome))
+            Pipeline(client, plan, max_in_flight, source.commit, chain(on_outcome, events)))
         try:
             for raw in source.batches(pipeline.has_idle_worker):
-                pipeline.push(raw)
-                if stop.is_set():
+                if monitor is not None:
+                    monitor.polled()
+                if stop.is_set():  # collected after the request: left for the next run
+                    break
+                if raw.packets or raw.rejected:
+                    pipeline.summary.received()
+                if not pipeline.push(raw, stop):
                     break
         finally:
             pipeline.drain()

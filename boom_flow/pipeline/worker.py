@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import traceback
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +26,9 @@ from distributed import Client, WorkerPlugin, get_worker
 from distributed.metrics import context_meter
 
 from boom_flow.core import AlertBatch, RawBatch, RawPacket
+from boom_flow.core.text import clip
+from boom_flow.filters.results import filter_names, passes_by_filter
+from boom_flow.metrics.names import reason_kind
 from boom_flow.pipeline import resources as worker_resources
 from boom_flow.pipeline.resources import Connections
 from boom_flow.simulate import NightSpec, simulate_night
@@ -58,6 +61,8 @@ class BatchOutcome:
     alerts: int = 0
     stored: int = 0
     duplicates: int = 0
+    #: Alerts repeated within the batch (stored once).
+    repeated: int = 0
     rejected: int = 0
     #: Seconds per stage, by stage name.
     seconds: dict[str, float] = field(default_factory=dict)
@@ -65,6 +70,15 @@ class BatchOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     #: Kafka timestamps (ms) of the alerts, for latency.
     timestamps_ms: list[int] = field(default_factory=list)
+    #: Rejections by reason kind (``boom_flow.metrics.names.reason_kind``): the metrics'
+    #: labels and the run summary's list of reasons.
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+    #: Alerts that passed each filter, by filter id, and the filters' names.
+    filter_passes: dict[str, int] = field(default_factory=dict)
+    filter_names: dict[str, str] = field(default_factory=dict)
+    #: Wall-clock ms when the driver handed the batch to the pipeline (set by the
+    #: driver; the arrival time of packets that carry no Kafka timestamp).
+    submitted_ms: float | None = None
     error: str | None = None
 
 
@@ -117,7 +131,7 @@ class Workbench:
                     with context_meter.meter(stage.name):
                         value = stage(value)
         except Exception:
-            outcome.error = traceback.format_exc()
+            outcome.error = clip(traceback.format_exc())
         outcome.seconds = dict(seconds)
         if outcome.error is not None:
             return outcome
@@ -126,8 +140,12 @@ class Workbench:
         outcome.counts = dict(batch.counts)
         outcome.stored = batch.counts.get("stored", 0)
         outcome.duplicates = batch.counts.get("duplicates", 0)
+        outcome.repeated = batch.counts.get("repeated", 0)
         outcome.rejected = len(batch.rejected)
         outcome.timestamps_ms = [p.timestamp_ms for p in raw.packets if p.timestamp_ms is not None]
+        outcome.rejected_reasons = dict(Counter(reason_kind(r.reason) for r in batch.rejected))
+        outcome.filter_passes = passes_by_filter(batch)
+        outcome.filter_names = filter_names(batch)
         return outcome
 
     def close(self) -> None:

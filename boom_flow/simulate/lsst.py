@@ -23,8 +23,9 @@ import numpy as np
 
 from boom_flow.simulate import avro, stamps
 from boom_flow.simulate.columnar_avro import compact_spec, encode_rows
-from boom_flow.simulate.plan import BOGUS, MOVING, Plan, make_plan
+from boom_flow.simulate.plan import BOGUS, EXPOSURE_DAYS, MOVING, Plan, make_plan
 from boom_flow.simulate.spec import NightSpec, SimulatedAlert
+from boom_flow.surveys.lsst_schemas import schema_file
 
 BANDS = ("u", "g", "r", "i", "z", "y")
 BAND_WEIGHTS = np.array([0.05, 0.2, 0.25, 0.25, 0.15, 0.1])
@@ -47,7 +48,7 @@ class MissingSchema(FileNotFoundError):
 def load_schema(schema_dir: str, version: str) -> tuple[int, Any]:
     """Schema id and parsed schema of ``version`` (``"7.1"``) from ``schema_dir``."""
     major, minor = (int(part) for part in version.split("."))
-    path = Path(schema_dir) / f"{major}_{minor}" / f"lsst.v{major}_{minor}.alert.avsc"
+    path = schema_file(Path(schema_dir), major, minor)
     if not path.is_file():
         raise MissingSchema(f"no Rubin alert schema {version} at {path}; pass the folder of "
                             "Rubin schemas (lsst_schema_dir / --schema-dir)")
@@ -318,6 +319,10 @@ def records(columns: dict[str, np.ndarray], names: Sequence[str],
     return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
 
 
+#: Visit numbers count exposures from this date (2000-01-01).
+VISIT_ZERO_JD = 2451544.5
+
+
 def source_columns(plan: Plan, rng: np.random.Generator, seed: int) -> dict[str, np.ndarray]:
     """Rubin ``diaSource``/``diaForcedSource`` fields for every observation."""
     n = len(plan.obj)
@@ -330,7 +335,10 @@ def source_columns(plan: Plan, rng: np.random.Generator, seed: int) -> dict[str,
     flux = sign * 10 ** (-0.4 * (np.minimum(mag, 40.0) - ZP_NJY))
     flux = np.where(plan.detected, flux, flux + rng.normal(0, 1, n) * error)
     mjd = plan.jd - MJD_OFFSET + TAI_MINUS_UTC_DAYS
-    visit = 2024_00000 * 10 + plan.exposure + 100_000 * (seed % 1000)
+    # Visits are numbered from an absolute exposure count, so that every night of a seed
+    # has its own (the plan's exposures count from its night), and offset by the seed.
+    absolute = np.round((plan.jd - VISIT_ZERO_JD) / EXPOSURE_DAYS).astype(np.int64) % 10 ** 8
+    visit = absolute + 10 ** 8 * (1 + seed % 1000)
     detector = (plan.obj * 7919 + seed) % 189
     seq = np.arange(n)
     object_base = (seed % 1000 + 1) * 10 ** 15

@@ -50,7 +50,8 @@ class ZtfNight:
         self.object_ids = zc.object_ids(plan, objects_rng, spec.night_jd)
         self.objects = zc.object_columns(plan, objects_rng)
         self.exposures = exposures = zc.exposure_columns(plan, rng)
-        self.columns = cols = zc.observation_columns(plan, rng, self.objects, exposures)
+        self.columns = cols = zc.observation_columns(plan, rng, self.objects, exposures,
+                                                            seed=spec.seed)
         cols["rbversion"] = np.full(len(plan.obj), zc.RB_VERSION)
         cols["drbversion"] = np.full(len(plan.obj), zc.DRB_VERSION)
         self.history = history_records(plan, cols)

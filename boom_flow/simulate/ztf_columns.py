@@ -148,8 +148,13 @@ def exposure_columns(plan: Plan, rng: np.random.Generator) -> dict[str, np.ndarr
 
 
 def observation_columns(plan: Plan, rng: np.random.Generator, objects: dict[str, np.ndarray],
-                        exposures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every candidate field for every row (history rows use a subset)."""
+                        exposures: dict[str, np.ndarray], seed: int = 0
+                        ) -> dict[str, np.ndarray]:
+    """Every candidate field for every row (history rows use a subset).
+
+    ``candid`` is the processing id ``pid`` (night, exposure, quadrant) times 10**6
+    plus a rank below 10,000 inside the exposure, offset by ``seed``: two seeds of the
+    same night observe in the same exposures, and must still not share a candid."""
     n = len(plan.obj)
     obj, kind = plan.obj, plan.obj_kind[plan.obj]
     bogus, moving = kind == BOGUS, kind == MOVING
@@ -179,7 +184,8 @@ def observation_columns(plan: Plan, rng: np.random.Generator, objects: dict[str,
     moving_mag = magpsf + rng.normal(0.2, 0.3, n)
     return {
         "jd": plan.jd, "fid": fid, "pid": pid, "diffmaglim": plan.limit,
-        "programid": plan.programid, "candid": pid * 10 ** 6 + 10_000 + seq, "tblid": seq,
+        "programid": plan.programid, "tblid": seq,
+        "candid": pid * 10 ** 6 + 10_000 * (1 + seed % 99) + seq,
         "isdiffpos": np.where(plan.positive, "t", "f"), "nid": nid, "rcid": rcid,
         "field": field, "xpos": objects["xpos"][obj] + rng.normal(0, 0.3, n),
         "ypos": objects["ypos"][obj] + rng.normal(0, 0.3, n),

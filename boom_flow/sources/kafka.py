@@ -15,10 +15,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 import confluent_kafka
 
 from boom_flow.core import RawBatch, RawPacket
+from boom_flow.sources.limits import DEFAULT_MAX_PACKET_BYTES, screen
 
 log = logging.getLogger(__name__)
 _LIBRDKAFKA_LOG = logging.getLogger("boom_flow.librdkafka")
@@ -46,6 +48,19 @@ def rolling_topics(
                        *nightly_topics(pattern, today, programids)})
 
     return topics
+
+
+class SourceMonitor(Protocol):
+    """What a source reports while it runs (``boom_flow.metrics.PipelineMetrics``)."""
+
+    def polled(self) -> None:
+        """The source asked for packets (a liveness heartbeat)."""
+
+    def assigned(self, partitions: Sequence[tuple[str, int]]) -> None:
+        """The consumer group gave this process these ``(topic, partition)``."""
+
+    def lag(self, topic: str, partition: int, messages: int) -> None:
+        """After a commit: messages between it and the partition's high watermark."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,11 @@ class KafkaPacketSource:
         topics: Sequence[str] | Callable[[], list[str]],
         max_packets: int,
         max_ms: int,
+        monitor: SourceMonitor | None = None,
+        max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES,
     ) -> None:
+        self._monitor = monitor
+        self.max_packet_bytes = max_packet_bytes
         self._topics = topics if callable(topics) else (lambda fixed=list(topics): fixed)
         self._subscribed: list[str] = []
         self.max_packets = max_packets
@@ -95,11 +114,19 @@ class KafkaPacketSource:
         if wanted != self._subscribed:
             log.info("subscribing to %s", ", ".join(wanted))
             with self._lock:
-                self._consumer.subscribe(wanted, on_assign=self._on_assign)
+                self._consumer.subscribe(wanted, on_assign=self._on_assign,
+                                         on_revoke=self._on_revoke)
             self._subscribed = wanted
 
-    def _on_assign(self, _consumer: object, partitions: list[object]) -> None:
+    def _on_assign(self, _consumer: object,
+                   partitions: list[confluent_kafka.TopicPartition]) -> None:
         self._assigned_at = time.monotonic()
+        if self._monitor is not None:
+            self._monitor.assigned([(p.topic, p.partition) for p in partitions])
+
+    def _on_revoke(self, _consumer: object, _partitions: object) -> None:
+        if self._monitor is not None:
+            self._monitor.assigned([])
 
     def batches(
         self, stop: threading.Event, idle_timeout_s: float | None = None,
@@ -138,6 +165,8 @@ class KafkaPacketSource:
                     self.max_packets - len(packets),
                     timeout=min(remaining, IDLE_POLL_S if idle else 0.25),
                 )
+            if self._monitor is not None:
+                self._monitor.polled()
             for message in messages:
                 if message.error():
                     # Unknown topics (tonight's not created yet) and partition EOFs are
@@ -156,7 +185,8 @@ class KafkaPacketSource:
         if not packets:
             return None
         token = Offsets(tuple((t, p, o) for (t, p), o in sorted(positions.items())))
-        return RawBatch(tuple(packets), commit=token)
+        kept, rejected = screen(packets, self.max_packet_bytes)
+        return RawBatch(tuple(kept), tuple(rejected), commit=token)
 
     def commit(self, token: Offsets) -> None:
         """Acknowledge a stored batch. A partition revoked meanwhile is not an error:
@@ -166,6 +196,20 @@ class KafkaPacketSource:
                 self._consumer.commit(offsets=token.topic_partitions(), asynchronous=False)
         except confluent_kafka.KafkaException as error:
             log.warning("kafka commit failed (batch will be redelivered): %s", error)
+            return
+        if self._monitor is not None:
+            self._report_lag(token, self._monitor)
+
+    def _report_lag(self, token: Offsets, monitor: SourceMonitor) -> None:
+        """Messages behind the high watermark the consumer last fetched (cached: no
+        round trip). Brokers that report a watermark short of the log's end (Tansu)
+        make this a lower bound."""
+        for topic, partition, offset in token.positions:
+            with self._lock:
+                _, high = self._consumer.get_watermark_offsets(
+                    confluent_kafka.TopicPartition(topic, partition), cached=True)
+            if high is not None and high >= 0:
+                monitor.lag(topic, partition, max(high - offset, 0))
 
     def close(self) -> None:
         with self._lock:

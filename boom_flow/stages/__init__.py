@@ -159,8 +159,9 @@ register_stage("history", "boom_flow.stages.history:HistoryStage", before=_STORE
 register_stage("aliases", "boom_flow.stages.aliases:AliasesStage", before=_STORED)
 register_stage("crossmatch", "boom_flow.stages.crossmatch:CrossmatchStage",
                requires=("history",), before=_STORED)
+# LSST's star / near_brightstar read the point-source matches the crossmatch adds.
 register_stage("features", "boom_flow.stages.features:FeaturesStage", requires=("history",),
-               before=_STORED)
+               after=("crossmatch",), before=_STORED)
 register_stage("classify", "boom_flow.stages.classify:ClassifyStage", requires=("history",),
                before=_STORED)
 # Filters see the aliases, when the graph looks for them.

@@ -11,22 +11,35 @@ stood at each alert (``core.history``: archive + packets, nothing later than the
   ``lightcurve_features`` recomputes them when the stage did not run.
 - ``properties`` (data-model.md), with BOOM's definitions (``src/enrichment/ztf.rs``):
   ``rock`` (ZTF ``ssdistnr`` in [0, 12) arcsec with a known ``ssmagnr``; LSST: an
-  ``ssObjectId``), ``star`` and ``near_brightstar`` (PS1 / Gaia neighbours), and
+  ``ssObjectId``), ``star`` and ``near_brightstar`` (ZTF: the packet's PS1 / Gaia
+  neighbours; LSST: a point-source catalog match, ``point_sources.py``), and
   ``stationary`` and ``photstats`` from ``photstats.py``. A catalogue field absent from
   the packet counts as "no neighbour", as in BOOM.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
 
 import numpy as np
 import pandas as pd
 
 from boom_flow.core import AlertBatch
 from boom_flow.core.history import points_until_alert
-from boom_flow.stages import Stage
+from boom_flow.crossmatch.footprint import Footprint
+from boom_flow.stages import Resources, Stage, check_params
 from boom_flow.stages.photstats import photstats
+from boom_flow.stages.point_sources import DEFAULT_CATALOG, catalog_flags
+
+#: Surveys whose packets name no neighbours: a point-source catalog decides
+#: ``star`` and ``near_brightstar`` (``point_sources``).
+CATALOG_FLAG_SURVEYS = frozenset({"LSST"})
+
+if TYPE_CHECKING:
+    from boom_flow.config import Settings
 
 LIGHTCURVE_FEATURES = ("age", "peakmag_so_far", "maxmag_so_far", "days_since_peak",
                        "days_to_peak", "nnotdet")
@@ -94,12 +107,17 @@ def flags(batch: AlertBatch) -> dict[str, np.ndarray]:
     return {"rock": rock, "star": star, "near_brightstar": near}
 
 
-def properties(batch: AlertBatch) -> list[dict[str, Any]]:
-    """The ``properties`` document of every alert."""
+def properties(batch: AlertBatch, point_sources: PointSources | None = None
+               ) -> list[dict[str, Any]]:
+    """The ``properties`` document of every alert; ``star`` and ``near_brightstar`` from
+    a point-source catalog for surveys whose packets carry no neighbours (LSST:
+    ``point_sources``, the default one when not given), else from the candidate."""
     stats, stationary = photstats(batch)
     flag = flags(batch)
+    if batch.survey.upper() in CATALOG_FLAG_SURVEYS:
+        flag.update(catalog_flags(batch, *(point_sources or PointSources())))
     return [
-        {"star": bool(star), "near_brightstar": bool(near), "stationary": bool(still),
+        {"star": _flag(star), "near_brightstar": _flag(near), "stationary": bool(still),
          "rock": bool(rock), "photstats": stat}
         for star, near, still, rock, stat in zip(
             flag["star"], flag["near_brightstar"], stationary, flag["rock"], stats,
@@ -107,7 +125,19 @@ def properties(batch: AlertBatch) -> list[dict[str, Any]]:
     ]
 
 
-def features_stage(batch: AlertBatch) -> AlertBatch:
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+class PointSources(NamedTuple):
+    """Where LSST's ``star`` and ``near_brightstar`` come from (``point_sources``)."""
+
+    catalog: str = DEFAULT_CATALOG
+    footprint: Footprint | None = None
+
+
+def features_stage(batch: AlertBatch, point_sources: PointSources | None = None
+                   ) -> AlertBatch:
     """Add ``properties`` and the private light-curve feature columns."""
     if not len(batch):
         return batch
@@ -116,14 +146,35 @@ def features_stage(batch: AlertBatch) -> AlertBatch:
     for name in LIGHTCURVE_FEATURES:
         batch = batch.with_enrichment(PREFIX + name,
                                       pd.Series(lc[name].to_numpy(), index=index))
-    return batch.with_enrichment("properties",
-                                 pd.Series(properties(batch), index=index, dtype=object))
+    values = properties(batch, point_sources)
+    return batch.with_enrichment("properties", pd.Series(values, index=index, dtype=object))
 
 
+@dataclass
 class FeaturesStage(Stage):
-    """``features_stage`` as a pipeline stage (no settings, nothing per worker)."""
+    """``features_stage`` as a pipeline stage. Settings (LSST): ``point_source_catalog``
+    (the crossmatch catalog deciding ``star``/``near_brightstar``, default LSPSC) and
+    ``footprint_moc`` (a MOC FITS file of that catalog's footprint, read once per
+    worker)."""
 
     name: ClassVar[str] = "features"
 
+    point_source_catalog: str = DEFAULT_CATALOG
+    footprint_moc: str | None = None
+    _point_sources: PointSources | None = None
+
+    @classmethod
+    def configure(cls, settings: Settings, survey: str, params: Mapping[str, Any]) -> Self:
+        check_params(cls.name, params, ("point_source_catalog", "footprint_moc"))
+        moc = params.get("footprint_moc")
+        if moc:
+            moc = str(Path(str(moc)).expanduser())
+            Footprint.read(moc)  # a bad file stops the run here, not on a worker
+        return cls(str(params.get("point_source_catalog") or DEFAULT_CATALOG), moc or None)
+
+    def setup(self, resources: Resources) -> None:
+        footprint = Footprint.read(self.footprint_moc) if self.footprint_moc else None
+        self._point_sources = PointSources(self.point_source_catalog, footprint)
+
     def __call__(self, batch: AlertBatch) -> AlertBatch:
-        return features_stage(batch)
+        return features_stage(batch, self._point_sources)

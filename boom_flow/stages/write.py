@@ -2,8 +2,9 @@
 
 Idempotent, so a redelivered batch stores nothing twice. The aliases the aliases stage
 found are recorded on both surveys' aux documents after the batch's own (the objects
-must exist first). Reports ``stored`` (new alerts) and ``duplicates`` (alerts the
-archive already held) in ``batch.counts``.
+must exist first). Reports ``stored`` (new alerts), ``duplicates`` (alerts the
+archive already held) and ``repeated`` (alerts twice in the batch, stored once) in
+``batch.counts``.
 """
 
 from __future__ import annotations
@@ -40,4 +41,5 @@ class WriteStage(Stage):
         if "aliases" in batch.enrichments:
             write_aliases(self._database, batch, self.search)
         return batch.with_counts(stored=written.alerts_inserted,
-                                 duplicates=written.alerts_existing)
+                                 duplicates=written.alerts_existing,
+                                 repeated=written.alerts_repeated)

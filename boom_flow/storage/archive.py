@@ -23,7 +23,10 @@ Decisions:
 - Non-finite floats are stored as null (``documents.py`` says why).
 - A rejected packet's ``_id`` is the SHA-256 of its source, position and bytes: a
   redelivered bad packet is stored once, and the same bytes met at another place
-  (another file, another offset) are a rejection of their own.
+  (another file, another offset) are a rejection of their own. Its document records
+  ``length`` and ``sha256`` of the whole packet; ``data`` holds it whole up to
+  ``MAX_STORED_REJECTION_BYTES``, its start beyond (``truncated: true``), so that no
+  packet, whatever its size, can make the write fail (MongoDB's 16 MB limit).
 - Enrichments go into the alert document under their own name, except
   ``cross_matches`` and ``aliases``, which describe the object and are written to the
   aux document when the object is created; names starting with ``_`` are private
@@ -68,6 +71,8 @@ AUX_PIXEL_FIELD = "healpix_14"
 RESERVED_FIELDS = frozenset({"_id", "objectId", "ssObjectId", "candidate", "coordinates",
                              "created_at", "updated_at"})
 CUTOUTS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
+#: The most bytes of a rejected packet stored in its document.
+MAX_STORED_REJECTION_BYTES = 2**20
 
 Keys = tuple[tuple[str, Any], ...]
 _GEO_AND_ID: Keys = (("coordinates.radec_geojson", GEOSPHERE), ("_id", ASCENDING))
@@ -80,6 +85,9 @@ INDEXES: dict[str, tuple[Keys, ...]] = {
 #: Survey-specific ones: ZTF's data rights are checked on every query by programid.
 SURVEY_INDEXES: dict[str, dict[str, tuple[Keys, ...]]] = {
     "ZTF": {"alerts": ((("candidate.programid", ASCENDING), ("candidate.jd", ASCENDING)),)},
+    # Solar-system sources without a diaObjectId have no aux document: their alerts are
+    # found by ssObjectId.
+    "LSST": {"alerts": ((("ssObjectId", ASCENDING), ("candidate.jd", ASCENDING)),)},
 }
 
 
@@ -90,6 +98,9 @@ class WriteSummary:
     alerts_inserted: int = 0
     #: Alerts already in the archive (a replay, a redelivery): left untouched.
     alerts_existing: int = 0
+    #: Alerts whose id came earlier in the same batch (a packet delivered twice):
+    #: written once, counted here so that every alert of a batch is accounted for.
+    alerts_repeated: int = 0
     objects_created: int = 0
     #: Existing objects that got new history points or a richer version of one.
     objects_updated: int = 0
@@ -185,6 +196,7 @@ def write_batch(db: Database, batch: AlertBatch, now_jd: float | None = None, *,
                                    [_rejection_op(r, now) for r in batch.rejected])
     return WriteSummary(
         alerts_inserted=alerts_inserted, alerts_existing=alerts_existing,
+        alerts_repeated=distinct.repeated,
         objects_created=aux.created, objects_updated=aux.updated, points_added=aux.added,
         points_replaced=aux.replaced, cutouts_inserted=cutouts_inserted,
         rejected=len(batch.rejected), rejected_inserted=rejected_inserted,
@@ -295,14 +307,27 @@ def rejection_id(rejection: Rejection) -> str:
     for part in (rejection.source.encode(), rejection.position.encode()):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
-    digest.update(rejection.data)
+    if rejection.sha256 is None:
+        digest.update(rejection.data)
+    else:  # cut at the source: the whole packet is known by its hash and length
+        digest.update(f"{rejection.length}:{rejection.sha256}".encode())
     return digest.hexdigest()
 
 
+def rejection_document(rejection: Rejection, now: float) -> dict[str, Any]:
+    """What is stored of a rejected packet (without its ``_id``)."""
+    data = rejection.data
+    length = len(data) if rejection.length is None else rejection.length
+    sha256 = rejection.sha256 or hashlib.sha256(data).hexdigest()
+    kept = data[:MAX_STORED_REJECTION_BYTES]
+    return {"reason": rejection.reason, "source": rejection.source,
+            "position": rejection.position, "data": kept, "length": length,
+            "sha256": sha256, "truncated": len(kept) < length, "received_at": now}
+
+
 def _rejection_op(rejection: Rejection, now: float) -> UpdateOne:
-    doc = {"reason": rejection.reason, "source": rejection.source,
-           "position": rejection.position, "data": rejection.data, "received_at": now}
-    return UpdateOne({"_id": rejection_id(rejection)}, {"$setOnInsert": doc}, upsert=True)
+    return UpdateOne({"_id": rejection_id(rejection)},
+                     {"$setOnInsert": rejection_document(rejection, now)}, upsert=True)
 
 
 def _upsert(collection: Collection, ops: list[UpdateOne]) -> tuple[int, int]:

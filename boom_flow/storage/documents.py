@@ -205,11 +205,14 @@ class DistinctAlerts:
     ids: list[Any]
     object_ids: list[Any]
     jd: np.ndarray
+    #: Rows left out because their id came earlier in the batch.
+    repeated: int = 0
 
 
 def distinct_alerts(batch: AlertBatch) -> DistinctAlerts:
     ids = pd.Series(column_values(batch.alerts, "_id"), dtype=object)
-    rows = np.flatnonzero((ids.notna() & ~ids.duplicated()).to_numpy())
+    repeated = ids.notna() & ids.duplicated()
+    rows = np.flatnonzero((ids.notna() & ~repeated).to_numpy())
     alerts = batch.alerts.iloc[rows].reset_index(drop=True)
     table = batch.candidates.iloc[rows].reset_index(drop=True)
     schemas = column_values(alerts, "schema") if "schema" in alerts.columns else None
@@ -218,4 +221,4 @@ def distinct_alerts(batch: AlertBatch) -> DistinctAlerts:
         candidates=candidate_records(table, schemas, batch.schema_fields),
         places=coordinates(float_column(table, "ra"), float_column(table, "dec")),
         ids=column_values(alerts, "_id"), object_ids=column_values(alerts, "objectId"),
-        jd=float_column(table, "jd"))
+        jd=float_column(table, "jd"), repeated=int(repeated.sum()))

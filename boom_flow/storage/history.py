@@ -46,25 +46,28 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from boom_flow.storage.points import ARRAYS, CANDIDATE, IncomingPoints, Point
+from boom_flow.core.history import NO_POINT_ID, POINT_ID_FIELDS, point_id
+from boom_flow.storage.points import ARRAYS, CANDIDATE, KEY, IncomingPoints, Point
 
 #: Planning again after a concurrent writer got in the way: this many times at most.
 MAX_ATTEMPTS = 5
 DUPLICATE_KEY = 11000
 
-#: What the one read returns: ``[jd, number of fields]`` per stored ``prv_candidates``
-#: point (to know whether a candidate's version is already there) and the bare ``jd``
-#: of the other arrays.
+#: What the one read returns: ``[jd, number of fields, candid, diaSourceId]`` per
+#: stored ``prv_candidates`` point (to know whether a candidate's version is already
+#: there; two detections of one ``jd`` differ by their id) and the bare ``jd`` of the
+#: other arrays.
 READ_PROJECTION: dict[str, Any] = {
     "prv_candidates": {"$map": {
         "input": {"$ifNull": ["$prv_candidates", []]}, "as": "p",
-        "in": ["$$p.jd", {"$size": {"$objectToArray": "$$p"}}],
+        "in": ["$$p.jd", {"$size": {"$objectToArray": "$$p"}},
+               *(f"$$p.{name}" for name in POINT_ID_FIELDS)],
     }},
     "prv_nondetections.jd": 1,
     "fp_hists.jd": 1,
 }
 
-StoredPoints = pd.DataFrame  # columns: array, objectId, jd, stored_fields
+StoredPoints = pd.DataFrame  # columns: array, objectId, jd, point, stored_fields
 
 
 class AuxConflictError(RuntimeError):
@@ -75,7 +78,7 @@ def read_stored(collection: Collection, object_ids: Sequence[Any]
                 ) -> tuple[set[Any], StoredPoints]:
     """The one read of a batch: which of ``object_ids`` exist, and their stored points."""
     existing: set[Any] = set()
-    rows: list[tuple[str, Any, float, int]] = []
+    rows: list[tuple[str, Any, float, int, int]] = []
     # One reply for the whole batch (the default first batch is 101 documents).
     cursor = collection.find({"_id": {"$in": list(object_ids)}}, READ_PROJECTION,
                              batch_size=len(object_ids) + 1)
@@ -84,7 +87,10 @@ def read_stored(collection: Collection, object_ids: Sequence[Any]
         existing.add(oid)
         for pair in doc.get("prv_candidates") or ():
             if pair and isinstance(pair[0], int | float):
-                rows.append(("prv_candidates", oid, float(pair[0]), int(pair[1])))
+                ids = {name: value for name, value in zip(POINT_ID_FIELDS, pair[2:],
+                                                           strict=False)}
+                rows.append(("prv_candidates", oid, float(pair[0]), point_id(ids),
+                             int(pair[1])))
         _other_points(doc, rows)
     return existing, _stored_table(rows)
 
@@ -93,31 +99,32 @@ def stored_in(documents: Sequence[Mapping[str, Any]]) -> tuple[set[Any], StoredP
     """What ``read_stored`` would return, from the aux documents themselves (the ones
     a batch was given by ``load_known``): no round trip, no work on the server."""
     existing: set[Any] = set()
-    rows: list[tuple[str, Any, float, int]] = []
+    rows: list[tuple[str, Any, float, int, int]] = []
     for doc in documents:
         oid = doc["_id"]
         existing.add(oid)
         for point in doc.get("prv_candidates") or ():
             jd = point.get("jd") if isinstance(point, dict) else None
             if isinstance(jd, int | float):
-                rows.append(("prv_candidates", oid, float(jd), len(point)))
+                rows.append(("prv_candidates", oid, float(jd), point_id(point), len(point)))
         _other_points(doc, rows)
     return existing, _stored_table(rows)
 
 
-def _other_points(doc: Mapping[str, Any], rows: list[tuple[str, Any, float, int]]) -> None:
+def _other_points(doc: Mapping[str, Any], rows: list[tuple[str, Any, float, int, int]]
+                  ) -> None:
     for array in ARRAYS[1:]:
         for point in doc.get(array) or ():
             jd = point.get("jd") if isinstance(point, dict) else None
             if isinstance(jd, int | float):
-                rows.append((array, doc["_id"], float(jd), 0))
+                rows.append((array, doc["_id"], float(jd), NO_POINT_ID, 0))
 
 
-def _stored_table(rows: list[tuple[str, Any, float, int]]) -> StoredPoints:
-    stored = pd.DataFrame(rows, columns=["array", "objectId", "jd", "stored_fields"])
+def _stored_table(rows: list[tuple[str, Any, float, int, int]]) -> StoredPoints:
+    stored = pd.DataFrame(rows, columns=[*KEY, "stored_fields"])
     # Typed even when empty, so that merging with the batch's points never fails on dtypes.
     return stored.astype({"array": object, "objectId": object, "jd": np.float64,
-                          "stored_fields": np.int64})
+                          "point": np.int64, "stored_fields": np.int64})
 
 
 @dataclass
@@ -126,8 +133,8 @@ class AuxPlan:
 
     ops: list[UpdateOne] = field(default_factory=list)
     creations: list[int] = field(default_factory=list)
-    added: set[tuple[str, Any, float]] = field(default_factory=set)
-    replaced: set[tuple[Any, float]] = field(default_factory=set)
+    added: set[tuple[str, Any, float, int]] = field(default_factory=set)
+    replaced: set[tuple[Any, float, int]] = field(default_factory=set)
     updated: set[Any] = field(default_factory=set)
 
 
@@ -135,7 +142,7 @@ def plan_updates(incoming: IncomingPoints, existing: set[Any], stored: StoredPoi
                  creation: Mapping[Any, dict[str, Any]], now: float,
                  always_sort: bool = False) -> AuxPlan:
     """The operations that bring the archive to hold ``incoming`` (given what it holds)."""
-    index = incoming.index.merge(stored, on=["array", "objectId", "jd"], how="left")
+    index = incoming.index.merge(stored, on=KEY, how="left")
     stored_fields = index["stored_fields"].to_numpy(dtype=np.float64, na_value=np.nan)
     new = np.isnan(stored_fields)
     richer = (~new & (index["kind"].to_numpy() == CANDIDATE)
@@ -171,7 +178,7 @@ def _plan_creation(plan: AuxPlan, oid: Hashable, additions: Mapping[str, list[Po
     for array in ARRAYS:
         points = additions.get(array, [])
         doc[array] = [point for _, point in points]
-        plan.added.update((array, oid, jd) for jd, _ in points)
+        plan.added.update((array, oid, jd, _point(array, point)) for jd, point in points)
     doc.update(extras)
     doc["created_at"] = now
     doc["updated_at"] = now
@@ -193,8 +200,8 @@ def _plan_existing(plan: AuxPlan, oid: Hashable, additions: Mapping[str, list[Po
             guard[f"{array}.jd"] = {"$not": {"$gte": jds[0]}}
         else:
             push[array] = {"$each": [point for _, point in points], "$sort": {"jd": 1}}
-            guard[f"{array}.jd"] = {"$nin": jds}
-        plan.added.update((array, oid, jd) for jd in jds)
+            guard.update(_absent(array, points))
+        plan.added.update((array, oid, jd, _point(array, point)) for jd, point in points)
     if push:
         plan.ops.append(UpdateOne(guard, {"$push": push, "$set": {"updated_at": now}}))
     if replacements:
@@ -202,11 +209,43 @@ def _plan_existing(plan: AuxPlan, oid: Hashable, additions: Mapping[str, list[Po
         filters = []
         for number, (jd, point) in enumerate(replacements):
             update[f"prv_candidates.$[p{number}]"] = point
-            filters.append({f"p{number}.jd": jd})
-            plan.replaced.add((oid, jd))
+            which = {f"p{number}.jd": jd}
+            field = _id_field(point)
+            if field is not None:
+                which[f"p{number}.{field}"] = point[field]
+            filters.append(which)
+            plan.replaced.add((oid, jd, point_id(point)))
         # A separate operation: MongoDB refuses $push and $set on the same array at once.
         plan.ops.append(UpdateOne({"_id": oid}, {"$set": update}, array_filters=filters))
     plan.updated.add(oid)
+
+
+def _point(array: str, point: Mapping[str, Any]) -> int:
+    return point_id(point) if array == "prv_candidates" else NO_POINT_ID
+
+
+def _id_field(point: Mapping[str, Any]) -> str | None:
+    """The field that holds a detection's id (None: a point without one)."""
+    return next((name for name in POINT_ID_FIELDS
+                 if isinstance(point.get(name), int) and not isinstance(point.get(name), bool)),
+                None)
+
+
+def _absent(array: str, points: list[Point]) -> dict[str, Any]:
+    """The guard that none of ``points`` is stored yet: by their ids where they have
+    one (a second detection of a stored ``jd`` is new), else by their ``jd``."""
+    by_id: dict[str, list[int]] = {}
+    bare: list[float] = []
+    for jd, point in points:
+        field = _id_field(point) if array == "prv_candidates" else None
+        if field is None:
+            bare.append(jd)
+        else:
+            by_id.setdefault(field, []).append(point[field])
+    guard: dict[str, Any] = {f"{array}.{field}": {"$nin": ids} for field, ids in by_id.items()}
+    if bare:
+        guard[f"{array}.jd"] = {"$nin": bare}
+    return guard
 
 
 @dataclass(frozen=True)
@@ -253,8 +292,8 @@ def merge_histories(collection: Collection, incoming: IncomingPoints,
     if not objects:
         return AuxCounts()
     read = reader or read_stored
-    added: set[tuple[str, Any, float]] = set()
-    replaced: set[tuple[Any, float]] = set()
+    added: set[tuple[str, Any, float, int]] = set()
+    replaced: set[tuple[Any, float, int]] = set()
     updated: set[Any] = set()
     created = reads = 0
     for attempt in range(MAX_ATTEMPTS):

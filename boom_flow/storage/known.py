@@ -4,6 +4,13 @@ The light-curve features, the crossmatch (which objects are new) and the filters
 (history as it stood when the alert arrived) all need the objects' stored aux
 documents; they get them from ``AlertBatch.known``, filled here once on the worker
 before the stages run.
+
+It also reads which of the batch's alerts the archive already holds *with another
+content* (the same id, another candidate: a re-used id, a corrected packet). The
+archive keeps the version it stored first (``$setOnInsert``), which was filtered
+when it was stored; such rows are marked ``_superseded`` so that the filters publish
+nothing for a version that is then discarded. (A packet delivered again unchanged
+is not superseded: its results are published once, by the publisher's ledger.)
 """
 
 from __future__ import annotations
@@ -14,9 +21,9 @@ from typing import Any
 import pandas as pd
 from pymongo.database import Database
 
-from boom_flow.core import AlertBatch, KnownHistory, table_from_records
+from boom_flow.core import SUPERSEDED, AlertBatch, KnownHistory, table_from_records
 from boom_flow.core.history import HISTORY_KINDS
-from boom_flow.storage.archive import collection_names
+from boom_flow.storage.archive import collection_names, distinct_alerts
 from boom_flow.storage.documents import column_values
 
 #: The fields of an aux document the stages use (``_id`` besides).
@@ -39,8 +46,27 @@ def load_known(db: Database, batch: AlertBatch) -> AlertBatch:
         "aliases": pd.Series([d.get("aliases") for d in documents], dtype=object),
     })
     tables = {kind: _points(documents, kind) for kind in HISTORY_KINDS}
-    return replace(batch, known=KnownHistory(objects=objects, documents=tuple(documents),
-                                             **tables))
+    known = replace(batch, known=KnownHistory(objects=objects, documents=tuple(documents),
+                                              **tables))
+    return known.with_enrichment(SUPERSEDED, superseded_rows(db, batch))
+
+
+def superseded_rows(db: Database, batch: AlertBatch) -> pd.Series:
+    """True for the rows whose alert id the archive already holds with another
+    candidate (one ``find`` on ``_id``, answered only for ids already stored)."""
+    distinct = distinct_alerts(batch)
+    flags = [False] * len(batch)
+    if not distinct.ids:
+        return pd.Series(flags, dtype=bool)
+    alerts = db[collection_names(batch.survey)["alerts"]]
+    stored = {d["_id"]: d.get("candidate")
+              for d in alerts.find({"_id": {"$in": distinct.ids}}, {"candidate": 1})}
+    if stored:
+        for row, alert_id, candidate in zip(distinct.rows.tolist(), distinct.ids,
+                                            distinct.candidates, strict=True):
+            if alert_id in stored and stored[alert_id] != candidate:
+                flags[row] = True
+    return pd.Series(flags, dtype=bool)
 
 
 _KEPT = frozenset(("_id", *KNOWN_FIELDS))

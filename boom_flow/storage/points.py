@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from boom_flow.core.history import NO_POINT_ID, point_id, point_ids
 from boom_flow.storage.documents import column_values, float_column, plain_records
 
 #: The history arrays of an aux document, in the order they are written.
@@ -20,6 +21,8 @@ ARRAYS = ("prv_candidates", "prv_nondetections", "fp_hists")
 #: ``kind`` of a point: an entry of a packet's history, or an alert's own candidate.
 HISTORY, CANDIDATE = 0, 1
 Point = tuple[float, dict[str, Any]]  # (jd, the point as stored)
+#: What identifies a point: two detections of one ``jd`` (two ids) are two points.
+KEY = ["array", "objectId", "jd", "point"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,8 @@ class IncomingPoints:
     """Every history point a batch brings, indexed by a small table so that dedup and
     selection are vectorised and only the points that will be written become dicts.
 
-    ``index`` columns: ``array``, ``objectId``, ``jd``, ``kind``, ``fields`` (the
+    ``index`` columns: ``array``, ``objectId``, ``jd``, ``point`` (``core.history.
+    point_id`` for detections, else ``NO_POINT_ID``), ``kind``, ``fields`` (the
     number of fields the stored point will have), ``source`` and ``row`` (where its
     values are: a history table of the batch, or the candidate dicts).
     """
@@ -57,8 +61,8 @@ def incoming_points(tables: Mapping[str, pd.DataFrame], object_ids: Sequence[Any
                     candidate_jd: np.ndarray,
                     candidates: Sequence[dict[str, Any]]) -> IncomingPoints:
     """Index the batch's history tables (keyed by array name) and its candidates,
-    deduplicated by (array, object, ``jd``): the candidate's version first, then the
-    richer one, then the first seen."""
+    deduplicated by (array, object, ``jd``, point id): the candidate's version first,
+    then the richer one, then the first seen."""
     parts = []
     for array in ARRAYS:
         table = tables.get(array)
@@ -66,13 +70,16 @@ def incoming_points(tables: Mapping[str, pd.DataFrame], object_ids: Sequence[Any
             continue
         parts.append(pd.DataFrame({
             "array": array, "objectId": pd.Series(column_values(table, "objectId"), dtype=object),
-            "jd": float_column(table, "jd"), "kind": HISTORY,
+            "jd": float_column(table, "jd"),
+            "point": point_ids(table) if array == "prv_candidates" else NO_POINT_ID,
+            "kind": HISTORY,
             # every row of a table becomes a dict with all its columns but objectId
             "fields": len(table.columns) - 1, "source": array, "row": np.arange(len(table)),
         }))
     parts.append(pd.DataFrame({
         "array": "prv_candidates", "objectId": pd.Series(list(object_ids), dtype=object),
         "jd": candidate_jd,
+        "point": np.array([point_id(c) for c in candidates], dtype=np.int64),
         "kind": CANDIDATE, "fields": [len(c) for c in candidates], "source": "candidates",
         "row": np.arange(len(candidates)),
     }))
@@ -81,5 +88,5 @@ def incoming_points(tables: Mapping[str, pd.DataFrame], object_ids: Sequence[Any
     index = index[index["objectId"].notna() & np.isfinite(index["jd"].to_numpy())]
     index = index.sort_values(["array", "objectId", "jd", "kind", "fields"],
                               ascending=[True, True, True, False, False], kind="stable")
-    index = index.drop_duplicates(["array", "objectId", "jd"]).reset_index(drop=True)
+    index = index.drop_duplicates(KEY).reset_index(drop=True)
     return IncomingPoints(index=index, tables=tables, candidates=candidates)

@@ -13,6 +13,11 @@ Conversions (``data-model.md``, following BOOM ``src/alert/lsst.rs``): the
 from the absolute fluxes at 31.4 (1 nJy), ``diffmaglim`` (5 sigma of ``psfFluxErr``),
 ``isdiffpos = psfFlux > 0``, ``snr_psf``, ``snr_ap``, ``chipsf = psfChi2 / psfNdata``;
 the candidate also gets ``jdstarthist`` and ``ndethist`` from the ``diaObject`` (9.0+).
+Solar-system sources: the packet's ``ssSource`` and its MPC orbit (``mpc_orbits``,
+10.0+; ``MPCORB`` in 9.0) become the per-alert columns ``ssSource`` and ``mpc_orbits``
+(``SOLAR_SYSTEM``), which the archive stores in the alert document; an alert with an
+``ssObjectId`` and no ``diaObjectId`` (a known asteroid, no object) is found by its
+``ssObjectId``.
 History: ``prvDiaSources`` -> ``prv_candidates`` (same conversions),
 ``prvDiaForcedSources`` -> ``fp_hists`` (magnitudes above SNR 3 only),
 ``prvDiaNondetectionLimits`` (7.x) -> ``prv_nondetections`` (limit from ``diaNoise``).
@@ -60,6 +65,8 @@ SOURCE_FIELDS = ("jd", "magpsf", "sigmapsf", "magap", "sigmagap", "diffmaglim", 
 #: Added to the candidate when the schema's ``diaObject`` has what they come from.
 OBJECT_FIELDS = {"jdstarthist": "firstDiaSourceMjdTai", "ndethist": "nDiaSources"}
 WIRE_MAGIC = 0
+#: Per-alert records of the packet kept whole: stored name -> the packet's names for it.
+SOLAR_SYSTEM = {"ssSource": ("ssSource",), "mpc_orbits": ("mpc_orbits", "MPCORB")}
 ALERT_TYPES = {"_id": pa.int64(), "objectId": pa.int64(), "ssObjectId": pa.int64(),
                "schema": pa.string(), "source": pa.string(), "position": pa.string(),
                "timestamp_ms": pa.int64()}
@@ -136,6 +143,8 @@ class _Parts:
         self.forced: list[list[dict[str, Any]] | None] = []
         self.limits: list[list[dict[str, Any]] | None] = []
         self.stamps: list[tuple[Any, Any, Any]] = []
+        self.solar_system: dict[str, list[dict[str, Any] | None]] = {
+            name: [] for name in SOLAR_SYSTEM}
         self.schema_fields: dict[str, tuple[str, ...]] = {}
         self.rejected: list[Rejection] = []
 
@@ -156,6 +165,9 @@ class _Parts:
         self.limits.append(record.get("prvDiaNondetectionLimits"))
         self.stamps.append((record.get("cutoutScience"), record.get("cutoutTemplate"),
                             record.get("cutoutDifference")))
+        for name, origins in SOLAR_SYSTEM.items():
+            self.solar_system[name].append(
+                next((record[o] for o in origins if record.get(o) is not None), None))
         if info.version not in self.schema_fields:
             extra = tuple(name for name, origin in OBJECT_FIELDS.items()
                           if origin in info.object_fields)
@@ -185,6 +197,8 @@ class _Parts:
             survey="LSST", alerts=alerts, candidates=candidates, prv_candidates=previous,
             prv_nondetections=limits, fp_hists=forced, cutouts=cutouts,
             schema_fields=self.schema_fields, rejected=tuple(self.rejected),
+            enrichments={name: pd.Series(values, index=alerts.index, dtype=object)
+                         for name, values in self.solar_system.items()},
         )
 
 

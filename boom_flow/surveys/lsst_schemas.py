@@ -6,8 +6,9 @@ with a schema found elsewhere. Lookup order:
 
 1. a Confluent-style schema registry (``GET {url}/schemas/ids/{id}`` ->
    ``{"schema": "<json>"}``), when a URL is configured;
-2. a folder laid out like Rubin's ``alert_packet`` repository, one sub-folder per
-   version: ``{dir}/{major}_{minor}/lsst.v{major}_{minor}.alert.avsc`` (the record
+2. a folder of schemas, one sub-folder per version, in either layout:
+   ``{dir}/{major}_{minor}/`` or, as Rubin's ``lsst-alert-packet`` package ships them,
+   ``{dir}/{major}/{minor}/``, holding ``lsst.v{major}_{minor}.alert.avsc`` (the record
    files there name each other, so they are loaded together by
    ``fastavro.schema.load_schema``);
 3. the optional ``lsst-alert-packet`` package (GPL-3.0: imported lazily, only if
@@ -56,6 +57,15 @@ class LsstSchemaInfo:
 def version_of_id(schema_id: int) -> str:
     """``701`` -> ``"7.1"``, ``1101`` -> ``"11.1"``."""
     return f"{schema_id // 100}.{schema_id % 100}"
+
+
+def schema_file(root: Path, major: int, minor: int) -> Path:
+    """The alert schema of ``major.minor`` under ``root``: in ``{major}_{minor}/`` or in
+    ``{major}/{minor}/`` (Rubin's package layout), whichever exists; the first when
+    neither does (for the message)."""
+    name = f"lsst.v{major}_{minor}.alert.avsc"
+    candidates = (root / f"{major}_{minor}" / name, root / str(major) / str(minor) / name)
+    return next((path for path in candidates if path.is_file()), candidates[0])
 
 
 def describe_schema(parsed: Any, version: str | None = None) -> LsstSchemaInfo:
@@ -148,9 +158,9 @@ class SchemaResolver:
             attempts.append("no schema folder configured")
             return None
         major, minor = divmod(schema_id, 100)
-        relative = Path(f"{major}_{minor}") / f"lsst.v{major}_{minor}.alert.avsc"
-        return _load(self.schema_dir / relative,
-                     f"not in folder {self.schema_dir} (no {relative})", attempts)
+        return _load(schema_file(self.schema_dir, major, minor),
+                     f"not in folder {self.schema_dir} (no {major}_{minor}/ nor "
+                     f"{major}/{minor}/ holding lsst.v{major}_{minor}.alert.avsc)", attempts)
 
     def _from_package(self, schema_id: int, attempts: list[str]) -> Any:
         if not self.use_package:
@@ -162,8 +172,8 @@ class SchemaResolver:
             return None
         major, minor = divmod(schema_id, 100)
         root = Path(packet.__file__).parent / "schema"
-        path = root / str(major) / str(minor) / f"lsst.v{major}_{minor}.alert.avsc"
-        return _load(path, f"not in lsst-alert-packet ({root})", attempts)
+        return _load(schema_file(root, major, minor), f"not in lsst-alert-packet ({root})",
+                     attempts)
 
 
 def _load(path: Path, missing: str, attempts: list[str]) -> Any:

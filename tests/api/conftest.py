@@ -8,12 +8,12 @@ copies of ``data.py``, decoded by ``boom_flow.surveys`` and stored by
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from pymongo.database import Database
 from boom_flow.api.users import UserStore
 from boom_flow.storage import ensure_indexes, write_batch
 from tests.api.data import decode, private_copies, real_packets
-from tests.conftest import free_port
+from tests.conftest import child_environ, free_port
 
 ADMIN_PASSWORD = "admin-secret-password"
 PASSWORDS = {"public": "public-pw", "partner": "partner-pw", "nobody": "nobody-pw"}
@@ -99,27 +99,36 @@ def api_server(stack_environment: dict[str, str], shared_data: Path,
     store.ensure_indexes()
     for name, password in PASSWORDS.items():
         store.create(username=name, password=password, permissions=PERMISSIONS[name])
-    port = free_port()
-    log = (tmp_path_factory.mktemp("api") / "api.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "boom_flow", "api", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process)
-        tokens = {name: _token(url, name, password) for name, password in PASSWORDS.items()}
-        tokens["admin"] = _token(url, "admin", ADMIN_PASSWORD)
-        yield Api(url=url, db=db, tokens=tokens, environment=environment)
+        with api_process(environment, tmp_path_factory.mktemp("api") / "api.log") as url:
+            tokens = {name: _token(url, name, password) for name, password in PASSWORDS.items()}
+            tokens["admin"] = _token(url, "admin", ADMIN_PASSWORD)
+            yield Api(url=url, db=db, tokens=tokens, environment=environment)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
         mongo.drop_database(database)
         mongo.close()
+
+
+@contextmanager
+def api_process(environment: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``boom-flow api`` as a process of its own on a free port; yields its URL."""
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "boom_flow", "api", "--port", str(port),
+             "--log-level", "warning"],
+            env={**child_environ(), **environment}, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, process)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def envelope(response: httpx.Response, status: int = 200) -> Any:

@@ -13,12 +13,16 @@ from tests.api.conftest import ADMIN_PASSWORD, Api, envelope, error
 pytestmark = [pytest.mark.services, pytest.mark.shared_data]
 
 ROUTES = {
-    ("get", "/"), ("post", "/auth"),
+    ("get", "/"), ("get", "/health/ready"), ("post", "/auth"),
     ("post", "/queries/find"), ("post", "/queries/cone_search"), ("post", "/queries/count"),
     ("post", "/queries/estimated_count"), ("post", "/queries/pipeline"),
     ("get", "/catalogs"), ("get", "/catalogs/{name}/indexes"), ("get", "/catalogs/{name}/sample"),
     ("get", "/surveys/{survey}/cutouts"), ("post", "/surveys/{survey}/cutouts"),
     ("get", "/surveys/{survey}/objects/{object_id}"),
+    ("get", "/surveys/{survey}/objects/{object_id}/lightcurve.png"),
+    ("get", "/surveys/{survey}/ss_objects/{ss_object_id}"),
+    ("post", "/watchlists"), ("get", "/watchlists"), ("get", "/watchlists/{watchlist_id}"),
+    ("delete", "/watchlists/{watchlist_id}"),
     ("post", "/filters"), ("get", "/filters"), ("get", "/filters/{filter_id}"),
     ("patch", "/filters/{filter_id}"), ("post", "/filters/{filter_id}/versions"),
     ("post", "/filters/test"), ("post", "/filters/test/count"),
@@ -38,6 +42,10 @@ def test_openapi_lists_every_route_of_the_spec_and_docs_are_served(api_server: A
     assert served == ROUTES
     docs = httpx.get(api_server.url + "/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Served by the API itself (no CDN): the docs work on a machine without internet.
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs-assets/{asset}" in docs.text
+        assert httpx.get(f"{api_server.url}/docs-assets/{asset}").status_code == 200
 
 
 def test_auth_returns_a_bearer_token_without_envelope(api_server: Api) -> None:

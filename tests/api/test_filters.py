@@ -19,6 +19,7 @@ import redis
 
 from boom_flow.config import load_settings
 from boom_flow.core.batch import RawPacket
+from boom_flow.filters.aliases import alias_visibility
 from boom_flow.filters.evaluate import RESULTS
 from boom_flow.filters.live import LiveFilters
 from boom_flow.filters.publish import ResultsPublisher, ensure_topic
@@ -26,8 +27,17 @@ from boom_flow.filters.results import results_topic
 from boom_flow.stages.filter import FilterStage
 from boom_flow.storage import write_batch
 from boom_flow.storage.known import load_known
+from boom_flow.surveys import build_survey
 from tests.api.conftest import Api, envelope, error
-from tests.api.data import LIGHTCURVE, PRIVATE, REAL_OBJECT, decode, mixed_programid, rewrite
+from tests.api.data import (
+    LIGHTCURVE,
+    MIXED,
+    PRIVATE,
+    REAL_OBJECT,
+    decode,
+    mixed_programid,
+    rewrite,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.shared_data]
 
@@ -61,7 +71,10 @@ def live_run(api_server: Api, shared_data: Path) -> tuple[str, list[dict[str, An
     ensure_topic(producer_config, results_topic("ztf"))
     import confluent_kafka
 
-    publisher = ResultsPublisher(confluent_kafka.Producer(producer_config), valkey, "ztf")
+    from boom_flow.filters.ledger import PublicationLedger
+
+    publisher = ResultsPublisher(confluent_kafka.Producer(producer_config), valkey,
+                                 PublicationLedger(api_server.db, "ztf"), "ztf")
     stage = FilterStage(LiveFilters(api_server.db.filters, valkey, "ZTF"))
     outputs: list[dict[str, Any]] = []
     packets = _live_packets(shared_data)
@@ -188,6 +201,53 @@ def test_invalid_filters_are_refused_with_the_reason(api_server: Api) -> None:
         error(anonymous.get("/filters"), 401)
 
 
+def test_live_lsst_filters_name_the_ztf_aliases_exactly_as_the_backtest(
+        api_server: Api, shared_data: Path) -> None:
+    """A real LSST packet whose object has a public and a programid-2-only ZTF alias:
+    each user's live LSST filter (the worker's stage: one visibility read a batch) sees
+    the aliases that user's ``POST /filters/test`` of the same filter returns."""
+    db = api_server.db
+    packet = shared_data / "lsst/wire_format/boom_v9_0_7912941781254298.avro"
+    survey = build_survey("lsst", schema_dir=str(shared_data / "lsst/schema"))
+    batch = survey.decode([RawPacket(packet.read_bytes(), str(packet))])
+    object_id = int(batch.alerts["objectId"].iloc[0])
+    pipeline = [{"$match": {"objectId": object_id}}, {"$project": {"objectId": 1, "aliases": 1}}]
+    jd = float(batch.candidates["jd"].iloc[0])
+    created = {}
+    for user in ("public", "partner", "admin"):
+        with api_server.client(user) as client:
+            created[user] = envelope(client.post("/filters", json={
+                "name": f"aliases-{user}", "survey": "LSST", "pipeline": pipeline}))["id"]
+    db.LSST_alerts_aux.insert_one({"_id": object_id, "aliases": {"ZTF": [REAL_OBJECT, PRIVATE]}})
+    try:
+        stage = FilterStage(LiveFilters(db.filters, None, "LSST"),
+                            alias_visibility=alias_visibility(db))
+        reads = []
+        original = stage.alias_visibility
+        stage.alias_visibility = lambda ids: reads.append(list(ids)) or original(ids)
+        filtered = stage(load_known(db, batch))
+        write_batch(db, filtered)
+        (result,) = [r for r in filtered.enrichments[RESULTS].tolist() if r]
+        live = {p["filter_id"]: p["output"].get("aliases", {}).get("ZTF")
+                for p in result["filters"]}
+        tested = {}
+        for user in created:
+            with api_server.client(user) as client:
+                (passed,) = envelope(client.post("/filters/test", json={
+                    "survey": "lsst", "pipeline": pipeline, "start_jd": jd - 0.5,
+                    "end_jd": jd + 0.5}))
+            tested[user] = passed.get("aliases", {}).get("ZTF")
+    finally:
+        for filter_id in created.values():
+            db.filters.delete_one({"_id": filter_id})
+        for name in ("LSST_alerts", "LSST_alerts_aux", "LSST_alerts_cutouts"):
+            db[name].drop()
+    assert reads == [[REAL_OBJECT, PRIVATE]]  # one read for the batch
+    assert tested == {"public": [REAL_OBJECT], "partner": [REAL_OBJECT, PRIVATE],
+                      "admin": [REAL_OBJECT, PRIVATE]}
+    assert {user: live[filter_id] for user, filter_id in created.items()} == tested
+
+
 def test_backtest_of_lsst_names_only_the_ztf_aliases_the_user_may_see(api_server: Api) -> None:
     db = api_server.db
     db.LSST_alerts.insert_one({"_id": 7_000_001, "objectId": 7_001,
@@ -207,3 +267,60 @@ def test_backtest_of_lsst_names_only_the_ztf_aliases_the_user_may_see(api_server
         db.LSST_alerts_aux.drop()
     assert seen == {"public": [[REAL_OBJECT]], "partner": [[REAL_OBJECT, PRIVATE]],
                     "admin": [[REAL_OBJECT, PRIVATE]]}
+
+
+def test_activation_over_max_match_rate_is_refused_and_only_admins_force_it(
+        api_server: Api) -> None:
+    broad = [{"$match": {"candidate.magpsf": {"$lt": 99}}}, {"$project": {"objectId": 1}}]
+    everything = {"reference_start_jd": 0, "reference_end_jd": 3e6}
+    base = {"name": "everything", "survey": "ZTF", "permissions": {"ZTF": [1]},
+            "pipeline": broad, **everything}
+    alerts = api_server.db.ZTF_alerts.count_documents({"candidate.programid": 1})
+    with api_server.client("public") as public, api_server.client("admin") as admin:
+        message = error(public.post("/filters", json=base), 400)
+        assert f"100.00% pass ({alerts} of {alerts} stored ZTF alerts" in message
+        assert "filters.max_match_rate = 5%" in message and '"force": true' in message
+        assert "only an admin" in error(public.post("/filters", json={**base, "force": True}),
+                                        403)
+        stored = envelope(public.post("/filters", json={**base, "active": False}))
+        assert "activation refused" in error(public.patch(
+            f"/filters/{stored['id']}", json={"active": True, **everything}), 400)
+        forced = envelope(admin.patch(f"/filters/{stored['id']}",
+                                      json={"active": True, "force": True}))
+        assert forced["active"] is True
+        # a new version of a live filter is checked as well
+        assert "activation refused" in error(public.post(
+            f"/filters/{stored['id']}/versions", json={"pipeline": broad, **everything}), 400)
+        assert len(envelope(public.get(f"/filters/{stored['id']}"))["fv"]) == 1
+        narrow = [{"$match": {"candidate.magpsf": {"$lt": 5}}}, {"$project": {"objectId": 1}}]
+        response = public.post("/filters", json={**base, "pipeline": narrow})
+        assert response.status_code == 200
+        assert f"reference night: 0.00% pass (0 of {alerts} stored" in response.json()["message"]
+
+
+def test_explain_counts_stages_and_traces_only_what_the_user_may_see(api_server: Api) -> None:
+    alerts = list(api_server.db.ZTF_alerts.find({"objectId": MIXED}).sort("candidate.jd", 1))
+    first = alerts[0]["candidate"]["jd"]
+    window = [a for a in alerts if a["candidate"]["jd"] <= first + 7.0 - 1e-6]
+    public = [a for a in window if a["candidate"]["programid"] == 1]
+    private = [a["_id"] for a in window if a["candidate"]["programid"] != 1]
+    assert public and private
+    body = {"survey": "ztf", "permissions": {"ZTF": [1]}, "pipeline": PIPELINE,
+            "start_jd": first, "end_jd": first + 7.0 - 1e-6, "object_ids": [MIXED]}
+    with api_server.client("public") as client:
+        passed = envelope(client.post("/filters/test", json=body))
+        report = envelope(client.post("/filters/test", json={
+            **body, "explain": True, "trace": [a["_id"] for a in window]}))
+    assert report["alerts"] == len(public) and report["passed"] == len(passed)
+    assert 0 < len(passed) < len(public)  # some pass, some are dropped and explained
+    assert [(s["name"], s["in"]) for s in report["stages"]] == [
+        ("$match", len(public)), ("$project", report["stages"][0]["out"])]
+    for candid in private:  # another programid: as if it did not exist
+        assert report["candids"][str(candid)]["evaluated"] is False
+    for alert in public:
+        trace = report["candids"][str(alert["_id"])]
+        assert trace["passed"] == (alert["_id"] in {o["_id"] for o in passed})
+        if not trace["passed"]:
+            values = trace["condition"]["values"]
+            for path, value in values.items():
+                assert alert["candidate"][path.split(".")[1]] == value

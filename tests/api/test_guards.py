@@ -62,3 +62,16 @@ def test_caps() -> None:
     size = SizeBudget(20)
     assert size.encode({"a": 1}) == b'{"a":1}'
     assert status_of(size.encode, {"b": "x" * 20}) == 413
+
+
+@pytest.mark.parametrize("body", [
+    {"filter": {"objectId": {"$regex": "^(a+)+$"}}},
+    {"pipeline": [{"$limit": 1}, {"$project": {"m": {"$regexMatch": {
+        "input": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", "regex": "^(a+)+$"}}}}]},
+])
+def test_catastrophic_regular_expressions_are_refused_in_every_body(body: dict) -> None:
+    with pytest.raises(ApiError) as raised:
+        refuse_forbidden(body)
+    assert raised.value.status == 400
+    assert "unsafe regular expression" in raised.value.message
+    refuse_forbidden({"filter": {"objectId": {"$regex": "^ZTF18"}}})

@@ -260,3 +260,26 @@ def test_cone_projection_keeps_the_position(projection: Any, expected: Any) -> N
     from boom_flow.api.cone import with_position
 
     assert with_position(projection) == expected
+
+
+@pytest.mark.parametrize("user", ["public", "partner"])
+def test_cone_search_of_objects_is_nearest_first_with_distances_through_the_view(
+        api_server: Api, user: str) -> None:
+    """The aux collection through a restricted user's view (an aggregation, not a find):
+    the same order and distances as brute force over the objects that user may see."""
+    programids = {"public": [1], "partner": [1, 2]}[user]
+    docs = list(api_server.db.ZTF_alerts_aux.find(
+        {"prv_candidates": {"$elemMatch": {"programid": {"$in": programids}}}},
+        {"coordinates": 1}))
+    sn = next(d for d in docs if d["_id"] == REAL_OBJECT)  # its copies share its place
+    lon, lat = sn["coordinates"]["radec_geojson"]["coordinates"]
+    centre = [lon + 180.0 + 2e-3, lat - 1e-3]
+    body = {"catalog_name": "ZTF_alerts_aux", "object_coordinates": {"c": centre},
+            "radius": 1, "unit": "Degrees", "projection": {"_id": 1}}
+    found = envelope(post(api_server, "cone_search", body, user))["c"]
+    expected = brute_force(docs, centre[0], centre[1], 3600.0)
+    assert len(expected) > 1
+    distances = [d["distance_arcsec"] for d in found]
+    assert distances == sorted(distances)  # nearest first
+    assert {d["_id"]: d["distance_arcsec"] for d in found} == pytest.approx(dict(expected),
+                                                                            abs=1e-6)

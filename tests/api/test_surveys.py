@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import gzip
+from pathlib import Path
 
 import pytest
 
+from boom_flow.storage import write_batch
+from boom_flow.surveys import build_survey
 from tests.api.conftest import Api, envelope, error
 from tests.api.data import MIXED, PRIVATE, REAL_OBJECT
+from tests.stages.test_lsst_enrichment import solar_system_packets
 
 pytestmark = [pytest.mark.services, pytest.mark.shared_data]
 
@@ -120,3 +124,37 @@ def test_lsst_objects_have_integer_ids_and_no_programid_rights(api_server: Api) 
         assert brightest["candid"] == 9002
         assert base64.b64decode(brightest["cutoutScience"]) == b"fits"
         error(client.get("/surveys/ztf/objects/ZTF21abiuvdk"), 404)  # ZTF: nothing visible
+
+
+@pytest.mark.shared_data
+def test_solar_system_objects_are_found_by_ss_object_id(api_server: Api,
+                                                        shared_data: Path) -> None:
+    """Alerts of an asteroid (no diaObjectId, so no object page) are served by their
+    ssObjectId with their ssSource records and the latest MPC orbit."""
+    db = api_server.db
+    batch = build_survey("lsst", schema_dir=str(shared_data / "lsst/schema")).decode(
+        solar_system_packets(shared_data))
+    assert batch.rejected == ()
+    try:
+        write_batch(db, batch)
+        with api_server.client("nobody") as client:
+            data = envelope(client.get("/surveys/LSST/ss_objects/4200001"))
+            assert [a["ssObjectId"] for a in data["alerts"]] == [4_200_001] * 2
+            jds = [a["candidate"]["jd"] for a in data["alerts"]]
+            assert jds == sorted(jds)
+            assert [s["diaSourceId"] for s in data["ssSource"]] == [
+                a["_id"] for a in data["alerts"]]
+            assert data["mpc_orbits"]["designation"] == "2025 AB"
+            assert data["mpc_orbits"]["created_at"].startswith("2025-11-03T04:05:06")
+            assert data["designation"] == "designation-2025 AB"
+            other = envelope(client.get("/surveys/lsst/ss_objects/4200002"))
+            assert len(other["alerts"]) == 1 and other["mpc_orbits"] is None
+            error(client.get("/surveys/lsst/ss_objects/4200003"), 404)
+            error(client.get("/surveys/ztf/ss_objects/4200001"), 404)
+            found = envelope(client.post("/queries/find", json={
+                "catalog_name": "LSST_alerts", "filter": {"ssObjectId": 4_200_002},
+                "projection": {"ssSource.ssObjectId": 1}}))
+            assert [d["ssSource"]["ssObjectId"] for d in found] == [4_200_002]
+    finally:
+        for name in ("LSST_alerts", "LSST_alerts_aux", "LSST_alerts_cutouts"):
+            db[name].drop()

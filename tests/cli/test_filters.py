@@ -123,3 +123,79 @@ def test_results_and_errors_are_shown_from_valkey(environment: dict[str, str],
         {"filter_id": filter_id, "candid": 7, "reason": "EvaluationError: $size"})})
     failed = _run(environment, "errors", "--survey", "lsst", "--limit", "1")
     assert f"{filter_id}: 2 errors" in failed.output and "$size" in failed.output
+
+
+def test_add_and_activate_refuse_a_filter_over_max_match_rate(
+        environment: dict[str, str], mongo_db: Database, shared_data: Path,
+        pipeline_file: Path) -> None:
+    night = shared_data / "ztf" / "alerts" / "pgb_ZTF21abiuvdk_lightcurve"
+    packets = [RawPacket(p.read_bytes(), str(p)) for p in sorted(night.glob("*.avro"))[:12]]
+    ingest(mongo_db, "ztf", shared_data, packets, 12)
+    window = ("--reference-start-jd", "0", "--reference-end-jd", "3e6")
+    passed = len(server_results(mongo_db, "ZTF", PIPELINE, (1, 2, 3)))
+    assert passed > 0.05 * 12
+    add = ("add", str(pipeline_file), "--name", "drb", "--survey", "ztf", "--permissions",
+           "ZTF=1,2,3", "--user", "u")
+    refused = _run(environment, *add, *window)
+    assert refused.exit_code == 1
+    assert f"{100 * passed / 12:.2f}% pass ({passed} of 12 stored ZTF alerts" in refused.output
+    assert "--force" in refused.output and mongo_db.filters.count_documents({}) == 0
+
+    inactive = _run(environment, *add, "--inactive")
+    filter_id = re.search(r"created (\S+)", inactive.output).group(1)
+    assert _run(environment, "activate", filter_id, *window).exit_code == 1
+    assert mongo_db.filters.find_one({"_id": filter_id})["active"] is False
+    # measured on a JD range without alerts: nothing to refuse on
+    empty = _run(environment, "activate", filter_id, "--reference-start-jd", "1",
+                 "--reference-end-jd", "2")
+    assert empty.exit_code == 0 and "no stored ZTF alert" in empty.output
+    forced = _run(environment, *add, *window, "--force")
+    assert forced.exit_code == 0 and mongo_db.filters.count_documents({"active": True}) == 2
+
+
+def test_test_explain_over_files_names_the_stage_and_condition(
+        environment: dict[str, str], shared_data: Path) -> None:
+    fast = str(shared_data / "filters" / "fast.json")
+    night = str(shared_data / "ztf")
+    plain = _run(environment, "test", fast, "--survey", "ztf", "--permissions", "ZTF=1,2,3",
+                 "--path", night)
+    passed, alerts = re.search(r"(\d+) passed over (\d+) alerts", plain.output).groups()
+    explained = _run(environment, "test", fast, "--survey", "ztf", "--permissions",
+                     "ZTF=1,2,3", "--path", night, "--explain", "--candid",
+                     "1154308030015010004")
+    assert explained.exit_code == 0, explained.output
+    lines = explained.output.splitlines()
+    assert lines[0] == f"{passed} of {alerts} alerts pass"
+    assert re.match(rf"\s+stage 0 \$match\s+in\s+{alerts}\s+out\s+\d+$", lines[1])
+    assert len([line for line in lines if line.strip().startswith("stage ")]) == 10
+    assert "candid 1154308030015010004: dropped by stage 0 ($match)" in explained.output
+    assert 'false: pipeline[0].$match.candidate.drb {"candidate.drb": {"$gt": 0.9}}' \
+        in explained.output
+    assert 'values: {"candidate.drb": 0.0130354' in explained.output
+    assert _run(environment, "test", fast, "--survey", "ztf", "--path", night,
+                "--candid", "1").exit_code == 2  # --candid needs --explain
+
+
+def test_test_explain_over_the_archive_keeps_to_the_filters_rights(
+        environment: dict[str, str], mongo_db: Database, shared_data: Path,
+        pipeline_file: Path) -> None:
+    folders = [shared_data / "ztf" / "alerts" / name
+               for name in ("boom_20240716", "ztf_avro_alert_repo")]  # one is programid 3
+    packets = [RawPacket(p.read_bytes(), str(p)) for folder in folders
+               for p in sorted(folder.glob("*.avro"))]
+    ingest(mongo_db, "ztf", shared_data, packets, 12)
+    alerts = list(mongo_db.ZTF_alerts.find({}, {"candidate.programid": 1, "candidate.drb": 1}))
+    public = [a for a in alerts if a["candidate"]["programid"] == 1]
+    hidden = [a["_id"] for a in alerts if a["candidate"]["programid"] != 1]
+    dropped = [a for a in public if a["candidate"].get("drb", 1.0) <= 0.9]
+    traced = [str(a["_id"]) for a in dropped[:1]] + [str(i) for i in hidden[:1]]
+    result = _run(environment, "test", str(pipeline_file), "--survey", "ztf",
+                  "--permissions", "ZTF=1", "--start-jd", "0", "--end-jd", "3e6", "--explain",
+                  *[arg for candid in traced for arg in ("--candid", candid)])
+    assert result.exit_code == 0, result.output
+    passed = len(server_results(mongo_db, "ZTF", PIPELINE, (1,)))
+    assert result.output.splitlines()[0] == f"{passed} of {len(public)} alerts pass"
+    assert dropped and hidden
+    assert f"candid {dropped[0]['_id']}: dropped by stage 0 ($match)" in result.output
+    assert f'values: {{"candidate.drb": {dropped[0]["candidate"]["drb"]}' in result.output
+    assert f"candid {hidden[0]}: not among the alerts evaluated" in result.output

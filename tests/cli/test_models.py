@@ -58,4 +58,6 @@ def test_list_shows_each_model_and_whether_it_loads(shared_data: Path, tmp_path:
     result = CliRunner().invoke(cli, ["models", "list"],
                                 env={"BOOM_FLOW_MODELS__MODELS_DIR": str(tmp_path)})
     assert result.exit_code == 1
+    assert f"`boom-flow models fetch` installs the published ACAI and BTSbot files into " \
+        f"{tmp_path}" in result.output
     assert "FAIL" in result.output and "btsbot-v1.0.1.onnx not found" in result.output

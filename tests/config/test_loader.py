@@ -53,6 +53,16 @@ def test_config_file_can_be_named_by_the_environment(tmp_path: Path) -> None:
     assert load_settings(environ={"BOOM_FLOW_CONFIG": str(path)}).dask.n_workers == 5
 
 
+@pytest.mark.clean_clone
+def test_the_shared_data_variable_is_not_a_setting(tmp_path: Path) -> None:
+    """Tests and benchmarks read BOOM_FLOW_SHARED_DATA; every command must still load
+    its configuration with it set (CI sets it to hide the shared folder)."""
+    environ = {"BOOM_FLOW_SHARED_DATA": str(tmp_path / "nowhere")}
+    assert load_settings(environ=environ) == load_settings(environ={})
+    with pytest.raises(ConfigError, match="shared_dat: unknown key"):
+        load_settings(environ={"BOOM_FLOW_SHARED_DAT": "x"})
+
+
 @pytest.mark.parametrize(
     ("environ", "expected"),
     [

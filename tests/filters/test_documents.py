@@ -150,10 +150,11 @@ def test_a_stored_point_is_replaced_by_the_alerts_richer_candidate_only() -> Non
     batch = ztf_batch([(6, 1)])
     jd = epoch_jd(6, 1)
     stored = [{"_id": object_id(6), "prv_candidates": [
-        {"jd": epoch_jd(6, 0), "programid": 1, "magpsf": 18.0, "extra": 1, "more": 2,
+        {"jd": epoch_jd(6, 0), "candid": candid(6, 0), "programid": 1, "magpsf": 18.0,
+         "extra": 1, "more": 2,
          "many": 3, "fields": 4, "here": 5, "a": 6, "b": 7, "c": 8, "d": 9, "e": 10,
          "f": 11, "g": 12, "h": 13},
-        {"jd": jd, "programid": 1, "magpsf": 18.1}],
+        {"jd": jd, "candid": candid(6, 1), "programid": 1, "magpsf": 18.1}],
         "prv_nondetections": [], "fp_hists": []}]
     _, (document,) = FilterDocuments.from_batch(batch, stored=stored).documents((1,))
     first, own = document["prv_candidates"]

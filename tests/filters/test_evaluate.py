@@ -85,21 +85,62 @@ def test_result_rights_annotations_and_photometry() -> None:
          "programid": 1, "survey": "ZTF", "ra": 1.0, "dec": 2.0}]
 
 
-def test_lsst_filters_see_ztf_aliases_only_with_every_ztf_programid() -> None:
-    """An alias may name a ZTF object seen only in programids 2/3: until the live stage
-    can trim aliases one by one, a filter lacking a programid sees none of them."""
+def test_lsst_filters_see_the_ztf_aliases_seen_in_their_owners_programids() -> None:
+    """An alias may name a ZTF object seen only in programids 2/3: each filter keeps the
+    aliases its owner's rights reach (the batch's one visibility read), and none when
+    that read did not happen."""
     alerts = [{"_id": 9_000_001, "objectId": 9_001, "candidate": {"jd": 2460100.5}}]
-    aux = [{"_id": 9_001, "aliases": {"ZTF": ["ZTF24private"], "DECAM": ["D1"]}}]
-    documents = FilterDocuments.from_archive("LSST", alerts, aux)
+    aux = [{"_id": 9_001, "aliases": {"ZTF": ["ZTF24public", "ZTF24private", "ZTF24gone"],
+                                      "DECAM": ["D1"]}}]
     pipeline = [{"$match": {"objectId": 9_001}},
                 {"$project": {"objectId": 1, "aliases": 1}}]
-    seen = {}
-    for rights in ([1], [1, 2], [1, 2, 3]):
+
+    def seen(rights: list[int], owner: dict | None, read: bool) -> dict:
+        documents = FilterDocuments.from_archive("LSST", alerts, aux)
+        assert documents.alias_ids() == ["ZTF24public", "ZTF24private", "ZTF24gone"]
+        if read:
+            documents.alias_programids = {"ZTF24public": frozenset({1, 2}),
+                                          "ZTF24private": frozenset({2})}
         lsst_filter = build_active_filter({
-            "_id": f"f{len(rights)}", "name": "aliases", "survey": "LSST",
+            "_id": "f", "name": "aliases", "survey": "LSST", "user_id": "u",
             "permissions": {"ZTF": rights}, "active_fid": "v",
-            "fv": [{"fid": "v", "pipeline": pipeline}]})
+            "fv": [{"fid": "v", "pipeline": pipeline}]}, owner=owner)
         (passed,) = evaluate(documents, [lsst_filter], now_ms=0).passed.values()
-        seen[len(rights)] = passed[0]["output"]["aliases"]
-    assert seen == {1: {"DECAM": ["D1"]}, 2: {"DECAM": ["D1"]},
-                    3: {"ZTF": ["ZTF24private"], "DECAM": ["D1"]}}
+        return passed[0]["output"]["aliases"]
+
+    assert seen([1], None, True) == {"ZTF": ["ZTF24public"], "DECAM": ["D1"]}
+    assert seen([2], None, True) == {"ZTF": ["ZTF24public", "ZTF24private"], "DECAM": ["D1"]}
+    assert seen([3], None, True) == {"DECAM": ["D1"]}
+    # The owner's rights decide, not the filter's (the API's view is the user's).
+    assert seen([], {"permissions": {"ZTF": [1, 2]}}, True)["ZTF"] == [
+        "ZTF24public", "ZTF24private"]
+    everything = {"ZTF": ["ZTF24public", "ZTF24private", "ZTF24gone"], "DECAM": ["D1"]}
+    assert seen([1], {"is_admin": True}, False) == everything
+    assert seen([1, 2, 3], None, False) == everything
+    assert seen([1], None, False) == {"DECAM": ["D1"]}  # nothing read: nothing shown
+
+
+def test_batch_stages_in_the_filter_stage_report_each_output_for_its_alert() -> None:
+    from boom_flow.filters.evaluate import RESULTS
+    from boom_flow.stages.filter import filter_batch
+
+    batch = ztf_batch([(obj, epoch) for epoch in range(3) for obj in range(4)])
+    brightest = active("brightest", [{"$match": {"candidate.magpsf": {"$lt": 99}}},
+                                     {"$sort": {"candidate.magpsf": 1}}, {"$limit": 1},
+                                     {"$project": {"_id": 0, "objectId": 1}}])
+    per_object = active("per_object", [{"$match": {"candidate.magpsf": {"$lt": 99}}},
+                                       {"$group": {"_id": "$objectId", "n": {"$sum": 1}}},
+                                       {"$project": {"objectId": "$_id", "annotations.n": "$n"}}])
+    out = filter_batch(batch, [brightest, per_object]).enrichments[RESULTS].tolist()
+    passed = {name: [row for row, result in enumerate(out) if result and any(
+        f["filter_id"] == name for f in result["filters"])] for name in ("brightest",
+                                                                         "per_object")}
+    magnitudes = batch.candidates["magpsf"].tolist()
+    assert passed["brightest"] == [magnitudes.index(min(magnitudes))]
+    # one result per object, for its last alert of the batch, counting its alerts
+    object_ids = batch.alerts["objectId"].tolist()
+    last = {object_id: row for row, object_id in enumerate(object_ids)}
+    assert passed["per_object"] == sorted(last.values())
+    for row in passed["per_object"]:
+        (result,) = [f for f in out[row]["filters"] if f["filter_id"] == "per_object"]
+        assert result["annotations"] == {"n": object_ids.count(object_ids[row])}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -10,17 +11,21 @@ import confluent_kafka
 import pandas as pd
 import pytest
 import redis
+from pymongo.database import Database
 
 from boom_flow.config import Settings
 from boom_flow.core import AlertBatch
 from boom_flow.filters.evaluate import ERRORS
+from boom_flow.filters.ledger import PublicationLedger
 from boom_flow.filters.publish import (
     ResultsPublisher,
     error_counts_key,
+    error_log_key,
     marks_key,
     passes_key,
     recent_errors,
     recent_results,
+    retry_through_outages,
 )
 from boom_flow.filters.results import decode, encode, result_records, stream_key
 from boom_flow.pipeline.resources import Connections, close
@@ -35,14 +40,24 @@ PIPELINE = [{"$match": {"candidate.magpsf": {"$gt": 0}}},
             {"$project": {"objectId": 1, "annotations.mag": "$candidate.magpsf"}}]
 
 
-@pytest.fixture
-def publisher(settings: Settings) -> Iterator[ResultsPublisher]:
+def _ready_stage(settings: Settings) -> tuple[PublishStage, object]:
     stage = configure_stage(settings, "ztf", "publish", {"stream_maxlen": 1000})
     resources = Connections.from_settings(settings).open(stage.needs)
     ready = set_up(stage, resources)
     assert isinstance(ready, PublishStage)
+    return ready, resources
+
+
+@pytest.fixture
+def publisher(settings: Settings, mongo_db: Database) -> Iterator[ResultsPublisher]:
+    ready, resources = _ready_stage(settings)
     yield ready.publisher
     close(resources)
+
+
+def _dead_producer(timeout_ms: int) -> confluent_kafka.Producer:
+    return confluent_kafka.Producer({"bootstrap.servers": "127.0.0.1:1",
+                                     "message.timeout.ms": timeout_ms})
 
 
 @pytest.fixture
@@ -129,13 +144,22 @@ def test_evaluation_errors_are_counted_and_kept(publisher: ResultsPublisher,
     assert latest == {"filter_id": filter_id, "fid": "v1", "candid": candid(6, 1),
                       "objectId": batch.alerts["objectId"].iloc[1],
                       "reason": "EvaluationError: x"}
+    # The batch redelivered (a restart before the commit): nothing is counted twice.
+    logged = valkey.xlen(error_log_key("ZTF"))
+    assert publisher(batch).errors == 0
+    assert valkey.hget(error_counts_key("ZTF"), filter_id) == b"1"
+    assert valkey.xlen(error_log_key("ZTF")) == logged
+    # A new version failing on the same alert is a new error.
+    errors[1] = [{"filter_id": filter_id, "fid": "v2", "reason": "EvaluationError: y"}]
+    again = batch.with_enrichment(ERRORS, pd.Series(errors, dtype=object))
+    assert publisher(again).errors == 1
+    assert valkey.hget(error_counts_key("ZTF"), filter_id) == b"2"
 
 
 def test_undelivered_results_fail_the_batch_and_reach_no_stream(
-        settings: Settings, valkey: redis.Redis) -> None:
-    dead = confluent_kafka.Producer({"bootstrap.servers": "127.0.0.1:1",
-                                     "message.timeout.ms": 500})
-    publisher = ResultsPublisher(dead, valkey, "ZTF", flush_timeout_s=3)
+        settings: Settings, valkey: redis.Redis, mongo_db: Database) -> None:
+    publisher = ResultsPublisher(_dead_producer(500), valkey,
+                                 PublicationLedger(mongo_db, "ZTF"), "ZTF", flush_timeout_s=3)
     filter_id = uuid.uuid4().hex
     batch = _filtered([filter_id], [(7, 0)])
     assert len(result_records(batch)) == 1
@@ -143,6 +167,9 @@ def test_undelivered_results_fail_the_batch_and_reach_no_stream(
         publisher(batch)
     assert valkey.hget(marks_key("ZTF", candid(7, 0)), filter_id) != b"done"
     assert valkey.xlen(stream_key(filter_id)) == 0
+    # Not marked delivered without Kafka's confirmation (issue 16, defect 4).
+    state = PublicationLedger(mongo_db, "ZTF").states([candid(7, 0)])[(candid(7, 0), filter_id)]
+    assert state.startswith("pending:")
 
 
 def test_a_record_keeps_an_integer_object_id_and_null_cutouts() -> None:
@@ -178,7 +205,9 @@ def test_a_crash_after_kafka_and_before_the_stream_repeats_nothing(
     del publisher._finish
     assert len(reader.read(expected=2, filter_ids=ids)) == 2  # Kafka had them
     assert valkey.xlen(stream_key(ids[0])) == 0
-    assert valkey.hget(marks_key("ZTF", candid(8, 0)), ids[0]).startswith(b"pending:")
+    assert publisher.ledger.states([candid(8, 0)])[(candid(8, 0), ids[0])].startswith(
+        "pending:") or publisher.ledger.states([candid(8, 0)])[(candid(8, 0), ids[0])] == (
+        "delivered")
     redelivered = publisher(_filtered(ids, [(8, 0), (8, 1)]))
     assert redelivered.records == 0
     assert reader.read(expected=0, filter_ids=ids) == []
@@ -190,14 +219,59 @@ def test_a_crash_before_kafka_had_them_publishes_them_on_redelivery(
         settings: Settings, publisher: ResultsPublisher, reader: TopicReader,
         valkey: redis.Redis) -> None:
     ids = [uuid.uuid4().hex]
-    dead = confluent_kafka.Producer({"bootstrap.servers": "127.0.0.1:1",
-                                     "message.timeout.ms": 300})
-    crashed = ResultsPublisher(dead, valkey, "ZTF", flush_timeout_s=2,
-                               consumer_config=publisher.consumer_config)
+    crashed = ResultsPublisher(_dead_producer(300), valkey, publisher.ledger, "ZTF",
+                               flush_timeout_s=2, consumer_config=publisher.consumer_config)
     with pytest.raises(RuntimeError, match="undelivered"):
         crashed(_filtered(ids, [(9, 0)]))
-    assert valkey.hget(marks_key("ZTF", candid(9, 0)), ids[0]).startswith(b"pending:")
+    assert publisher.ledger.states([candid(9, 0)])[(candid(9, 0), ids[0])].startswith(
+        "pending:")
     redelivered = publisher(_filtered(ids, [(9, 0)]))
     assert (redelivered.records, redelivered.passes) == (1, 1)
     assert [r["candid"] for _, r in reader.read(expected=1, filter_ids=ids)] == [candid(9, 0)]
     assert valkey.xlen(stream_key(ids[0])) == 1
+
+
+def test_losing_valkey_publishes_nothing_twice(
+        publisher: ResultsPublisher, reader: TopicReader, valkey: redis.Redis) -> None:
+    """Issue 16, defect 3: after a Valkey restart without its data, re-reading a
+    processed night published every pass again. The ledger is in MongoDB now."""
+    ids = [uuid.uuid4().hex]
+    epochs = [(10, 0), (10, 1), (10, 3)]  # epoch 2 is programid 2: not for this filter
+    assert publisher(_filtered(ids, epochs)).records == 3
+    assert len(reader.read(expected=3, filter_ids=ids)) == 3
+    for key in [stream_key(ids[0]), passes_key("ZTF"),
+                *(marks_key("ZTF", candid(*e)) for e in epochs)]:
+        valkey.delete(key)  # what a restart without persistence leaves
+    again = publisher(_filtered(ids, epochs))
+    assert (again.records, again.passes) == (0, 0)
+    assert reader.read(expected=0, filter_ids=ids) == []
+    # The stream is a cache: rebuilt for what was re-read, once.
+    assert valkey.xlen(stream_key(ids[0])) == 3
+    assert publisher(_filtered(ids, epochs)).records == 0
+    assert valkey.xlen(stream_key(ids[0])) == 3
+
+
+def test_the_publisher_waits_through_a_valkey_outage(
+        settings: Settings, mongo_db: Database, reader: TopicReader) -> None:
+    """Issue 16, defect 3: a Valkey outage crashed the run; now the batch waits."""
+    ready, resources = _ready_stage(settings)
+    sink = ready.publisher
+    real = sink.valkey
+    sink.valkey = redis.Redis(host="127.0.0.1", port=1)  # Valkey away
+    ids = [uuid.uuid4().hex]
+    restored: list[float] = []
+
+    def back_soon(delay: float) -> None:
+        restored.append(delay)
+        sink.valkey = real  # Valkey is back after the first wait
+        time.sleep(delay)
+
+    summary = retry_through_outages(lambda: sink._publish(_filtered(ids, [(11, 0)])),
+                                    30, "test", sleep=back_soon)
+    assert restored and summary.records == 1
+    assert len(reader.read(expected=1, filter_ids=ids)) == 1
+    assert real.xlen(stream_key(ids[0])) == 1
+    sink.valkey = redis.Redis(host="127.0.0.1", port=1)
+    with pytest.raises(redis.ConnectionError):
+        retry_through_outages(lambda: sink._publish(_filtered(ids, [(11, 1)])), 0, "test")
+    close(resources)

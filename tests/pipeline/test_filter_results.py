@@ -32,6 +32,7 @@ from boom_flow.pipeline.graph import GraphSpec, SourceSpec, StageSpec
 from boom_flow.pipeline.run import make_plan, run_pipeline
 from boom_flow.pipeline.worker import BatchOutcome, Workbench
 from boom_flow.storage import ensure_indexes
+from tests.conftest import child_environ
 from tests.filters.helpers import real_pipeline, server_results
 from tests.filters.kafka import TopicReader
 from tests.pipeline.conftest import ztf_packet_bytes
@@ -152,7 +153,7 @@ def test_a_pipeline_killed_mid_night_publishes_every_result_once(
     assert producer.flush(30) == 0
     graph = tmp_path / "ztf.yaml"
     graph.write_text("survey: ztf\nsource:\n  kind: kafka\nstages:\n  - name: filter\n")
-    env = {**os.environ, **environment, "BOOM_FLOW_DASK__N_WORKERS": "1"}
+    env = {**child_environ(), **environment, "BOOM_FLOW_DASK__N_WORKERS": "1"}
 
     def start(idle_s: float, **overrides: str) -> subprocess.Popen[str]:
         return subprocess.Popen(

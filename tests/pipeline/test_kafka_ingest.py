@@ -19,6 +19,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from boom_flow.config import Settings
+from tests.conftest import child_environ
 from tests.pipeline.conftest import fastavro_records, ztf_packet_bytes
 
 
@@ -53,7 +54,7 @@ def _produce(settings: Settings, topic: str, packets: list[bytes]) -> None:
 
 def _start(environment: dict[str, str], graph: Path, topic: str, idle_s: float,
            **overrides: str) -> subprocess.Popen[str]:
-    env = {**os.environ, **environment, "BOOM_FLOW_DASK__N_WORKERS": "1", **overrides}
+    env = {**child_environ(), **environment, "BOOM_FLOW_DASK__N_WORKERS": "1", **overrides}
     return subprocess.Popen(
         [sys.executable, "-m", "boom_flow", "run", str(graph), "--topic", topic,
          "--until-idle", str(idle_s)],
@@ -80,9 +81,11 @@ def _unique_candids(packets: list[bytes]) -> set[int]:
 
 def _assert_stored_once(db: pymongo.database.Database, packets: list[bytes]) -> None:
     assert {d["_id"] for d in db.ZTF_alerts.find({}, {"_id": 1})} == _unique_candids(packets)
-    for aux in db.ZTF_alerts_aux.find({}, {"prv_candidates.jd": 1}):
-        jds = [p["jd"] for p in aux.get("prv_candidates", [])]
-        assert jds == sorted(set(jds)), f"history of {aux['_id']} has duplicates"
+    for aux in db.ZTF_alerts_aux.find({}, {"prv_candidates.jd": 1, "prv_candidates.candid": 1}):
+        # Two detections of one exposure (same jd, two candids) are two points.
+        points = [(p["jd"], p.get("candid")) for p in aux.get("prv_candidates", [])]
+        assert len(points) == len(set(points)), f"history of {aux['_id']} has duplicates"
+        assert [jd for jd, _ in points] == sorted(jd for jd, _ in points)
 
 
 def test_packets_on_a_nightly_topic_are_stored_exactly_once(
@@ -93,6 +96,13 @@ def test_packets_on_a_nightly_topic_are_stored_exactly_once(
     output = _finish(_start(environment, graph, topic, idle_s=3))
     assert _alerts_in(output) == len(ztf_packets)
     _assert_stored_once(mongo_db, ztf_packets)
+    # The rate is over the work, not over the three idle seconds before stopping.
+    match = re.search(r"rate:\s+([\d.]+) alerts/s over ([\d.]+) s busy \(([\d.]+) s in all",
+                      output)
+    assert match, output
+    rate, busy, total = (float(value) for value in match.groups())
+    assert total - busy >= 3.0
+    assert rate == pytest.approx(len(ztf_packets) / busy, rel=0.05, abs=0.1)
 
 
 def test_a_pipeline_killed_mid_stream_and_restarted_stores_everything_once(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import random
+import re
 import shutil
 import struct
 import tarfile
@@ -198,3 +199,5 @@ def test_replay_command_prints_its_summary(
     assert f"stored:     {count} new" in result.output
     assert "rejected:   0" in result.output
     assert "alerts/s" in result.output
+    # Where the run could be watched (stderr, beside the progress bar).
+    assert re.search(r"boom_flow dashboard: http://127\.0\.0\.1:\d+/boom_flow", result.output)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import psutil
 import pymongo
 import pytest
+import redis
 
 from boom_flow.config import Settings, load_settings
 from boom_flow.services import LocalStack, StackError
@@ -101,6 +103,24 @@ def test_mongodb_data_survives_a_restart(own_stack: tuple[LocalStack, dict[str, 
     stack.up()
     with pymongo.MongoClient(uri) as client:
         assert client.boom.kept.find_one({"_id": 1}) == {"_id": 1, "night": "20240716"}
+
+
+def test_valkey_data_survives_a_restart_in_the_state_dir(
+        own_stack: tuple[LocalStack, dict[str, str]]) -> None:
+    """Issue 16: the embedded Valkey ran without persistence, in whatever directory
+    ``services up`` ran from; a restart emptied every results stream."""
+    stack, _ = own_stack
+    stack.up()
+    url = stack.settings.services.valkey.connection_url
+    with redis.Redis.from_url(url) as valkey:
+        valkey.xadd("filter:f:results", {"data": "x"})
+        valkey.set("kept", "1")
+        time.sleep(1.5)  # the append-only file is synced every second
+    stack.down()
+    assert (stack.state_dir / "valkey").is_dir()
+    stack.up()
+    with redis.Redis.from_url(url) as valkey:
+        assert valkey.get("kept") == b"1" and valkey.xlen("filter:f:results") == 1
 
 
 def test_external_services_are_never_started(stack_settings: Settings, tmp_path: Path) -> None:

@@ -76,3 +76,15 @@ def test_the_fast_path_writes_what_fastavro_writes(shared_data: Path, version: s
     fast = [alert.packet for alert in night.alerts()]
     monkeypatch.setattr(LsstNight, "_fast_layout", lambda self: None)
     assert [alert.packet for alert in LsstNight(spec).alerts()] == fast
+
+
+def test_each_night_of_a_seed_has_its_own_dia_source_ids(shared_data: Path) -> None:
+    """Issue 16: a second night at another --night-jd was stored as "already in the
+    archive" because every night of a seed had the same diaSourceIds."""
+    first = {a.alert_id for a in simulate_night(lsst_spec(shared_data, "7.1"))}
+    spec = lsst_spec(shared_data, "7.1")
+    second = {a.alert_id for a in simulate_night(lsst_spec(shared_data, "7.1",
+                                                           night_jd=spec.night_jd + 1))}
+    assert len(first) == len(second) == 150
+    assert not first & second
+    assert all(0 < i < 2**63 for i in first | second)

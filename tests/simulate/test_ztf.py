@@ -143,3 +143,12 @@ def test_a_bad_spec_is_refused_with_the_reason(bad: dict[str, Any]) -> None:
 
 def test_an_empty_night_is_empty() -> None:
     assert list(simulate_night(NightSpec(n_alerts=0))) == []
+
+
+def test_two_seeds_of_one_night_share_no_candid() -> None:
+    """Issue 16: ZTF candids collided across seeds for the same night."""
+    ids = [{a.alert_id for a in simulate_night(NightSpec(survey="ztf", n_alerts=300, seed=seed))}
+           for seed in (0, 1, 7)]
+    assert all(len(found) == 300 for found in ids)
+    assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+    assert all(0 < i < 2**63 for found in ids for i in found)

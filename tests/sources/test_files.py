@@ -75,3 +75,68 @@ def test_shared_ztf_folder_and_tarballs_are_all_read(shared_data: Path) -> None:
     assert alerts == len(list((shared_data / "ztf" / "alerts").rglob("*.avro")))
     assert sum(len(b.packets) for b in tarballs) == 52
     assert not any(b.rejected for b in tarballs)
+
+
+def _corrupt_second_header(path: Path) -> bytes:
+    """A tarball whose 2nd member header has a wrong checksum (as in issue 16)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for i in range(5):
+            data = bytes([65 + i]) * (700 + i)
+            info = tarfile.TarInfo(f"{i}.avro")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    raw = bytearray(buffer.getvalue())
+    second = 512 + 1024  # header, then 700 bytes padded to two blocks
+    assert raw[second:second + 5] == b"1.avr"
+    raw[second + 148:second + 156] = b"0000000\0"  # the checksum field
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".tar.gz"])
+def test_a_corrupt_member_header_is_rejected_and_the_rest_is_read(tmp_path: Path,
+                                                                  suffix: str) -> None:
+    raw = _corrupt_second_header(tmp_path)
+    path = tmp_path / f"night{suffix}"
+    if suffix == ".tar.gz":
+        import gzip
+        path.write_bytes(gzip.compress(raw))
+    else:
+        path.write_bytes(raw)
+    items = list(read_packets([path]))
+    packets = [i for i in items if isinstance(i, RawPacket)]
+    rejections = [i for i in items if isinstance(i, Rejection)]
+    assert [p.data[:1] for p in packets] == [b"A", b"C", b"D", b"E"]
+    assert len(rejections) == 1
+    assert "corrupt archive member header at byte 1536" in rejections[0].reason
+    assert "'1.avro'" in rejections[0].reason
+    assert rejections[0].length == 512 + 1024  # the header and the member's two blocks
+    assert rejections[0].data.startswith(b"1.avro")
+
+
+def test_an_oversized_packet_file_is_rejected_cut_with_its_hash(tmp_path: Path) -> None:
+    import hashlib
+
+    from boom_flow.sources.limits import KEPT_BYTES
+    junk = tmp_path / "junk.avro"
+    junk.write_bytes(bytes(range(256)) * (3 * KEPT_BYTES // 256))
+    (tmp_path / "ok.avro").write_bytes(b"fine")
+    items = list(read_packets(discover(tmp_path), max_packet_bytes=2 * KEPT_BYTES))
+    rejection, packet = items
+    assert isinstance(packet, RawPacket) and packet.data == b"fine"
+    assert isinstance(rejection, Rejection)
+    assert "exceeds the maximum" in rejection.reason
+    assert len(rejection.data) == KEPT_BYTES
+    assert rejection.length == 3 * KEPT_BYTES
+    assert rejection.sha256 == hashlib.sha256(junk.read_bytes()).hexdigest()
+    assert "data" not in repr(rejection)
+
+
+def test_an_oversized_archive_member_is_rejected_cut(tmp_path: Path) -> None:
+    from boom_flow.sources.limits import KEPT_BYTES
+    path = _archive(tmp_path / "big.tar.gz", {"a.avro": b"A", "b.avro": b"B" * (KEPT_BYTES + 9),
+                                              "c.avro": b"C"})
+    items = list(read_packets([path], max_packet_bytes=KEPT_BYTES))
+    assert [i.data for i in items if isinstance(i, RawPacket)] == [b"A", b"C"]
+    (rejection,) = [i for i in items if isinstance(i, Rejection)]
+    assert rejection.length == KEPT_BYTES + 9 and len(rejection.data) == KEPT_BYTES

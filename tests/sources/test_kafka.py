@@ -101,6 +101,25 @@ def test_uncommitted_batches_are_delivered_again(
         second.close()
 
 
+def test_a_packet_over_the_maximum_is_rejected_cut_and_the_rest_flows(
+    stack_settings: Settings, night_topics: list[str]
+) -> None:
+    payloads = [b"small-1", b"x" * 5000, b"small-2"]
+    _produce(stack_settings, night_topics[0], payloads)
+    source = KafkaPacketSource(stack_settings.services.kafka.consumer_config(
+        f"g{uuid.uuid4().hex}"), night_topics, max_packets=10, max_ms=500,
+        max_packet_bytes=1000)
+    try:
+        batches = _drain(source)
+    finally:
+        source.close()
+    assert sorted(p.data for b in batches for p in b.packets) == [b"small-1", b"small-2"]
+    (rejection,) = [r for b in batches for r in b.rejected]
+    assert rejection.length == 5000 and rejection.data == b"x" * 5000
+    assert "exceeds the maximum of 1000 bytes" in rejection.reason
+    assert rejection.source == f"kafka:{night_topics[0]}"
+
+
 def test_a_batch_closes_as_soon_as_packets_wait_and_the_cluster_is_ready(
     stack_settings: Settings, night_topics: list[str]
 ) -> None:

@@ -12,7 +12,13 @@ import pytest
 from boom_flow.config import load_settings
 from boom_flow.core import AlertBatch, KnownHistory
 from boom_flow.stages import StageConfigError, configure_stage
-from boom_flow.stages.features import PREFIX, FeaturesStage, flags, lightcurve_features
+from boom_flow.stages.features import (
+    PREFIX,
+    FeaturesStage,
+    flags,
+    lightcurve_features,
+    properties,
+)
 
 T0 = 2460000.5
 
@@ -149,6 +155,35 @@ def test_star_bright_star_and_rock_flags() -> None:
     assert result["rock"].tolist() == [False, False, False, False, True, False]
 
 
-def test_features_stage_takes_no_settings() -> None:
+def test_features_stage_refuses_unknown_settings() -> None:
     with pytest.raises(StageConfigError, match="unknown features settings: window"):
         configure_stage(load_settings(environ={}), "ztf", "features", {"window": 3})
+    with pytest.raises(FileNotFoundError):
+        configure_stage(load_settings(environ={}), "lsst", "features",
+                        {"footprint_moc": "/nonexistent/moc.fits"})
+
+
+def test_lsst_star_flags_come_from_the_point_source_catalog() -> None:
+    """BOOM's LSST rule: a point source (score > 0.5) within 1" makes a star, one of
+    mag_white <= 15 within 20" a bright neighbour; never matched: unknown."""
+    from dataclasses import replace
+
+    from boom_flow.stages.point_sources import catalog_flags
+
+    rows = [{"jd": 2460000.5, "ra": 10.0, "dec": -5.0}] * 6
+    batch = replace(make_batch(rows, [f"O{i}" for i in range(6)]), survey="LSST")
+    matches = [
+        {"LSPSC": [{"distance_arcsec": 0.4, "score": 0.9, "mag_white": 19.0}]},   # star
+        {"LSPSC": [{"distance_arcsec": 0.4, "score": 0.3, "mag_white": 19.0},     # galaxy,
+                   {"distance_arcsec": 15.0, "score": 0.8, "mag_white": 14.0}]},  # bright
+        {"LSPSC": [{"distance_arcsec": 25.0, "score": 0.9, "mag_white": 10.0}]},  # too far
+        {"LSPSC": []},                                                             # nothing
+        {"GCVS": []},                              # never matched with the point sources
+        {"LSPSC": [{"distance_arcsec": 0.2, "mag_white": 12.0}]},            # no score
+    ]
+    batch = batch.with_enrichment("cross_matches", pd.Series(matches, dtype=object))
+    flags = catalog_flags(batch, "LSPSC")
+    assert flags["star"].tolist() == [True, False, False, False, None, False]
+    assert flags["near_brightstar"].tolist() == [False, True, False, False, None, False]
+    stored = properties(batch)[4]
+    assert stored["star"] is None and stored["rock"] is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import replace
@@ -27,6 +28,7 @@ from boom_flow.storage import (
     write_batch,
 )
 from boom_flow.storage import history as history_module
+from boom_flow.storage.archive import MAX_STORED_REJECTION_BYTES
 from tests.storage.helpers import (
     CANDIDATE_FIELDS,
     OLD_FIELDS,
@@ -293,8 +295,24 @@ def test_rejected_packets_are_stored_once(mongo_db: Database) -> None:
     assert count_rejected(mongo_db, "ZTF") == count_rejected(mongo_db, "ztf") == 3
     stored = mongo_db.ZTF_alerts_rejected.find_one({"_id": rejection_id(bad)})
     assert stored == {"_id": rejection_id(bad), "reason": bad.reason, "source": bad.source,
-                      "position": bad.position, "data": b"\x01\x02", "received_at": 10.0}
+                      "position": bad.position, "data": b"\x01\x02", "length": 2,
+                      "sha256": hashlib.sha256(b"\x01\x02").hexdigest(), "truncated": False,
+                      "received_at": 10.0}
     assert set(mongo_db.list_collection_names()) == {"ZTF_alerts_rejected"}
+
+
+def test_a_rejected_packet_over_16_mb_is_stored_cut_with_its_hash(mongo_db: Database) -> None:
+    """Issue 16: 17 MB of junk made the rejected write exceed MongoDB's document limit,
+    the batch failed and the stream never moved on."""
+    junk = bytes(range(256)) * (17 * 2**20 // 256)
+    batch = ztf_batch([(1, 1)], rejected=[Rejection("undecodable ZTF packet", "kafka:t",
+                                                    "0:20", junk)])
+    summary = write_batch(mongo_db, batch, now_jd=10.0)
+    assert summary.rejected_inserted == 1 and summary.alerts_inserted == 1
+    stored = mongo_db.ZTF_alerts_rejected.find_one()
+    assert stored["length"] == len(junk) and stored["truncated"] is True
+    assert stored["sha256"] == hashlib.sha256(junk).hexdigest()
+    assert stored["data"] == junk[:MAX_STORED_REJECTION_BYTES]
 
 
 def _aux_pushes(recorder: CommandRecorder, aux: str) -> tuple[list[dict[str, Any]], int]:

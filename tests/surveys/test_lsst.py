@@ -188,7 +188,7 @@ def test_unknown_schema_ids_and_bad_bytes_are_rejected_and_the_rest_decodes(
     reasons = {r.source: r.reason for r in batch.rejected}
     assert reasons["unknown-id"] == (
         f"unknown LSST schema id 4242: no schema registry configured; not in folder "
-        f"{lsst_schema_dir} (no 42_42/lsst.v42_42.alert.avsc)")
+        f"{lsst_schema_dir} (no 42_42/ nor 42/42/ holding lsst.v42_42.alert.avsc)")
     assert next(r for r in batch.rejected if r.source == "unknown-id").position == "3:14"
     assert reasons["truncated"].startswith("undecodable LSST packet:")
     assert "neither Rubin's wire format" in reasons["not-lsst"]
@@ -288,6 +288,25 @@ def test_an_unreachable_registry_falls_back_to_the_folder(
                          use_package=False)
     batch = survey.decode([p for p in lsst_packets if "wire_format" in p.source])
     assert len(batch) == 3 and batch.rejected == ()
+
+
+def test_the_schema_folder_may_use_rubins_package_layout(
+        lsst_packets: list[RawPacket], lsst_schema_dir: Path, tmp_path: Path) -> None:
+    """``surveys.lsst.schema_dir`` laid out as lsst-alert-packet's ``schema/<major>/<minor>/``
+    reads the same packets as the ``<major>_<minor>/`` layout; a mixed folder works too."""
+    rubin = tmp_path / "schema"
+    for version in sorted(p.name for p in lsst_schema_dir.iterdir()):
+        major, minor = version.split("_")
+        if version != "7_3":
+            shutil.copytree(lsst_schema_dir / version, rubin / major / minor)
+    shutil.copytree(lsst_schema_dir / "7_3", rubin / "7_3")
+    wire = [p for p in lsst_packets if "wire_format" in p.source]
+    batch = lsst_survey(schema_dir=rubin, use_package=False).decode(wire)
+    reference = lsst_survey(schema_dir=lsst_schema_dir, use_package=False).decode(wire)
+    assert len(batch) == len(reference) == 3 and batch.rejected == ()
+    assert batch.alerts["schema"].tolist() == reference.alerts["schema"].tolist()
+    missing = lsst_survey(schema_dir=tmp_path / "empty", use_package=False).decode(wire[:1])
+    assert "no 7_1/ nor 7/1/ holding lsst.v7_1.alert.avsc" in missing.rejected[0].reason
 
 
 def test_the_optional_lsst_alert_packet_package_is_the_last_resort(

@@ -2,6 +2,8 @@
 
 The credentials come form-encoded (OAuth2's password flow, what api.md specifies and
 what the docs page sends) or as a JSON object (what earlier BOOM releases read).
+Failed attempts are limited per username and per client address (``api.throttle``):
+over the limit, 429 with ``Retry-After``, before any password is checked.
 """
 
 from __future__ import annotations
@@ -48,10 +50,18 @@ async def _credentials(request: Request) -> tuple[str, str]:
 async def login(request: Request) -> DocumentResponse:
     username, password = await _credentials(request)
     state = api_state(request)
+    user_key = f"user:{username}"
+    keys = (user_key, f"client:{request.client.host if request.client else '?'}")
+    wait = state.throttle.retry_after(keys)
+    if wait is not None:
+        raise ApiError(429, f"too many failed logins; retry in {wait} s",
+                       {"Retry-After": str(wait)})
     # bcrypt is deliberately slow: check the password off the event loop.
     user = await run_in_threadpool(state.users.authenticate, username, password)
     if user is None:
+        state.throttle.failed(keys)
         raise unauthorized("wrong username or password")
+    state.throttle.succeeded(user_key)
     expiry = state.token_expiry
     token = issue_token(user, state.secret_key, expiry)
     return DocumentResponse({"access_token": token, "token_type": "Bearer",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -20,11 +23,42 @@ def visible_catalogs(names: list[str], rights: Rights) -> list[str]:
     return sorted(name for name in names if not is_protected(name) and readable(name, rights))
 
 
+#: Seconds a collection's size (``collStats``) is reused for ``get_details``.
+SIZE_TTL_S = 300.0
+
+
+class SizeCache:
+    """Collection sizes, kept ``SIZE_TTL_S``: ``collStats`` reads every document on some
+    servers (SecantusDB: 3 s for 3,000 alerts), and a size minutes old is as useful."""
+
+    def __init__(self, ttl_s: float = SIZE_TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._sizes: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def size(self, db: Any, name: str) -> Any:
+        now = self._clock()
+        with self._lock:
+            found = self._sizes.get(f"{db.name}.{name}")
+        if found is not None and now - found[0] < self.ttl_s:
+            return found[1]
+        size = db.command("collStats", name).get("size")
+        with self._lock:
+            self._sizes[f"{db.name}.{name}"] = (now, size)
+        return size
+
+
+_SIZES = SizeCache()
+
+
 def _details(db: Any, name: str, rights: Rights) -> dict[str, Any]:
-    stats = db.command("collStats", name)
+    # A restricted user is not shown the size of a view (it would count hidden
+    # documents): no collStats is needed for it.
+    shown = not rights.restricts(name) or keeps_documents(name)
     return {"count": archive.estimated_count(db, name, rights),
-            "size": (stats.get("size") if not rights.restricts(name) or keeps_documents(name)
-                     else None),
+            "size": _SIZES.size(db, name) if shown else None,
             "indexes": [index["name"] for index in db[name].list_indexes()]}
 
 

@@ -119,7 +119,22 @@ def estimated_count(request: Request, query: CatalogQuery, user: CurrentUser
     return envelope(f"about {total} documents in {name}", total)
 
 
-@router.post("/pipeline", summary="Run an aggregation pipeline on a catalog")
+PIPELINE_DESCRIPTION = """Runs the pipeline on the configured document server, so the answer
+is that server's. On MongoDB it follows MongoDB's documentation. The embedded server
+(SecantusDB 0.7) deviates: a field path through an array of documents inside an
+expression gives nothing (`{"$arrayElemAt": ["$prv_candidates.magpsf", 0]}` is null where
+MongoDB gives the first magnitude; `$size` of such a path fails); a variable path to an
+absent field, and `$first` of an empty array, give null instead of no value; missing is
+`$in` `[null]`; documents compare regardless of field order; `$sortArray` fails on mixed
+types; a nested inclusion projection (`{c: {jd: 1}}`) gives the literal; `\\w` matches
+non-ASCII letters (Python's regular expressions, where MongoDB's PCRE2 runs without
+Unicode properties). `boom-flow doctor --conformance` lists the deviations of the server a site runs
+(FerretDB, DocumentDB and Cosmos DB included). Users' filters do not depend on this: they
+run on boom_flow's own evaluator, which follows MongoDB."""
+
+
+@router.post("/pipeline", summary="Run an aggregation pipeline on a catalog",
+             description=PIPELINE_DESCRIPTION)
 def pipeline(request: Request, query: PipelineQuery, user: CurrentUser) -> Response:
     state = api_state(request)
     guards.refuse_forbidden(query.model_dump())

@@ -12,7 +12,11 @@ compiled once into closures, then run on many documents.
 - ``compile_pipeline(pipeline)``: validate, then compile -> ``CompiledPipeline``;
 - ``compile_stages(pipeline)``: compile any per-document pipeline, no filter rules;
 - ``CompiledPipeline.run(docs)`` / ``run_each(docs)`` / ``run_one(doc)``; a document on
-  which an operator fails raises (or yields) an ``EvaluationError`` for that document.
+  which an operator fails raises (or yields) an ``EvaluationError`` for that document;
+- ``explain.Explainer``: documents in and out of each stage, and why one was dropped.
+
+Regular expressions run on PCRE2 as MongoDB's do (``regex``); ``$sort``, ``$limit`` and
+``$group`` see all the documents at once (``batch_stages``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Iterable
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
@@ -57,8 +58,34 @@ def to_decimal(value: Any) -> Decimal:
     if type(value) is Decimal128:
         return value.to_decimal()
     if type(value) is float:
-        return DECIMAL_CONTEXT.create_decimal_from_float(value)
+        return double_to_decimal(value)
     return Decimal(int(value))
+
+
+def double_to_decimal(value: float) -> Decimal:
+    """A double as MongoDB makes it a decimal128 (mixed arithmetic, ``$toDecimal``):
+    rounded to 15 significant digits, trailing zeros kept (``0.1`` -> ``0.100000000000000``),
+    not the double's exact binary value."""
+    exact = Decimal(value)
+    if not exact.is_finite() or exact.is_zero():
+        return exact if not exact.is_zero() else Decimal(0)
+    quantum = Decimal(1).scaleb(exact.adjusted() - 14)
+    return exact.quantize(quantum, rounding=ROUND_HALF_EVEN, context=DECIMAL_CONTEXT)
+
+
+def decimal_sum(values: Iterable[Any], doubles_to_34_digits: bool = False) -> Decimal:
+    """The sum in decimal128 arithmetic (34 digits, rounded at each step as MongoDB
+    adds), not in Python's default 28-digit context. Doubles become decimals with 15
+    digits as in ``$add``, or with 34 as the ``$sum`` accumulator converts its double
+    total."""
+    result = Decimal(0)
+    for value in values:
+        if doubles_to_34_digits and type(value) is float:
+            term = DECIMAL_CONTEXT.create_decimal_from_float(value)
+        else:
+            term = to_decimal(value)
+        result = DECIMAL_CONTEXT.add(result, term)
+    return result
 
 
 def decimal_result(value: Decimal) -> Decimal128:
@@ -100,7 +127,7 @@ def _sum(values: list[Any], operator: str) -> Any:
         widest = max(widest, value_kind)
     numbers = [v for v in values if v is not date]
     if widest == DECIMAL:
-        total: Any = decimal_result(sum((to_decimal(v) for v in numbers), Decimal(0)))
+        total: Any = decimal_result(decimal_sum(numbers))
     elif widest == DOUBLE:
         total = 0.0
         for value in numbers:
@@ -247,7 +274,7 @@ def absolute(value: Any) -> Any:
         return None
     value_kind = _check_number("$abs", value)
     if value_kind == DECIMAL:
-        return Decimal128(abs(value.to_decimal()))
+        return Decimal128(DECIMAL_CONTEXT.abs(value.to_decimal()))
     if value_kind == LONG and int(value) == INT64_MIN:
         raise fail("$abs", "can't take $abs of long long min")
     return integer(abs(int(value)), value_kind)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from boom_flow.filters.mql import arithmetic, arrays, codegen, logic, misc, sets
+from boom_flow.filters.mql import arithmetic, arrays, codegen, logic, misc, regex, sets
 from boom_flow.filters.mql.errors import PipelineError
 from boom_flow.filters.mql.paths import expression_value
 from boom_flow.filters.mql.scope import Builder, Evaluator, Scope
@@ -20,7 +20,7 @@ from boom_flow.filters.mql.values import MISSING
 #: Every expression operator this evaluator implements.
 OPERATORS: dict[str, Builder] = {
     **arithmetic.OPERATORS, **arrays.OPERATORS, **logic.OPERATORS, **misc.OPERATORS,
-    **sets.OPERATORS,
+    **regex.OPERATORS, **sets.OPERATORS,
 }
 OPERATORS["$literal"] = lambda arg, scope: constant(arg)
 SYSTEM_VARIABLES = frozenset({"ROOT", "CURRENT", "REMOVE"})

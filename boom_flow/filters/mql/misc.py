@@ -8,7 +8,16 @@ from typing import Any
 
 from bson import Decimal128, Int64, ObjectId
 
-from boom_flow.filters.mql.arithmetic import DECIMAL, DOUBLE, as_float, kind, millis
+from boom_flow.filters.mql.arithmetic import (
+    DECIMAL,
+    DECIMAL_CONTEXT,
+    DOUBLE,
+    as_float,
+    decimal_result,
+    kind,
+    millis,
+    to_decimal,
+)
 from boom_flow.filters.mql.scope import Builder, Evaluator, Scope, fail
 from boom_flow.filters.mql.values import (
     INT32_MAX,
@@ -108,6 +117,25 @@ def _to_integer(operator: str, low: int, high: int, wrap: Any) -> Any:
             raise fail(operator, f"conversion would overflow: {value!r}")
         return wrap(number)
     return convert
+
+
+def to_decimal128(value: Any) -> Any:
+    if value is None or value is MISSING:
+        return None
+    if type(value) is bool:
+        return Decimal128("1" if value else "0")
+    if type(value) is Decimal128:
+        return value
+    if is_number(value):
+        return decimal_result(to_decimal(value))
+    if type(value) is str:
+        try:
+            return decimal_result(DECIMAL_CONTEXT.create_decimal(value))
+        except ArithmeticError as error:
+            raise fail("$toDecimal", f"failed to parse number '{value}'") from error
+    if isinstance(value, _dt.datetime):
+        return Decimal128(str(millis(value)))
+    raise fail("$toDecimal", f"unsupported conversion from {type_name(value)} to decimal")
 
 
 def to_bool(value: Any) -> Any:
@@ -251,6 +279,7 @@ OPERATORS: dict[str, Builder] = {
     "$toInt": _one("$toInt", _to_integer("$toInt", INT32_MIN, INT32_MAX, _int)),
     "$toLong": _one("$toLong", _to_integer("$toLong", INT64_MIN, INT64_MAX, Int64)),
     "$toBool": _one("$toBool", to_bool),
+    "$toDecimal": _one("$toDecimal", to_decimal128),
     "$concat": _concat,
     "$toLower": _string_function("$toLower", str.lower),
     "$toUpper": _string_function("$toUpper", str.upper),

@@ -25,6 +25,7 @@ from bson import Decimal128, Int64, Regex
 from boom_flow.filters.mql.errors import PipelineError
 from boom_flow.filters.mql.expressions import compile_expression, root_scope
 from boom_flow.filters.mql.paths import DESCEND, Whole, fast_getter, query_values, split
+from boom_flow.filters.mql.regex import compile_regex, search
 from boom_flow.filters.mql.values import (
     MISSING,
     NUMBER,
@@ -211,7 +212,7 @@ def _regex_or_equal(target: Any) -> ValueTest:
     """An implicit ``{a: /x/}``: a string matching it, or an equal regex value."""
     pattern, flags = regex_parts(target)
     matcher = _compile_regex(pattern, flags, "")
-    return lambda value: (type(value) is str and matcher.search(value) is not None) or (
+    return lambda value: (type(value) is str and search(matcher, value) is not None) or (
         isinstance(value, (re.Pattern, Regex)) and regex_parts(value) == (pattern, flags))
 
 
@@ -377,20 +378,9 @@ def _not(argument: Any, path: str) -> ValuesTest:
     return lambda values: not all(test(values) for test in tests)
 
 
-def _compile_regex(pattern: str, options: str, path: str) -> re.Pattern[str]:
-    flags = 0
-    for letter in options:
-        flag = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}.get(
-            letter)
-        if flag is None:
-            raise PipelineError(f"invalid regex option '{letter}'", operator="$regex",
-                                path=path)
-        flags |= flag
-    try:
-        return re.compile(pattern, flags)
-    except re.error as error:
-        raise PipelineError(f"invalid regular expression: {error}", operator="$regex",
-                            path=path) from error
+def _compile_regex(pattern: str, options: str, path: str) -> Any:
+    """PCRE2 with MongoDB's options (``regex.compile_regex``), not Python's ``re``."""
+    return compile_regex(pattern, options, "$regex", path)
 
 
 def _regex(argument: Any, options: Any, path: str) -> ValueTest:
@@ -403,7 +393,7 @@ def _regex(argument: Any, options: Any, path: str) -> ValueTest:
     if options is not None and not isinstance(options, str):
         raise PipelineError("$options has to be a string", operator="$options", path=path)
     matcher = _compile_regex(pattern, own + (options or ""), path)
-    return lambda value: type(value) is str and matcher.search(value) is not None
+    return lambda value: type(value) is str and search(matcher, value) is not None
 
 
 def _mod(argument: Any, path: str) -> ValuesTest:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from boom_flow.filters.mql.arithmetic import (
     DECIMAL,
+    DECIMAL_CONTEXT,
     DOUBLE,
     INT,
     decimal_result,
+    decimal_sum,
     integer,
     kind,
-    to_decimal,
 )
 from boom_flow.filters.mql.arrays import required_array
 from boom_flow.filters.mql.scope import Builder, Evaluator, Scope
@@ -94,19 +96,22 @@ def _numbers_of(items: list[Evaluator], variables: dict[str, Any]) -> list[Any]:
     return values
 
 
+def extreme(values: list[Any], sign: int) -> Any:
+    """The largest (``sign`` 1) or smallest (-1) value in MongoDB's order, null and
+    missing ignored; null when nothing is left (``$max``/``$min``)."""
+    best: Any = MISSING
+    for value in values:
+        if value is None or value is MISSING:
+            continue
+        if best is MISSING or sign * compare(value, best) > 0:
+            best = value
+    return None if best is MISSING else best
+
+
 def _extreme(operator: str, sign: int) -> Builder:
     def build(arg: Any, scope: Scope) -> Evaluator:
         items = scope.args(arg, 1, 10_000)
-
-        def evaluate(variables: dict[str, Any]) -> Any:
-            best: Any = MISSING
-            for value in _numbers_of(items, variables):
-                if value is None or value is MISSING:
-                    continue
-                if best is MISSING or sign * compare(value, best) > 0:
-                    best = value
-            return None if best is MISSING else best
-        return evaluate
+        return lambda variables: extreme(_numbers_of(items, variables), sign)
     return build
 
 
@@ -115,7 +120,7 @@ def total(values: list[Any]) -> Any:
     numbers = [v for v in values if kind(v) >= 0]
     widest = max((kind(v) for v in numbers), default=INT)
     if widest == DECIMAL:
-        return decimal_result(sum((to_decimal(v) for v in numbers), to_decimal(0)))
+        return decimal_result(decimal_sum(numbers, doubles_to_34_digits=True))
     if widest == DOUBLE:
         result = 0.0
         for value in numbers:
@@ -129,18 +134,20 @@ def _sum(arg: Any, scope: Scope) -> Evaluator:
     return lambda variables: total(_numbers_of(items, variables))
 
 
+def average(values: list[Any]) -> Any:
+    """``$avg`` of the numbers among ``values`` (others ignored); null when none."""
+    numbers = [v for v in values if kind(v) >= 0]
+    if not numbers:
+        return None
+    result = total(numbers)
+    if kind(result) == DECIMAL:
+        return decimal_result(DECIMAL_CONTEXT.divide(result.to_decimal(), Decimal(len(numbers))))
+    return float(result) / len(numbers)
+
+
 def _avg(arg: Any, scope: Scope) -> Evaluator:
     items = scope.args(arg, 1, 10_000)
-
-    def evaluate(variables: dict[str, Any]) -> Any:
-        numbers = [v for v in _numbers_of(items, variables) if kind(v) >= 0]
-        if not numbers:
-            return None
-        result = total(numbers)
-        if kind(result) == DECIMAL:
-                return decimal_result(result.to_decimal() / len(numbers))
-        return float(result) / len(numbers)
-    return evaluate
+    return lambda variables: average(_numbers_of(items, variables))
 
 
 OPERATORS: dict[str, Builder] = {

@@ -1,9 +1,12 @@
-"""A pipeline compiled once into a chain of per-document steps.
+"""A pipeline compiled once into a chain of steps.
 
-Every supported stage works on one document at a time (``$match`` keeps it or not,
-``$project``/``$addFields``/``$set``/``$unset``/``$replaceRoot`` reshape it), so a
-pipeline is a chain ``doc -> doc | None``, and each document's run is independent: an
-``EvaluationError`` on one document is reported for that document only.
+Most stages work on one document at a time (``$match`` keeps it or not,
+``$project``/``$addFields``/``$set``/``$unset``/``$replaceRoot`` reshape it): a chain
+``doc -> doc | None`` where each document's run is independent, so an
+``EvaluationError`` on one document is reported for that document only. ``$sort``,
+``$limit`` and ``$group`` (``batch_stages``) see every document that reached them; a
+pipeline holding one runs stage by stage over the list, each output keeping the
+position of the input document it reports on.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from boom_flow.filters.mql.batch_stages import BATCH_STAGE_COMPILERS, BatchStage, Failures, Row
 from boom_flow.filters.mql.errors import EvaluationError, PipelineError
 from boom_flow.filters.mql.projection import (
     Stage,
@@ -37,7 +41,8 @@ def _replace_root(spec: Any, path: str) -> Stage:
     return compile_replace_root(spec["newRoot"], f"{path}.newRoot")
 
 
-STAGE_COMPILERS: dict[str, Callable[[Any, str], Stage]] = {
+STAGE_COMPILERS: dict[str, Callable[[Any, str], Any]] = {
+    **BATCH_STAGE_COMPILERS,
     "$match": _match,
     "$project": compile_project,
     "$addFields": compile_add_fields,
@@ -53,7 +58,13 @@ class CompiledPipeline:
     """A pipeline ready to run on in-memory documents, like ``db.aggregate`` over them."""
 
     pipeline: tuple[dict[str, Any], ...]
-    steps: tuple[Stage, ...]
+    #: Per-document ``Stage`` functions and ``BatchStage`` objects, in order.
+    steps: tuple[Any, ...]
+
+    @property
+    def batch(self) -> bool:
+        """Whether a stage sees all the documents at once (``$sort``/``$limit``/``$group``)."""
+        return any(isinstance(step, BatchStage) for step in self.steps)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its pipeline and compiled again where it is unpickled (closures and
@@ -64,6 +75,11 @@ class CompiledPipeline:
         """The output for one document, or None if a ``$match`` dropped it.
 
         Raises ``EvaluationError`` when an operator fails on this document's values."""
+        if self.batch:
+            outcome = self.run_each([document])[0]
+            if isinstance(outcome, EvaluationError):
+                raise outcome
+            return outcome
         current: dict[str, Any] | None = document
         try:
             for step in self.steps:
@@ -92,7 +108,10 @@ class CompiledPipeline:
         None (filtered out), or the ``EvaluationError`` that document raised.
 
         ``mask`` (e.g. from ``prefilter``): documents where it is False are not evaluated
-        and give None."""
+        and give None. With batch stages, an output stands at the position of the input
+        document it reports on (``batch_stages``)."""
+        if self.batch:
+            return self._aligned(documents, mask)
         outcomes: list[dict[str, Any] | EvaluationError | None] = []
         for index, document in enumerate(documents):
             if mask is not None and not mask[index]:
@@ -111,7 +130,15 @@ class CompiledPipeline:
 
         Without ``errors``, the first failing document raises its ``EvaluationError``
         (MongoDB fails the whole aggregate); with a list, failures are appended to it
-        (``.index`` says which input) and the other documents are still evaluated."""
+        (``.index`` says which input) and the other documents are still evaluated. With
+        batch stages, the outputs come in the pipeline's order (``$sort``)."""
+        if self.batch:
+            rows, failures = self.run_rows(documents)
+            if failures and errors is None:
+                raise failures[0]
+            if errors is not None:
+                errors.extend(failures)
+            return [document for _, document in rows]
         results = []
         for outcome in self.run_each(documents):
             if isinstance(outcome, EvaluationError):
@@ -121,6 +148,52 @@ class CompiledPipeline:
             elif outcome is not None:
                 results.append(outcome)
         return results
+
+
+    def run_rows(self, documents: Sequence[dict[str, Any]], mask: Sequence[bool] | None = None
+                 ) -> tuple[list[Row], list[EvaluationError]]:
+        """Stage by stage over all the documents: (the outputs with the position of the
+        input each reports on, in the pipeline's order; the errors, ``.index`` set)."""
+        rows: list[Row] = [(i, doc) for i, doc in enumerate(documents)
+                           if mask is None or mask[i]]
+        failures: Failures = []
+        for step in self.steps:
+            if isinstance(step, BatchStage):
+                rows = step.rows(rows, failures)
+            else:
+                rows = self._each(step, rows, failures)
+        errors = []
+        for origin, error in sorted(failures, key=lambda pair: pair[0]):
+            error.index = origin
+            errors.append(error)
+        return rows, errors
+
+    @staticmethod
+    def _each(step: Stage, rows: list[Row], failures: Failures) -> list[Row]:
+        kept = []
+        for origin, document in rows:
+            try:
+                out = step(document)
+            except EvaluationError as error:
+                failures.append((origin, error))
+                continue
+            except (ArithmeticError, TypeError, ValueError, RecursionError) as error:
+                failures.append((origin, EvaluationError(
+                    f"evaluation failed: {type(error).__name__}: {error}")))
+                continue
+            if out is not None:
+                kept.append((origin, out))
+        return kept
+
+    def _aligned(self, documents: Sequence[dict[str, Any]], mask: Sequence[bool] | None
+                 ) -> list[dict[str, Any] | EvaluationError | None]:
+        outcomes: list[dict[str, Any] | EvaluationError | None] = [None] * len(documents)
+        rows, errors = self.run_rows(documents, mask)
+        for error in errors:
+            outcomes[error.index] = error  # type: ignore[index]
+        for origin, document in rows:
+            outcomes[origin] = document
+        return outcomes
 
 
 def compile_stages(pipeline: Sequence[Any]) -> CompiledPipeline:

@@ -1,7 +1,8 @@
 """The rules a user's filter pipeline must follow (``filters.md``), checked at creation.
 
 - a JSON array of stages, each one of ``$match``, ``$project``, ``$addFields``/``$set``,
-  ``$unset``; at least one ``$match``; the last stage a ``$project`` keeping ``objectId``;
+  ``$unset``, ``$sort``, ``$limit``, ``$group`` (these three over the batch's documents);
+  at least one ``$match``; the last stage a ``$project`` keeping ``objectId``;
 - refused anywhere, however deeply nested: the stages and operators that run code, write,
   join or change the document count (``FORBIDDEN``); any operator the evaluator does not
   implement is refused when compiling, with its path.
@@ -10,21 +11,33 @@
 from __future__ import annotations
 
 import json
+from decimal import InvalidOperation
 from typing import Any
+
+from bson import Decimal128, Int64
 
 from boom_flow.filters.mql.errors import PipelineError
 from boom_flow.filters.mql.projection import EXCLUDE, INCLUDE, parse_tree
 
-FILTER_STAGES = ("$match", "$project", "$addFields", "$set", "$unset")
+FILTER_STAGES = ("$match", "$project", "$addFields", "$set", "$unset", "$sort", "$limit",
+                 "$group")
 FORBIDDEN = frozenset({
     "$where", "$function", "$accumulator", "$out", "$merge", "$lookup", "$unionWith",
-    "$graphLookup", "$group", "$unwind",
+    "$graphLookup", "$unwind",
 })
+
+
+#: Extended JSON number wrappers a pipeline may use for constants of a BSON type
+#: (``{"$numberDecimal": "0.1"}``), as mongosh and the drivers write them.
+EXTENDED_NUMBERS: dict[str, Any] = {
+    "$numberDecimal": Decimal128, "$numberLong": lambda text: Int64(int(text)),
+    "$numberInt": lambda text: int(text), "$numberDouble": float,
+}
 
 
 def parse_pipeline(source: str | bytes | list) -> list[dict[str, Any]]:
     """JSON text (or an already-parsed list) -> the list of stages; PipelineError if not
-    an array of objects."""
+    an array of objects. Extended JSON numbers become their BSON types."""
     if isinstance(source, (str, bytes, bytearray)):
         try:
             parsed = json.loads(source)
@@ -38,7 +51,26 @@ def parse_pipeline(source: str | bytes | list) -> list[dict[str, Any]]:
     for index, stage in enumerate(parsed):
         if not isinstance(stage, dict):
             raise PipelineError("each stage must be an object", path=f"pipeline[{index}]")
-    return parsed
+    return [_bson_numbers(stage, f"pipeline[{index}]") for index, stage in enumerate(parsed)]
+
+
+def _bson_numbers(value: Any, path: str) -> Any:
+    """``value`` with every ``{"$numberDecimal": "..."}`` (and Long, Int, Double) made
+    the BSON value it stands for."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, text), = value.items()
+            convert = EXTENDED_NUMBERS.get(key)
+            if convert is not None:
+                try:
+                    return convert(text)
+                except (TypeError, ValueError, ArithmeticError, InvalidOperation) as error:
+                    raise PipelineError(f"{key} needs a number as a string, not {text!r}",
+                                        operator=key, path=f"{path}.{key}") from error
+        return {key: _bson_numbers(item, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [_bson_numbers(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    return value
 
 
 def find_forbidden(value: Any, path: str) -> None:
