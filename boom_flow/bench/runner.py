@@ -76,7 +76,7 @@ log = logging.getLogger(__name__)
 #: The benchmark graph's stages per survey, in order (those of ``graphs/<survey>.yaml``
 #: when the checkout has it); each runs only when it is installed.
 WANTED_STAGES = {"ztf": ("crossmatch", "features", "classify", "filter"),
-                 "lsst": ("crossmatch", "filter")}
+                 "lsst": ("crossmatch", "features", "filter")}
 GRAPHS_DIR = Path(__file__).resolve().parents[2] / "graphs"
 #: The batch path's own stages, which every graph completes around its enrichments.
 PATH_STAGES = frozenset({"decode", "history", "aliases", "write", "publish"})
