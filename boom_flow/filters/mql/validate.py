@@ -16,6 +16,7 @@ from typing import Any
 
 from bson import Decimal128, Int64
 
+from boom_flow.core.regex_safety import find_unsafe_regex
 from boom_flow.filters.mql.errors import PipelineError
 from boom_flow.filters.mql.projection import EXCLUDE, INCLUDE, parse_tree
 
@@ -93,6 +94,12 @@ def validate_filter_pipeline(pipeline: list[dict[str, Any]]) -> None:
     if not pipeline:
         raise PipelineError("a filter pipeline cannot be empty", path="pipeline")
     find_forbidden(pipeline, "pipeline")
+    # A filter runs on every alert of the stream: a pattern that backtracks without
+    # bound is refused here, once, rather than failing alert after alert on a worker.
+    unsafe = find_unsafe_regex(pipeline, "pipeline")
+    if unsafe:
+        where, _, reason = unsafe[0].partition(": ")
+        raise PipelineError(f"unsafe regular expression: {reason}", path=where)
     for index, stage in enumerate(pipeline):
         path = f"pipeline[{index}]"
         if len(stage) != 1:

@@ -85,3 +85,17 @@ def test_accepted_shapes() -> None:
         [MATCH, {"$project": {"objectId": True, "_id": 0}}],
     ):
         assert len(compile_pipeline(pipeline).steps) == len(pipeline)
+
+
+@pytest.mark.parametrize("pattern", [r"^(a+)+$", r"(ab|a)*", r"(a)\1"])
+def test_a_pattern_that_backtracks_without_bound_is_refused(pattern: str) -> None:
+    pipeline = [{"$match": {"objectId": {"$regex": pattern}}}, {"$project": {"objectId": 1}}]
+    with pytest.raises(PipelineError) as refused:
+        validate_filter_pipeline(pipeline)
+    assert "unsafe regular expression" in str(refused.value)
+    assert "pipeline[0].$match.objectId.$regex" in str(refused.value)
+
+
+def test_a_bounded_pattern_is_accepted() -> None:
+    validate_filter_pipeline([{"$match": {"objectId": {"$regex": "^ZTF2[0-9][a-z]{7}$"}}},
+                              {"$project": {"objectId": 1}}])
