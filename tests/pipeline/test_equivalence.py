@@ -21,6 +21,7 @@ import redis
 
 from boom_flow.config import Settings, load_settings
 from boom_flow.crossmatch.matching import CatalogSpec
+from boom_flow.filters.ledger import PublicationLedger
 from boom_flow.filters.live import LiveFilters
 from boom_flow.filters.publish import ResultsPublisher, connection_config, ensure_topic
 from boom_flow.filters.results import results_topic
@@ -119,10 +120,10 @@ def _by_hand(settings: Settings, valkey: redis.Redis, shared: Path, batch_alerts
     kafka = settings.services.kafka.producer_config()
     ensure_topic(kafka, results_topic("ZTF"))
     producer = confluent_kafka.Producer(kafka)
-    publisher = ResultsPublisher(producer, valkey, "ZTF",
-                                 consumer_config=connection_config(kafka))
     with pymongo.MongoClient(settings.services.mongodb.connection_uri) as mongo:
         db = mongo[settings.services.mongodb.database]
+        publisher = ResultsPublisher(producer, valkey, PublicationLedger(db, "ZTF"), "ZTF",
+                                     consumer_config=connection_config(kafka))
         filters = _filters(settings, db, valkey, shared)
         live = LiveFilters(db.filters, valkey, "ZTF")
         for raw in file_batches(shared / "ztf" / "alerts", batch_alerts):
