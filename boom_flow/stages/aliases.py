@@ -26,8 +26,10 @@ def alias_search(survey: str) -> AliasSearch:
 
 
 @dataclass
-class AliasesStage(Stage):
-    name: ClassVar[str] = "aliases"
+class AliasPairStage(Stage):
+    """A stage that reads or writes the archive with the survey pair's alias search
+    (this stage, and the write stage that records the pairs)."""
+
     needs: ClassVar[frozenset[str]] = frozenset({"mongo"})
 
     search: AliasSearch
@@ -39,6 +41,11 @@ class AliasesStage(Stage):
 
     def setup(self, resources: Resources) -> None:
         self._database: Any = resources.get("mongo")
+
+
+@dataclass
+class AliasesStage(AliasPairStage):
+    name: ClassVar[str] = "aliases"
 
     def __call__(self, batch: AlertBatch) -> AlertBatch:
         return find_aliases(self._database, batch, self.search)

@@ -9,32 +9,18 @@ archive already held) and ``repeated`` (alerts twice in the batch, stored once) 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import ClassVar
 
-from boom_flow.config import Settings
 from boom_flow.core import AlertBatch
-from boom_flow.stages import Resources, Stage, check_params
-from boom_flow.stages.aliases import alias_search
+from boom_flow.stages.aliases import AliasPairStage
 from boom_flow.storage import write_batch
-from boom_flow.storage.aliases import AliasSearch, write_aliases
+from boom_flow.storage.aliases import write_aliases
 
 
 @dataclass
-class WriteStage(Stage):
+class WriteStage(AliasPairStage):
     name: ClassVar[str] = "write"
-    needs: ClassVar[frozenset[str]] = frozenset({"mongo"})
-
-    search: AliasSearch
-
-    @classmethod
-    def configure(cls, settings: Settings, survey: str, params: Mapping[str, Any]) -> Self:
-        check_params(cls.name, params, ())
-        return cls(alias_search(survey))
-
-    def setup(self, resources: Resources) -> None:
-        self._database: Any = resources.get("mongo")
 
     def __call__(self, batch: AlertBatch) -> AlertBatch:
         written = write_batch(self._database, batch)
