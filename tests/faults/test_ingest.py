@@ -99,6 +99,7 @@ def _stop(stack: LocalStack, name: str) -> psutil.Process:
     return process
 
 
+@pytest.mark.unsettled
 def test_each_server_stopped_and_restarted_mid_night(
         fault_environment: dict[str, str], fault_stack: LocalStack, fault_client: Any,
         figures: Figures, tmp_path: Path) -> None:
@@ -141,6 +142,7 @@ def test_each_server_stopped_and_restarted_mid_night(
     _assert_nothing_lost_or_doubled(found)
 
 
+@pytest.mark.unsettled
 def test_sigterm_finishes_only_the_batches_in_flight(
         fault_environment: dict[str, str], fault_client: Any, figures: Figures,
         tmp_path: Path) -> None:
@@ -176,6 +178,7 @@ def _changed_copy(packet: bytes) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.unsettled
 def test_bad_packets_of_every_kind_are_rejected_and_the_stream_goes_on(
         fault_environment: dict[str, str], fault_client: Any, figures: Figures,
         tmp_path: Path) -> None:
