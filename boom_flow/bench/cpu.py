@@ -34,12 +34,15 @@ WORKER_PREFIX, SERVER_PREFIX = "worker ", "server "
 PIPELINE_ROLES = (DRIVER, SCHEDULER, WORKER_PREFIX)
 
 
-def tree_cpu_seconds(process: psutil.Process) -> float | None:
+def tree_cpu_seconds(process: psutil.Process, apart: frozenset[int] = frozenset()
+                     ) -> float | None:
     """User + system CPU seconds of ``process`` and its descendants: the live ones,
     and those that ended and were waited for (counted in their parent's
-    ``children_*`` times). None once the process is gone."""
+    ``children_*`` times). The subtrees of the processes in ``apart`` are left out:
+    they are measured on their own (the driver starts the servers and the cluster,
+    whose CPU must not count twice). None once the process is gone."""
     try:
-        members = [process, *process.children(recursive=True)]
+        members = _tree(process, apart)
     except psutil.Error:
         return None
     total = 0.0
@@ -50,6 +53,23 @@ def tree_cpu_seconds(process: psutil.Process) -> float | None:
             continue  # a child that ended between the listing and the read
         total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def _tree(process: psutil.Process, apart: frozenset[int]) -> list[psutil.Process]:
+    members, frontier = [process], [process]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            children = parent.children()
+        except psutil.Error:
+            if parent is process:
+                raise
+            continue  # a child that ended while the tree was walked
+        for child in children:
+            if child.pid not in apart:
+                members.append(child)
+                frontier.append(child)
+    return members
 
 
 def busy_share(before: Any, after: Any) -> float | None:
@@ -74,17 +94,19 @@ class CpuSample:
 
 class CpuSampler(PeriodicSampler):
     """Samples the CPU of named processes (and of the whole machine) every
-    ``interval_s``; ``window`` then gives any interval's deltas."""
+    ``interval_s``; ``window`` then gives any interval's deltas. Each process counts
+    with its descendants, except those named as processes of their own."""
 
     def __init__(self, pids: Mapping[str, int], interval_s: float = 0.5) -> None:
         super().__init__(interval_s, "cpu-sampler")
         self._processes = {role: psutil.Process(pid) for role, pid in pids.items()}
+        self._apart = frozenset(pids.values())
         self.samples: list[CpuSample] = []
 
     def sample(self) -> None:
         seconds = {}
         for role, process in self._processes.items():
-            value = tree_cpu_seconds(process)
+            value = tree_cpu_seconds(process, self._apart - {process.pid})
             if value is not None:
                 seconds[role] = value
         self.samples.append(CpuSample(time.time() * 1000.0, seconds, psutil.cpu_times()))

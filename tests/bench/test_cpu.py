@@ -110,3 +110,26 @@ def test_sampler_reads_a_real_process_tree_and_windows_by_time() -> None:
     middle = sampler.samples[len(sampler.samples) // 2].at_ms
     assert sampler.window(middle, None).cpu["tree"] <= whole.cpu["tree"]
     assert sampler.own_seconds >= 0.0
+
+
+def test_a_measured_child_is_not_counted_again_in_its_parent() -> None:
+    # The driver starts the servers and the cluster: their CPU is theirs, not its.
+    burn = ("import time; end = time.process_time() + 0.6\n"
+            "while time.process_time() < end: pass\ntime.sleep(0.5)")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; child = subprocess.Popen("
+         f"[sys.executable, '-c', {burn!r}]); print(child.pid, flush=True); child.wait()"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        with CpuSampler({"parent": parent.pid, "child": child}, interval_s=0.05) as sampler:
+            while psutil.pid_exists(child) and psutil.Process(child).status() != "zombie":
+                time.sleep(0.05)
+                if sampler.samples and sampler.samples[-1].seconds.get("child", 0) > 0.55:
+                    break
+    finally:
+        parent.wait(30)
+    cpu = sampler.window().cpu
+    assert cpu["child"] >= 0.4
+    assert cpu["parent"] < 0.2

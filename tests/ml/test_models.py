@@ -49,6 +49,26 @@ def test_onnx_models_reproduce_the_published_scores(
     assert np.abs(scores - expected).max() < 1e-5
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_scores_do_not_depend_on_the_run_size(
+    name: str, golden: tuple[pd.DataFrame, np.ndarray], onnx_dir: Path,
+    ztf_specs: list[dict[str, Any]],
+) -> None:
+    # The models are fed in runs of ``sub_batch`` alerts for speed; the scores must be
+    # those of one run over the whole batch, bit for bit, with the gaps of unscored rows.
+    frame, triplets = golden
+    model = load_model(_spec(ztf_specs, name), onnx_dir)
+    table = {c: frame[c].to_numpy(dtype="float64") for c in model.columns}
+    table["sgscore1"] = table["sgscore1"].copy()
+    table["sgscore1"][[0, 9, 17]] = np.nan  # unscored rows shift the runs' boundaries
+    model.sub_batch = len(frame)
+    whole = model.predict(table, triplets)
+    for size in (1, 7, 8, 38):
+        model.sub_batch = size
+        np.testing.assert_array_equal(model.predict(table, triplets), whole)
+    assert np.isnan(whole[[0, 9, 17]]).all() and np.isfinite(np.delete(whole, [0, 9, 17])).all()
+
+
 def test_an_alert_missing_a_model_input_is_not_scored(
     golden: tuple[pd.DataFrame, np.ndarray], onnx_dir: Path, ztf_specs: list[dict[str, Any]],
 ) -> None:
