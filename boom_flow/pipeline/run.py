@@ -33,12 +33,15 @@ from boom_flow.storage import ensure_indexes
 
 #: Whether the cluster would start a batch at once (``Pipeline.has_idle_worker``).
 Ready = Callable[[], bool]
+#: Whether batches are in flight (``Pipeline.in_flight``).
+Busy = Callable[[], bool]
 
 
 @dataclass
 class OpenSource:
-    #: The batches, given what tells the source the cluster is ready for one.
-    batches: Callable[[Ready], Iterator[RawBatch]]
+    #: The batches, given what tells the source the cluster is ready for one and
+    #: what tells it batches are in flight (then it is not idle).
+    batches: Callable[[Ready, Busy], Iterator[RawBatch]]
     commit: Callable[[Any], None] | None
     close: Callable[[], None]
 
@@ -64,7 +67,7 @@ def open_source(
         path = spec.path
         # Files are all waiting: every batch is full, readiness changes nothing.
         limit = settings.batch.max_packet_bytes
-        return OpenSource(lambda _ready: file_batches(path, max_alerts, spec.rate, limit),
+        return OpenSource(lambda _ready, _busy: file_batches(path, max_alerts, spec.rate, limit),
                           None, lambda: None)
     survey = getattr(settings.surveys, graph.survey)
     programids = getattr(survey, "programids", [1])
@@ -72,7 +75,7 @@ def open_source(
     source = KafkaPacketSource(settings.services.kafka.consumer_config(), topics,
                                max_alerts, max_ms, monitor=monitor,
                                max_packet_bytes=settings.batch.max_packet_bytes)
-    return OpenSource(lambda ready: source.batches(stop, spec.idle_timeout_s, ready),
+    return OpenSource(lambda ready, busy: source.batches(stop, spec.idle_timeout_s, ready, busy),
                       source.commit, source.close)
 
 
@@ -108,7 +111,7 @@ def run_pipeline(
         pipeline = resources.enter_context(
             Pipeline(client, plan, max_in_flight, source.commit, chain(on_outcome, events)))
         try:
-            for raw in source.batches(pipeline.has_idle_worker):
+            for raw in source.batches(pipeline.has_idle_worker, lambda: pipeline.in_flight > 0):
                 if monitor is not None:
                     monitor.polled()
                 if stop.is_set():  # collected after the request: left for the next run

@@ -105,8 +105,8 @@ class KafkaPacketSource:
         self.max_ms = max_ms
         self._consumer = confluent_kafka.Consumer({**consumer_config, "logger": _LIBRDKAFKA_LOG})
         self._lock = threading.Lock()  # consume and commit come from different threads
-        #: When the group last handed us partitions; idleness counts from there, since
-        #: a group join alone can take seconds.
+        #: When the group last handed us our partitions; None while joining or
+        #: rebalancing (e.g. after the broker stopped answering for a session timeout).
         self._assigned_at: float | None = None
 
     def _follow_topics(self) -> None:
@@ -125,28 +125,39 @@ class KafkaPacketSource:
             self._monitor.assigned([(p.topic, p.partition) for p in partitions])
 
     def _on_revoke(self, _consumer: object, _partitions: object) -> None:
+        self._assigned_at = None
         if self._monitor is not None:
             self._monitor.assigned([])
 
     def batches(
         self, stop: threading.Event, idle_timeout_s: float | None = None,
-        ready: Callable[[], bool] | None = None,
+        ready: Callable[[], bool] | None = None, busy: Callable[[], bool] | None = None,
     ) -> Iterator[RawBatch]:
-        """Yield batches until ``stop`` is set, or nothing came for ``idle_timeout_s``."""
-        last_message = 0.0
+        """Yield batches until ``stop`` is set, or the source was idle for
+        ``idle_timeout_s``.
+
+        Idle means nothing to do: the group has assigned our partitions, no batch is
+        in flight (``busy``, e.g. one retrying through an outage) and polls bring
+        nothing. Time spent otherwise does not count: joining or rebalancing the group
+        (the broker stopped answering for a session timeout revokes the partitions),
+        work in flight, and the time the caller holds a yielded batch (a pipeline
+        blocked by its backpressure does not poll). So an outage that holds a batch, or
+        that lasts the group's session timeout, does not end a run as "idle" with
+        packets still unread.
+        """
+        quiet_since = time.monotonic()
         while not stop.is_set():
             self._follow_topics()
             batch = self._collect(stop, ready)
             if batch is not None:
-                last_message = time.monotonic()
                 yield batch
-            elif self._idle_for(last_message, idle_timeout_s):
+                quiet_since = time.monotonic()
+            elif self._assigned_at is None or (busy is not None and busy()):
+                quiet_since = time.monotonic()
+            elif (idle_timeout_s is not None
+                  and time.monotonic() - max(quiet_since, self._assigned_at) > idle_timeout_s):
+                log.info("no packet for %.1f s: the source is idle", idle_timeout_s)
                 return
-
-    def _idle_for(self, last_message: float, idle_timeout_s: float | None) -> bool:
-        if idle_timeout_s is None or self._assigned_at is None:
-            return False
-        return time.monotonic() - max(last_message, self._assigned_at) > idle_timeout_s
 
     def _collect(self, stop: threading.Event,
                  ready: Callable[[], bool] | None = None) -> RawBatch | None:

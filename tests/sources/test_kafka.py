@@ -158,3 +158,107 @@ def test_while_the_cluster_is_busy_a_batch_keeps_growing_until_its_bounds(
     finally:
         source.close()
     assert [sorted(p.data for p in b.packets) for b in got] == [[b"a", b"b", b"c"]]
+
+
+# Idleness (`--until-idle`): only time with nothing to do counts. In the fault suite a
+# Kafka freeze revoked the partitions (session timeout) and the run stopped "idle"
+# during the rejoin, with 20 packets unread; the time a batch was held by an outage
+# counted as idle too.
+
+
+def _group_config(settings: Settings) -> dict[str, object]:
+    return settings.services.kafka.consumer_config(group_id=f"g-{uuid.uuid4().hex[:8]}")
+
+
+def test_the_time_a_batch_is_held_is_not_idleness(
+    stack_settings: Settings, night_topics: list[str]
+) -> None:
+    topic = night_topics[0]
+    _produce(stack_settings, topic, [b"first"])
+    source = KafkaPacketSource(_group_config(stack_settings), [topic], max_packets=10,
+                               max_ms=500)
+    try:
+        batches = source.batches(threading.Event(), idle_timeout_s=2.0)
+        assert [p.data for p in next(batches).packets] == [b"first"]
+        # The pipeline holds the batch past the idle timeout (its push blocked while a
+        # server was away); the next packet comes a second after it lets go.
+        time.sleep(3)
+        later = threading.Timer(1.0, _produce, (stack_settings, topic, [b"second"]))
+        later.start()
+        rest = [p.data for batch in batches for p in batch.packets]
+        later.join()
+    finally:
+        source.close()
+    assert rest == [b"second"]
+
+
+def test_the_source_is_not_idle_while_batches_are_in_flight(
+    stack_settings: Settings, night_topics: list[str]
+) -> None:
+    source = KafkaPacketSource(_group_config(stack_settings), night_topics, max_packets=10,
+                               max_ms=200)
+    # A batch retrying through an outage, past the group join (~3 s) and the timeout.
+    in_flight_until = time.monotonic() + 6
+    try:
+        assert list(source.batches(threading.Event(), idle_timeout_s=1.0,
+                                   busy=lambda: time.monotonic() < in_flight_until)) == []
+    finally:
+        source.close()
+    # Idle from the last poll that found the batch in flight (a poll lasts max_ms).
+    assert time.monotonic() >= in_flight_until + 1.0 - 0.2
+
+
+class _Assignments:
+    """A ``SourceMonitor`` that keeps when the group gave which partitions, and starts
+    ``on_first`` at the first assignment."""
+
+    def __init__(self, on_first: threading.Thread) -> None:
+        self.events: list[tuple[float, list[tuple[str, int]]]] = []
+        self._on_first = on_first
+
+    def polled(self) -> None:
+        pass
+
+    def assigned(self, partitions: list[tuple[str, int]]) -> None:
+        if not self.events:
+            self._on_first.start()
+        self.events.append((time.monotonic(), list(partitions)))
+
+    def lag(self, topic: str, partition: int, messages: int) -> None:
+        pass
+
+
+def test_a_rebalance_is_not_idleness(
+    stack_settings: Settings, night_topics: list[str]
+) -> None:
+    # Frequent heartbeats: our member learns of the rebalance at once, well within the
+    # idle timeout, while the group's rejoin lasts longer (Tansu holds a join for half
+    # the session timeout).
+    config = {**_group_config(stack_settings), "heartbeat.interval.ms": 300}
+    leave = threading.Event()
+
+    def second_member() -> None:  # joining makes the group take our partitions back
+        other = KafkaPacketSource(config, night_topics, max_packets=10, max_ms=200)
+        try:
+            for _ in other.batches(leave):
+                pass
+        finally:
+            other.close()
+
+    joiner = threading.Thread(target=second_member)
+    assignments = _Assignments(on_first=joiner)
+    source = KafkaPacketSource(config, night_topics, max_packets=10, max_ms=200,
+                               monitor=assignments)
+    try:
+        assert list(source.batches(threading.Event(), idle_timeout_s=2.0)) == []
+        ended = time.monotonic()
+    finally:
+        source.close()
+        leave.set()
+        joiner.join(30)
+    revoked = [at for at, partitions in assignments.events if not partitions]
+    assert revoked, assignments.events  # the second member's join revoked ours
+    last_assigned = max(at for at, partitions in assignments.events if partitions)
+    assert last_assigned > revoked[0]
+    # Idle only from the partitions' return: the rejoin did not count.
+    assert ended - last_assigned >= 2.0, assignments.events
