@@ -21,6 +21,7 @@ import pytest
 from boom_flow.config import Settings, load_settings
 from boom_flow.services import LocalStack
 from tests.conftest import running_stack
+from tests.faults.helpers import Background, Runs
 
 FIGURES = Path(os.environ.get("RELIABILITY_FIGURES",
                               Path(__file__).resolve().parents[2] / "bench-results"
@@ -78,6 +79,22 @@ def fault_client() -> Iterator[Any]:
                       dashboard_address=":0", memory_limit="3GiB") as cluster, \
             Client(cluster) as client:
         yield client
+
+
+@pytest.fixture
+def runs() -> Iterator[Runs]:
+    """Starts ``boom-flow run`` processes; kills and reaps what is left at the end."""
+    started = Runs()
+    yield started
+    started.kill_all()
+
+
+@pytest.fixture
+def background() -> Iterator[Background]:
+    """Starts in-process runs in threads; stops and joins them at the end."""
+    calls = Background()
+    yield calls
+    calls.finish()
 
 
 def case_settings(environment: dict[str, str], database: str) -> Settings:
