@@ -31,6 +31,8 @@ from boom_flow.core.history import points_until_alert
 MIN_SPAN_DAYS = 0.01
 FORCED_MIN_SNR = 3.0
 _COLUMNS = ["alert", "jd", "band", "mag", "err"]
+#: The point fields the statistics read.
+_FIELDS = ("band", "magpsf", "sigmapsf", "snr_psf", "procstatus")
 
 
 def _floats(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -40,7 +42,7 @@ def _floats(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _points(batch: AlertBatch, kind: str, min_snr: float | None) -> pd.DataFrame:
-    joined = points_until_alert(batch, kind)
+    joined = points_until_alert(batch, kind, _FIELDS)
     if not len(joined) or "band" not in joined.columns:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in _COLUMNS})
     mag, err, snr = (_floats(joined, n) for n in ("magpsf", "sigmapsf", "snr_psf"))
