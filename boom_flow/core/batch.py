@@ -9,9 +9,9 @@ stay exact and a null stays a null (NumPy-backed columns would turn a nullable
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -19,6 +19,7 @@ import pyarrow as pa
 #: A private enrichment: True for the rows whose alert id the archive already holds
 #: with another content (``storage.known``); the filter stage gives them no result.
 SUPERSEDED = "_superseded"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,7 @@ class AlertBatch:
       on the worker when a stage needs it (``None`` otherwise).
     - ``counts``: numbers stages report about the batch (the write stage: ``stored``,
       ``duplicates``); the driver adds them up per run.
+    - ``views``: what ``view`` computed once for the batch, shared by every copy.
     """
 
     survey: str
@@ -131,9 +133,25 @@ class AlertBatch:
     enrichments: Mapping[str, pd.Series] = field(default_factory=dict)
     known: KnownHistory | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
+    views: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.alerts)
+
+    def view(self, name: str, make: Callable[[AlertBatch], T]) -> T:
+        """``make(self)``, made once per batch and shared by the copies stages make of
+        it (several stages need, say, the distinct alerts as documents; building them
+        is not free). ``make`` may read only what the decoder set (the tables and
+        ``schema_fields``); a copy with other tables makes its own."""
+        tables = self._decoded()
+        made = self.views.get(name)
+        if made is None or any(a is not b for a, b in zip(made[0], tables, strict=True)):
+            made = self.views[name] = (tables, make(self))
+        return made[1]  # type: ignore[no-any-return]
+
+    def _decoded(self) -> tuple[Any, ...]:
+        return (self.alerts, self.candidates, self.prv_candidates, self.prv_nondetections,
+                self.fp_hists, self.cutouts, self.schema_fields)
 
     def with_enrichment(self, name: str, values: pd.Series) -> AlertBatch:
         """A copy with one more per-alert column (stages never mutate their input)."""

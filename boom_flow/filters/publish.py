@@ -37,6 +37,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -168,15 +169,18 @@ class ResultsPublisher:
         if not records:
             return
         pipe = self.valkey.pipeline(transaction=True)
+        passes: Counter[str] = Counter()
         for result in records:
             for filter_pass in result.record["filters"]:
                 pipe.xadd(stream_key(filter_pass["filter_id"]),
                           {"data": stream_entry(result.record, filter_pass)},
                           maxlen=self.stream_maxlen, approximate=True)
-                pipe.hincrby(passes_key(self.survey), filter_pass["filter_id"], 1)
+                passes[filter_pass["filter_id"]] += 1
             key = marks_key(self.survey, result.candid)
             pipe.hset(key, mapping=dict.fromkeys(result.filter_ids, DONE))
             pipe.expire(key, self.dedup_ttl_s)
+        for filter_id, count in passes.items():
+            pipe.hincrby(passes_key(self.survey), filter_id, count)
         pipe.execute()
 
     def _unpublished(self, records: list[ResultRecord]

@@ -76,6 +76,8 @@ class Offsets:
 #: How long one poll waits when the cluster is idle: a packet that arrives then is
 #: in a batch within this time.
 IDLE_POLL_S = 0.02
+#: ... and while packets wait for a worker to become free.
+BUSY_POLL_S = 0.05
 
 
 class KafkaPacketSource:
@@ -174,7 +176,9 @@ class KafkaPacketSource:
             with self._lock:
                 messages = self._consumer.consume(
                     self.max_packets - len(packets),
-                    timeout=min(remaining, IDLE_POLL_S if idle else 0.25),
+                    # Packets waiting: look again soon whether a worker became free.
+                    timeout=min(remaining, IDLE_POLL_S if idle else
+                                BUSY_POLL_S if packets else 0.25),
                 )
             if self._monitor is not None:
                 self._monitor.polled()

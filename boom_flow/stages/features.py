@@ -57,7 +57,7 @@ def lightcurve_features(batch: AlertBatch) -> pd.DataFrame:
     """The BTSbot light-curve features, one row per alert (NaN where undefined)."""
     rows = len(batch)
     jd = batch.candidates["jd"].to_numpy(dtype="float64", na_value=np.nan)
-    joined = points_until_alert(batch, "prv_candidates")
+    joined = points_until_alert(batch, "prv_candidates", ("magpsf",))
     out = pd.DataFrame(index=pd.RangeIndex(rows), columns=list(LIGHTCURVE_FEATURES),
                        dtype="float64")
     if len(joined) and "magpsf" in joined.columns:

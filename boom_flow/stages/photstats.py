@@ -31,6 +31,8 @@ from boom_flow.core.history import points_until_alert
 MIN_SPAN_DAYS = 0.01
 FORCED_MIN_SNR = 3.0
 _COLUMNS = ["alert", "jd", "band", "mag", "err"]
+#: The point fields the statistics read.
+_FIELDS = ("band", "magpsf", "sigmapsf", "snr_psf", "procstatus")
 
 
 def _floats(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -40,7 +42,7 @@ def _floats(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _points(batch: AlertBatch, kind: str, min_snr: float | None) -> pd.DataFrame:
-    joined = points_until_alert(batch, kind)
+    joined = points_until_alert(batch, kind, _FIELDS)
     if not len(joined) or "band" not in joined.columns:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in _COLUMNS})
     mag, err, snr = (_floats(joined, n) for n in ("magpsf", "sigmapsf", "snr_psf"))
@@ -143,27 +145,28 @@ def photstats(batch: AlertBatch) -> tuple[list[dict[str, Any]], np.ndarray]:
     peak_jd = peaks.set_index("group")["jd"]
     bands = peaks.set_index("group")[["alert", "band", "jd", "mag", "err"]].join(
         (by_band["jd"].max() - by_band["jd"].min()).rename("dt"))
-    rising = _segments(points, peak_jd, rising=True)
-    fading = _segments(points, peak_jd, rising=False)
+    rising = _segments(points, peak_jd, rising=True).to_dict("index")
+    fading = _segments(points, peak_jd, rising=False).to_dict("index")
     for group, row in zip(bands.index, bands.itertuples(index=False), strict=True):
         results[row.alert][row.band] = {
             "peak_jd": float(row.jd), "peak_mag": float(row.mag),
             "peak_mag_err": float(row.err), "dt": float(row.dt),
-            "rising": _fit_dict(rising.loc[group]) if group in rising.index else None,
-            "fading": _fit_dict(fading.loc[group]) if group in fading.index else None,
+            "rising": _fit_dict(rising.get(group)), "fading": _fit_dict(fading.get(group)),
         }
     by_alert = points.groupby("alert", sort=False)
     bright = points.loc[_first_extreme(points, ["alert"], "mag", largest=False)]
     faint = points.loc[_first_extreme(points, ["alert"], "mag", largest=True)]
     first, last = by_alert["jd"].min(), by_alert["jd"].max()
-    for (alert, b), f in zip(bright.set_index("alert").iterrows(),
-                             faint.set_index("alert").itertuples(), strict=True):
+    first_jd, last_jd = first.to_dict(), last.to_dict()
+    for b, f in zip(bright.itertuples(index=False), faint.itertuples(index=False),
+                    strict=True):
+        alert = b.alert
         results[alert]["all"] = {
-            "peak_jd": float(b["jd"]), "peak_mag": float(b["mag"]),
-            "peak_mag_err": float(b["err"]), "peak_band": b["band"],
+            "peak_jd": float(b.jd), "peak_mag": float(b.mag),
+            "peak_mag_err": float(b.err), "peak_band": b.band,
             "faintest_jd": float(f.jd), "faintest_mag": float(f.mag),
             "faintest_mag_err": float(f.err), "faintest_band": f.band,
-            "first_jd": float(first[alert]), "last_jd": float(last[alert]),
+            "first_jd": float(first_jd[alert]), "last_jd": float(last_jd[alert]),
         }
     span = (last - first).reindex(range(len(batch)), fill_value=0.0).to_numpy()
     stationary[:] = span > MIN_SPAN_DAYS

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from boom_flow.core.batch import AlertBatch, records_from_table
+from boom_flow.core.batch import AlertBatch
 from boom_flow.crossmatch.sky import usable
 
 #: Julian date of the Unix epoch.
@@ -114,30 +114,22 @@ def without_subfield(document: dict[str, Any], field: str, key: str) -> dict[str
     return result
 
 
-def _is_float(dtype: Any) -> bool:
-    if isinstance(dtype, pd.ArrowDtype):
-        return pa.types.is_floating(dtype.pyarrow_dtype)
-    return pd.api.types.is_float_dtype(dtype)
-
-
-def finite_or_null(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with NaN and infinities in float columns made nulls (zero-copy for the
-    other columns)."""
-    replaced: dict[str, pd.Series] = {}
-    for name in frame.columns:
-        if not _is_float(frame[name].dtype):
-            continue
-        values = pa.array(frame[name])
-        cleaned = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
-        replaced[name] = pd.Series(pd.arrays.ArrowExtensionArray(cleaned), index=frame.index)
-    return frame.assign(**replaced) if replaced else frame
+def finite_or_null(table: pa.Table) -> pa.Table:
+    """``table`` with NaN and infinities in float columns made nulls (the other
+    columns untouched)."""
+    for position, column in enumerate(table.schema):
+        if pa.types.is_floating(column.type):
+            values = table.column(position)
+            table = table.set_column(position, column, pc.if_else(
+                pc.is_finite(values), values, pa.scalar(None, column.type)))
+    return table
 
 
 def plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """``records_from_table`` (exact ints, None for nulls) with non-finite floats null."""
+    """Plain Python dicts (exact ints, None for nulls and non-finite floats)."""
     if not len(frame):
         return []
-    return records_from_table(finite_or_null(frame))
+    return finite_or_null(pa.Table.from_pandas(frame, preserve_index=False)).to_pylist()
 
 
 def candidate_records(candidates: pd.DataFrame, schemas: Sequence[Any] | None,
@@ -210,6 +202,11 @@ class DistinctAlerts:
 
 
 def distinct_alerts(batch: AlertBatch) -> DistinctAlerts:
+    """The batch's ``DistinctAlerts`` (made once per batch, ``AlertBatch.view``)."""
+    return batch.view("distinct_alerts", _distinct_alerts)
+
+
+def _distinct_alerts(batch: AlertBatch) -> DistinctAlerts:
     ids = pd.Series(column_values(batch.alerts, "_id"), dtype=object)
     repeated = ids.notna() & ids.duplicated()
     rows = np.flatnonzero((ids.notna() & ~repeated).to_numpy())

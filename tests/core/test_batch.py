@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -50,3 +52,22 @@ def test_enrichments_must_align_with_the_batch() -> None:
     packet = RawPacket(b"\x00", "kafka:ztf", "0:17")
     rejected = batch.with_rejections([Rejection.of(packet, "bad")])
     assert rejected.rejected[0].position == "0:17" and rejected.rejected[0].data == b"\x00"
+
+
+def test_a_view_is_made_once_per_batch_and_again_for_other_tables() -> None:
+    alerts = table_from_records([{"_id": 1}, {"_id": 2}])
+    empty = table_from_records([])
+    batch = AlertBatch("ZTF", alerts, alerts, empty, empty, empty, empty)
+    made: list[int] = []
+
+    def ids(b: AlertBatch) -> list[int]:
+        made.append(1)
+        return b.alerts["_id"].tolist()
+
+    assert batch.view("ids", ids) == [1, 2]
+    enriched = batch.with_enrichment("x", pd.Series([1, 2])).with_counts(stored=2)
+    assert enriched.view("ids", ids) == [1, 2] and len(made) == 1  # shared by the copies
+    other = table_from_records([{"_id": 3}])
+    changed = replace(enriched, alerts=other, candidates=other)
+    assert changed.view("ids", ids) == [3] and len(made) == 2
+    assert batch == replace(batch, views={})  # views are no part of what a batch is
