@@ -32,7 +32,8 @@ from boom_flow.storage import collection_names
 @click.option("--topic", "topics", multiple=True,
               help="Read these Kafka topics instead of the survey's nightly ones.")
 @click.option("--until-idle", type=float, default=None,
-              help="Stop after this many seconds without a new Kafka message.")
+              help="Stop after this many seconds with nothing to do: no new Kafka "
+                   "message, no batch in flight, the group's partitions assigned.")
 @pass_context
 def run(ctx: Context, graph_path: Path, topics: tuple[str, ...], until_idle: float | None) -> None:
     """Run the pipeline declared in GRAPH (e.g. graphs/ztf.yaml) until stopped.
