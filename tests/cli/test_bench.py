@@ -31,9 +31,11 @@ def test_sigterm_stops_the_servers_and_the_cluster_it_started(tmp_path: Path) ->
         _, alive = psutil.wait_procs(started, timeout=30)
         assert not alive, [p.cmdline()[:3] for p in alive]
     finally:  # whatever happened, nothing of the bench's is left running
-        for process in [psutil.Process(bench.pid), *started]:
+        if bench.poll() is None:
+            bench.kill()
+        bench.wait(30)
+        for process in started:
             try:
                 process.kill()
             except psutil.NoSuchProcess:
                 continue
-        bench.wait(30)
