@@ -32,13 +32,31 @@ def bench_cluster(settings: DaskSettings) -> Iterator[tuple[Client, dict[str, in
         with dask_client(settings) as client:
             yield client, {DRIVER: os.getpid()}
         return
-    with SubprocessCluster(host="127.0.0.1", scheduler_port=0, dashboard_address=":0",
-                           n_workers=settings.n_workers,
-                           threads_per_worker=settings.threads_per_worker,
-                           worker_kwargs={"memory_limit": settings.memory_limit}
-                           ) as cluster, Client(cluster) as client:
+    with config_environment(settings.worker_config()), SubprocessCluster(
+            host="127.0.0.1", scheduler_port=0, dashboard_address=":0",
+            n_workers=settings.n_workers, threads_per_worker=settings.threads_per_worker,
+            worker_kwargs={"memory_limit": settings.memory_limit}) as cluster, \
+            Client(cluster) as client:
         client.wait_for_workers(settings.n_workers)
         yield client, cluster_pids(client)
+
+
+@contextmanager
+def config_environment(config: dict[str, object]) -> Iterator[None]:
+    """``config`` as ``DASK_*`` variables for the processes started meanwhile (the
+    subprocesses read their dask config from the environment)."""
+    names = {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): repr(value)
+             for key, value in config.items()}
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(names)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def cluster_pids(client: Client) -> dict[str, int]:

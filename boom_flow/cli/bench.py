@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from boom_flow.cli.context import Context, pass_context
+from boom_flow.cli.context import Context, pass_context, stopped_by_sigterm
 
 
 @click.command()
@@ -64,7 +64,7 @@ def bench(ctx: Context, quick: bool, out_dir: Path, n_alerts: int | None, seed: 
         spec = replace(spec, lsst_schema_dir=schemas)
     stack = (nullcontext(ctx.settings) if use_services
              else temporary_stack(ctx.config_path))
-    with stack as settings, Phases(leave=False) as phases:
+    with stopped_by_sigterm(), stack as settings, Phases(leave=False) as phases:
         results = run_benchmark(settings, spec, progress=lambda m: say(f"bench: {m}"),
                                 meter=phases)
     json_path, markdown_path = write_reports(results, out_dir)

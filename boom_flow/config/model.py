@@ -174,12 +174,21 @@ class ServicesSettings(Section):
         return path.expanduser()
 
 
+#: Whether a worker runs Dask's statistical profiler.
+PROFILE_KEY = "distributed.worker.profile.enabled"
+
+
 class DaskSettings(Section):
     scheduler_address: str | None
     n_workers: PositiveInt
     threads_per_worker: PositiveInt
     memory_limit: str
+    worker_profile: bool
     dashboard_port: Annotated[int, Field(ge=0, le=65535)]
+
+    def worker_config(self) -> dict[str, object]:
+        """The dask config the workers this process starts run with."""
+        return {PROFILE_KEY: self.worker_profile}
 
     @field_validator("memory_limit")
     @classmethod

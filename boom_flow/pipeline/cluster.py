@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import dask
 from distributed import Client, LocalCluster
 
 from boom_flow.config.model import DaskSettings
@@ -22,7 +23,8 @@ def dask_client(settings: DaskSettings) -> Iterator[Client]:
     dashboard = f"127.0.0.1:{settings.dashboard_port}"
     # The scheduler reads its route modules when it starts: the boom_flow page is
     # among them for the cluster's life (a deployed scheduler lists it in its config).
-    with enable_page(), LocalCluster(
+    # The nannies hand the config they start with to their worker processes.
+    with enable_page(), dask.config.set(settings.worker_config()), LocalCluster(
         n_workers=settings.n_workers,
         threads_per_worker=settings.threads_per_worker,
         memory_limit=settings.memory_limit,

@@ -182,6 +182,14 @@ def test_an_external_scheduler_replaces_the_chart_s_own() -> None:
     assert config["dask"]["scheduler_address"] == "tcp://dask.example.org:8786"
 
 
+@pytest.mark.parametrize(("values", "expected"), [({}, "False"), ({"profile": True}, "True")])
+def test_the_workers_profiler_follows_the_values(values: dict[str, Any], expected: str) -> None:
+    # Dask reads the variable as a Python literal: "false" would be a true string.
+    worker = containers(by_kind(render({"worker": values}), "Deployment")[name("worker")])[0]
+    env = {variable["name"]: variable.get("value") for variable in worker["env"]}
+    assert env["DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED"] == expected
+
+
 def test_notes_name_what_runs_and_where() -> None:
     text = notes()
     assert f"tcp://{name('scheduler')}:8786" in text
