@@ -95,9 +95,14 @@ def _ranked(part: pd.DataFrame, kind: str, columns: Sequence[str] | None) -> pd.
     richness = part.notna().sum(axis=1).to_numpy()
     ids = point_ids(part) if kind == "prv_candidates" else NO_POINT_ID
     if columns is not None:
-        part = part[[c for c in dict.fromkeys(("objectId", "jd", *columns)) if c in part]]
+        part = _only(part, ("objectId", "jd", *columns))
     return part.assign(jd=part["jd"].astype("float64"), objectId=part["objectId"].astype(object),
                        _richness=richness, _point=ids)
+
+
+def _only(frame: pd.DataFrame, fields: Sequence[str]) -> pd.DataFrame:
+    """``frame`` cut to those of ``fields`` it has, in that order, each once."""
+    return frame[[name for name in dict.fromkeys(fields) if name in frame]]
 
 
 def points_until_alert(batch: AlertBatch, kind: str,
@@ -119,7 +124,7 @@ def points_until_alert(batch: AlertBatch, kind: str,
     if kind == "prv_candidates" and alone.any():
         own = batch.candidates.iloc[np.flatnonzero(alone)].reset_index(drop=True)
         if columns is not None:
-            own = own[[c for c in dict.fromkeys(("jd", *columns)) if c in own]]
+            own = _only(own, ("jd", *columns))
         joined = pd.concat([joined, alerts[alone].reset_index(drop=True).join(own)],
                            ignore_index=True)
     return joined[joined["jd"] <= joined["alert_jd"]].reset_index(drop=True)
