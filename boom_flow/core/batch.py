@@ -77,15 +77,18 @@ class KnownHistory:
     """What the archive held for the batch's objects before this batch (one read).
 
     ``objects`` has one row per object already in ``{S}_alerts_aux`` with ``objectId``,
-    ``cross_matches`` and ``aliases`` (dicts, or null); the three tables hold the stored
-    history points with an ``objectId`` column, like the batch's own history tables.
+    ``cross_matches`` and ``aliases`` (dicts, or null). The stored history points are
+    either given as tables (an ``objectId`` column, like the batch's own history tables)
+    or, left ``None``, read from ``documents`` by ``core.history`` on the few fields a
+    stage asks for: a whole ZTF point has about a hundred, and building every column of
+    a deep light curve cost more than the stages that read it.
     Objects of the batch absent from ``objects`` are new to the archive.
     """
 
     objects: pd.DataFrame
-    prv_candidates: pd.DataFrame
-    prv_nondetections: pd.DataFrame
-    fp_hists: pd.DataFrame
+    prv_candidates: pd.DataFrame | None = None
+    prv_nondetections: pd.DataFrame | None = None
+    fp_hists: pd.DataFrame | None = None
     #: The aux documents as read (``_id`` and the fields above): the tables cannot tell
     #: a point's absent field from a null one, filters can (``$exists``, ``$eq: null``).
     documents: tuple[dict[str, Any], ...] = ()

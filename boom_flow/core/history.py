@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from boom_flow.core.batch import AlertBatch
+from boom_flow.core.batch import AlertBatch, KnownHistory, table_from_records
 
 HISTORY_KINDS = ("prv_candidates", "prv_nondetections", "fp_hists")
 #: The fields that tell two detections of one epoch apart (ZTF, LSST): an object can
@@ -69,15 +69,15 @@ def object_points(batch: AlertBatch, kind: str,
     if kind not in HISTORY_KINDS:
         raise ValueError(f"unknown history kind {kind!r}; one of {', '.join(HISTORY_KINDS)}")
     parts = [getattr(batch, kind)]
-    if batch.known is not None:
-        parts.insert(0, getattr(batch.known, kind))
     if kind == "prv_candidates":
-        own = batch.candidates.assign(objectId=_object_ids(batch))
-        parts.append(own)
-    parts = [p for p in parts if len(p) and {"objectId", "jd"} <= set(p.columns)]
-    if not parts:
+        parts.append(batch.candidates.assign(objectId=_object_ids(batch)))
+    ranked = [_ranked(part, kind, columns) for part in parts if _has_points(part)]
+    stored = _stored_points(batch.known, kind, columns) if batch.known is not None else None
+    if stored is not None:
+        ranked.insert(0, stored)
+    if not ranked:
         return pd.DataFrame({"objectId": pd.Series(dtype=object), "jd": pd.Series(dtype=float)})
-    points = pd.concat([_ranked(part, kind, columns) for part in parts], ignore_index=True)
+    points = pd.concat(ranked, ignore_index=True)
     # Points without an object (solar-system sources) belong to no light curve.
     points = points[points["objectId"].notna().to_numpy()]
     points = (points.sort_values(["objectId", "jd", "_richness"], ascending=[True, True, False],
@@ -98,6 +98,44 @@ def _ranked(part: pd.DataFrame, kind: str, columns: Sequence[str] | None) -> pd.
         part = _only(part, ("objectId", "jd", *columns))
     return part.assign(jd=part["jd"].astype("float64"), objectId=part["objectId"].astype(object),
                        _richness=richness, _point=ids)
+
+
+def _has_points(table: pd.DataFrame | None) -> bool:
+    return table is not None and len(table) > 0 and {"objectId", "jd"} <= set(table.columns)
+
+
+def _stored_points(known: KnownHistory, kind: str,
+                   columns: Sequence[str] | None) -> pd.DataFrame | None:
+    """The archive's points of ``kind`` ranked like ``_ranked`` does, read from the aux
+    documents on ``columns`` only (``None`` without points): the fields left out still
+    count in ``_richness``, taken from the documents."""
+    table = getattr(known, kind)
+    if table is not None:
+        return _ranked(table, kind, columns) if _has_points(table) else None
+    points = [point for document in known.documents for point in document.get(kind) or ()]
+    if not any("jd" in point for point in points):
+        return None
+    owners = [document["_id"] for document in known.documents
+              for _ in document.get(kind) or ()]
+    if columns is None:
+        return _ranked(table_from_records([{**point, "objectId": owner}
+                                           for point, owner in zip(points, owners, strict=True)]),
+                       kind, None)
+    fields = [name for name in dict.fromkeys(("jd", *columns))
+              if name != "objectId" and any(name in point for point in points)]
+    part = table_from_records(points, fields)
+    part.insert(0, "objectId", pd.Series(owners, dtype=object))
+    ids = [point_id(point) for point in points] if kind == "prv_candidates" else NO_POINT_ID
+    return part.assign(jd=part["jd"].astype("float64"),
+                       _richness=np.array([_filled(point) for point in points], dtype=np.int64),
+                       _point=ids)
+
+
+def _filled(point: Mapping[str, Any]) -> int:
+    """The non-null fields of a stored point as a table row counts them (``objectId``,
+    always set from its document, included; NaN is null)."""
+    return 1 + sum(1 for name, value in point.items()
+                   if name != "objectId" and value is not None and value == value)
 
 
 def _only(frame: pd.DataFrame, fields: Sequence[str]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from pymongo.database import Database
 
-from boom_flow.core import SUPERSEDED, AlertBatch, KnownHistory, table_from_records
+from boom_flow.core import SUPERSEDED, AlertBatch, KnownHistory
 from boom_flow.core.history import HISTORY_KINDS
 from boom_flow.storage.archive import collection_names, distinct_alerts
 from boom_flow.storage.documents import column_values
@@ -45,9 +45,9 @@ def load_known(db: Database, batch: AlertBatch) -> AlertBatch:
         "cross_matches": pd.Series([d.get("cross_matches") for d in documents], dtype=object),
         "aliases": pd.Series([d.get("aliases") for d in documents], dtype=object),
     })
-    tables = {kind: _points(documents, kind) for kind in HISTORY_KINDS}
-    known = replace(batch, known=KnownHistory(objects=objects, documents=tuple(documents),
-                                              **tables))
+    # The point tables are left to ``core.history``, which reads the few fields a stage
+    # asks for from these documents.
+    known = replace(batch, known=KnownHistory(objects=objects, documents=tuple(documents)))
     return known.with_enrichment(SUPERSEDED, superseded_rows(db, batch))
 
 
@@ -71,8 +71,3 @@ def superseded_rows(db: Database, batch: AlertBatch) -> pd.Series:
 
 _KEPT = frozenset(("_id", *KNOWN_FIELDS))
 
-
-def _points(documents: list[dict[str, Any]], kind: str) -> pd.DataFrame:
-    records = [{**point, "objectId": document["_id"]}
-               for document in documents for point in document.get(kind) or ()]
-    return table_from_records(records) if records else table_from_records([], ["objectId", "jd"])

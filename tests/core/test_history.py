@@ -52,3 +52,32 @@ def test_without_known_history_only_the_batch_counts() -> None:
     points = object_points(replace(batch, known=None), "prv_candidates")
     assert sorted(points["jd"].tolist()) == [9.0, 10.0, 11.0, 12.0]
     assert len(object_points(batch, "fp_hists")) == 0
+
+
+def test_stored_points_read_from_documents_rank_like_a_table() -> None:
+    """The archive's points are read from the aux documents on the asked fields only;
+    which version of an epoch wins still counts every stored field (a NaN as null)."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    stored = [{"jd": 5.0, "magpsf": 19.5, "fid": 2, "candid": 50},
+              # epoch 9 stored with more fields than the packets repeat it with
+              {"jd": 9.0, "magpsf": 18.4, "fid": 1, "sigmapsf": 0.1},
+              {"jd": 7.0, "magpsf": float("nan"), "fid": None}]
+    documents = ({"_id": "A", "prv_candidates": stored},)
+    batch = _batch()
+    as_table = KnownHistory(
+        objects=batch.known.objects,
+        prv_candidates=table_from_records([{**p, "objectId": "A"} for p in stored]),
+        prv_nondetections=table_from_records([], ["objectId", "jd"]),
+        fp_hists=table_from_records([], ["objectId", "jd"]), documents=documents)
+    as_documents = KnownHistory(objects=batch.known.objects, documents=documents)
+    for columns in (None, ("magpsf",), ("magpsf", "sigmapsf", "absent")):
+        expected = object_points(replace(batch, known=as_table), "prv_candidates", columns)
+        read = object_points(replace(batch, known=as_documents), "prv_candidates", columns)
+        pd.testing.assert_frame_equal(read, expected)
+    epoch_9 = records_from_table(object_points(replace(batch, known=as_documents),
+                                               "prv_candidates", ("magpsf",)))
+    assert [p["magpsf"] for p in epoch_9 if p["jd"] == 9.0] == [18.4]
+    assert len(object_points(replace(batch, known=as_documents), "fp_hists")) == 0

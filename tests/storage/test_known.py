@@ -5,6 +5,7 @@ from __future__ import annotations
 import pymongo
 
 from boom_flow.core import AlertBatch, table_from_records
+from boom_flow.core.history import object_points
 from boom_flow.storage.known import load_known
 
 
@@ -21,10 +22,11 @@ def test_known_history_comes_from_the_aux_documents(mongo_db: pymongo.database.D
     assert known is not None
     assert known.objects["objectId"].tolist() == ["ZTF1"]
     assert known.objects["cross_matches"].tolist() == [{"GCVS": []}]
-    assert known.prv_candidates["jd"].tolist() == [1.0, 2.0]
-    assert set(known.prv_candidates["objectId"]) == {"ZTF1"}
-    assert known.fp_hists["psfFlux"].tolist() == [3.0]
-    assert len(known.prv_nondetections) == 0
+    detections = object_points(batch, "prv_candidates", ("magpsf",))
+    assert detections["jd"].tolist() == [1.0, 2.0]
+    assert set(detections["objectId"]) == {"ZTF1"}
+    assert object_points(batch, "fp_hists", ("psfFlux",))["psfFlux"].tolist() == [3.0]
+    assert len(object_points(batch, "prv_nondetections")) == 0
 
 
 def test_a_stored_alert_sent_again_with_other_content_is_filtered_as_stored(
