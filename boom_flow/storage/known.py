@@ -16,7 +16,6 @@ is not superseded: its results are published once, by the publisher's ledger.)
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import pandas as pd
 from pymongo.database import Database
