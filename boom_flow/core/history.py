@@ -72,17 +72,19 @@ def object_points(batch: AlertBatch, kind: str,
     if kind == "prv_candidates":
         parts.append(batch.candidates.assign(objectId=_object_ids(batch)))
     ranked = [_ranked(part, kind, columns) for part in parts if _has_points(part)]
-    stored = _stored_points(batch.known, kind, columns) if batch.known is not None else None
+    stored, read = (_stored_points(batch.known, kind, columns) if batch.known is not None
+                    else (None, []))
     if stored is not None:
         ranked.insert(0, stored)
     if not ranked:
         return pd.DataFrame({"objectId": pd.Series(dtype=object), "jd": pd.Series(dtype=float)})
     points = pd.concat(ranked, ignore_index=True)
+    _rank_rivals(points, read)
     # Points without an object (solar-system sources) belong to no light curve.
     points = points[points["objectId"].notna().to_numpy()]
     points = (points.sort_values(["objectId", "jd", "_richness"], ascending=[True, True, False],
                                  kind="stable")
-              .drop_duplicates(["objectId", "jd", "_point"])
+              .drop_duplicates(_POINT_KEY)
               .drop(columns=["_richness", "_point"])
               .reset_index(drop=True))
     return points
@@ -104,31 +106,47 @@ def _has_points(table: pd.DataFrame | None) -> bool:
     return table is not None and len(table) > 0 and {"objectId", "jd"} <= set(table.columns)
 
 
-def _stored_points(known: KnownHistory, kind: str,
-                   columns: Sequence[str] | None) -> pd.DataFrame | None:
-    """The archive's points of ``kind`` ranked like ``_ranked`` does, read from the aux
-    documents on ``columns`` only (``None`` without points): the fields left out still
-    count in ``_richness``, taken from the documents."""
+def _stored_points(known: KnownHistory, kind: str, columns: Sequence[str] | None
+                   ) -> tuple[pd.DataFrame | None, list[Mapping[str, Any]]]:
+    """The archive's points of ``kind`` ranked like ``_ranked`` does (``None`` without
+    points), and the stored points they were read from (empty when ``known`` came
+    with tables). Read from the aux documents, the table has only ``columns``, and
+    its ``_richness`` is left to ``_rank_rivals``."""
     table = getattr(known, kind)
     if table is not None:
-        return _ranked(table, kind, columns) if _has_points(table) else None
+        return (_ranked(table, kind, columns) if _has_points(table) else None), []
     points = [point for document in known.documents for point in document.get(kind) or ()]
     if not any("jd" in point for point in points):
-        return None
+        return None, []
     owners = [document["_id"] for document in known.documents
               for _ in document.get(kind) or ()]
     if columns is None:
-        return _ranked(table_from_records([{**point, "objectId": owner}
-                                           for point, owner in zip(points, owners, strict=True)]),
-                       kind, None)
+        whole = table_from_records([{**point, "objectId": owner}
+                                    for point, owner in zip(points, owners, strict=True)])
+        return _ranked(whole, kind, None), []
     fields = [name for name in dict.fromkeys(("jd", *columns))
               if name != "objectId" and any(name in point for point in points)]
     part = table_from_records(points, fields)
     part.insert(0, "objectId", pd.Series(owners, dtype=object))
     ids = [point_id(point) for point in points] if kind == "prv_candidates" else NO_POINT_ID
-    return part.assign(jd=part["jd"].astype("float64"),
-                       _richness=np.array([_filled(point) for point in points], dtype=np.int64),
-                       _point=ids)
+    return part.assign(jd=part["jd"].astype("float64"), _richness=0, _point=ids), points
+
+
+_POINT_KEY = ["objectId", "jd", "_point"]
+
+
+def _rank_rivals(points: pd.DataFrame, read: list[Mapping[str, Any]]) -> None:
+    """Set ``_richness`` of the first ``len(read)`` rows of ``points`` (the archive's,
+    from ``read``) where another version of the same point competes. Only there does
+    it decide anything, and counting every field of every stored point of a deep
+    light curve cost more than the rest of the read."""
+    if not read:
+        return
+    rivals = np.flatnonzero(points.duplicated(_POINT_KEY, keep=False).to_numpy()[:len(read)])
+    if len(rivals):
+        richness = points["_richness"].to_numpy(dtype=np.int64, copy=True)
+        richness[rivals] = [_filled(read[row]) for row in rivals]
+        points["_richness"] = richness
 
 
 def _filled(point: Mapping[str, Any]) -> int:
