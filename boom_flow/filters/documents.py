@@ -41,7 +41,7 @@ from boom_flow.storage.documents import (
     float_column,
     without_subfield,
 )
-from boom_flow.storage.points import CANDIDATE, KEY, incoming_points
+from boom_flow.storage.points import CANDIDATE, KEY, batch_points
 
 #: The trailing window of history a filter sees (days before the alert).
 HISTORY_DAYS = 365.0
@@ -146,8 +146,7 @@ class FilterDocuments:
         if stored is None:
             stored = batch.known.documents if batch.known is not None else ()
         stored = list(stored)
-        incoming = incoming_points(
-            {kind: getattr(batch, kind) for kind in HISTORY_KINDS}, object_ids, jd, candidates)
+        incoming = batch_points(batch)
         points, values = _merge(stored, incoming)
         objects = _objects(stored, batch, rows, object_ids, jd)
         return cls(survey=batch.survey.upper(), rows=rows, alerts=docs, alert_jd=jd,

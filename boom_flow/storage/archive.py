@@ -58,7 +58,7 @@ from boom_flow.storage.documents import (
     stored_positions,
 )
 from boom_flow.storage.history import DUPLICATE_KEY, merge_histories
-from boom_flow.storage.points import incoming_points
+from boom_flow.storage.points import batch_points
 
 #: Enrichments that describe the object, not the alert: written once, to the aux doc.
 OBJECT_ENRICHMENTS = ("cross_matches", "aliases")
@@ -182,10 +182,7 @@ def write_batch(db: Database, batch: AlertBatch, now_jd: float | None = None, *,
                    for name, values in batch.enrichments.items() if not name.startswith("_")}
 
     cutouts_inserted, _ = _upsert(db[names["alerts_cutouts"]], _cutout_ops(batch.cutouts))
-    incoming = incoming_points(
-        {"prv_candidates": batch.prv_candidates, "prv_nondetections": batch.prv_nondetections,
-         "fp_hists": batch.fp_hists},
-        object_ids, jd, candidates)
+    incoming = batch_points(batch)
     creation = _object_creation(object_ids, jd, places, enrichments)
     aux = merge_histories(db[names["alerts_aux"]], incoming, creation, now,
                           always_sort=always_sort, known=known_documents(batch))

@@ -13,8 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from boom_flow.core.batch import AlertBatch
 from boom_flow.core.history import NO_POINT_ID, point_id, point_ids
-from boom_flow.storage.documents import column_values, float_column, plain_records
+from boom_flow.storage.documents import (
+    column_values,
+    distinct_alerts,
+    float_column,
+    plain_records,
+)
 
 #: The history arrays of an aux document, in the order they are written.
 ARRAYS = ("prv_candidates", "prv_nondetections", "fp_hists")
@@ -90,3 +96,15 @@ def incoming_points(tables: Mapping[str, pd.DataFrame], object_ids: Sequence[Any
                               ascending=[True, True, True, False, False], kind="stable")
     index = index.drop_duplicates(KEY).reset_index(drop=True)
     return IncomingPoints(index=index, tables=tables, candidates=candidates)
+
+
+def batch_points(batch: AlertBatch) -> IncomingPoints:
+    """``incoming_points`` of the batch's distinct alerts, made once per batch
+    (``AlertBatch.view``): the filters' documents and the write index the same points."""
+    return batch.view("incoming_points", _batch_points)
+
+
+def _batch_points(batch: AlertBatch) -> IncomingPoints:
+    distinct = distinct_alerts(batch)
+    return incoming_points({array: getattr(batch, array) for array in ARRAYS},
+                           distinct.object_ids, distinct.jd, distinct.candidates)
