@@ -14,11 +14,10 @@ from pymongo.database import Database
 
 from boom_flow.api import archive
 from boom_flow.api.rights import Rights
+from boom_flow.core.history import HISTORY_KINDS
 from boom_flow.storage import collection_names
 from boom_flow.surveys import Survey
 
-CUTOUTS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
-HISTORIES = ("prv_candidates", "prv_nondetections", "fp_hists")
 #: ``which`` -> how to order an object's alerts to pick one.
 WHICH = {
     "first": [("candidate.jd", 1)], "last": [("candidate.jd", -1)],
@@ -71,7 +70,7 @@ def object_view(db: Database, survey: Survey, object_id: Any, rights: Rights
     return {
         "objectId": object_id, "object_id": object_id, "alerts": alerts,
         "candidate": alerts[-1].get("candidate") if alerts else None,
-        **{field: aux.get(field, []) for field in HISTORIES},
+        **{field: aux.get(field, []) for field in HISTORY_KINDS},
         "cross_matches": aux.get("cross_matches", {}), "aliases": aux.get("aliases", {}),
         "classifications": latest,
         "coordinates": aux.get("coordinates") or (alerts[-1].get("coordinates") if alerts

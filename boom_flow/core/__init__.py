@@ -1,6 +1,8 @@
 """Core types shared by sources, surveys, stages and storage (no I/O here)."""
 
 from boom_flow.core.batch import (
+    CUTOUTS,
+    STAMPS_VIEW,
     SUPERSEDED,
     AlertBatch,
     KnownHistory,
@@ -12,6 +14,8 @@ from boom_flow.core.batch import (
 )
 
 __all__ = [
+    "CUTOUTS",
+    "STAMPS_VIEW",
     "SUPERSEDED",
     "AlertBatch",
     "KnownHistory",

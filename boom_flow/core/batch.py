@@ -19,6 +19,12 @@ import pyarrow as pa
 #: A private enrichment: True for the rows whose alert id the archive already holds
 #: with another content (``storage.known``); the filter stage gives them no result.
 SUPERSEDED = "_superseded"
+#: An alert's stamps, in the order the models stack them.
+CUTOUTS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
+#: The ``AlertBatch.view`` of every alert's stamps (a tuple of bytes per row, ``CUTOUTS``
+#: order). A decoder that inflated the stamps to verify them leaves the FITS bytes here,
+#: so that the classifier does not inflate them again.
+STAMPS_VIEW = "stamps"
 T = TypeVar("T")
 
 

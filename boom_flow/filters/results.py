@@ -20,11 +20,9 @@ from typing import Any
 
 import fastavro
 
-from boom_flow.core import AlertBatch
+from boom_flow.core import CUTOUTS, AlertBatch
 from boom_flow.filters.evaluate import RESULTS, annotations_json
 from boom_flow.storage.documents import column_values
-
-CUTOUTS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
 
 
 @cache

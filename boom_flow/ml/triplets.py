@@ -21,8 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from boom_flow.core.batch import CUTOUTS
+
 SIZE = 63
-CHANNELS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
+#: The triplet's channels: the alert's stamps in their usual order.
+CHANNELS = CUTOUTS
 _BLOCK = 2880
 _CARD = 80
 _PIXEL_TYPES = {-32: ">f4", -64: ">f8"}

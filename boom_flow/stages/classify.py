@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from boom_flow.config import Settings
-from boom_flow.core import AlertBatch
+from boom_flow.core import STAMPS_VIEW, AlertBatch
 from boom_flow.ml.models import Model, Table
 from boom_flow.ml.registry import check_models, load_all
 from boom_flow.ml.triplets import CHANNELS, prepare_triplets
@@ -59,7 +59,12 @@ def feature_table(batch: AlertBatch, columns: Sequence[str]) -> Table:
 
 
 def batch_triplets(batch: AlertBatch) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
-    """Triplets aligned with the alerts (cutouts are matched by alert id)."""
+    """Triplets aligned with the alerts (the decoder's inflated stamps when it left
+    them, else the cutouts matched by alert id)."""
+    return prepare_triplets(batch.view(STAMPS_VIEW, _packed_stamps))
+
+
+def _packed_stamps(batch: AlertBatch) -> list[tuple[bytes | None, ...]]:
     cutouts = batch.cutouts
     ids = batch.alerts["_id"].tolist()
     if cutouts["_id"].tolist() != ids:
@@ -67,9 +72,8 @@ def batch_triplets(batch: AlertBatch) -> tuple[np.ndarray, np.ndarray, list[str 
                    .reset_index())
     stamps = list(zip(*(cutouts[name].tolist() if name in cutouts.columns
                         else [None] * len(cutouts) for name in CHANNELS), strict=True))
-    stamps = [tuple(None if s is None or s is pd.NA else bytes(s) for s in row)
-              for row in stamps]
-    return prepare_triplets(stamps)
+    return [tuple(None if s is None or s is pd.NA else bytes(s) for s in row)
+            for row in stamps]
 
 
 @dataclass

@@ -48,7 +48,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, OperationFailure
 
-from boom_flow.core.batch import AlertBatch, Rejection
+from boom_flow.core.batch import CUTOUTS, AlertBatch, Rejection
 from boom_flow.crossmatch.sky import healpix
 from boom_flow.storage.documents import (
     clean_value,
@@ -70,7 +70,6 @@ AUX_PIXEL_FIELD = "healpix_14"
 #: Fields of an alert document that no enrichment may overwrite.
 RESERVED_FIELDS = frozenset({"_id", "objectId", "ssObjectId", "candidate", "coordinates",
                              "created_at", "updated_at"})
-CUTOUTS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
 #: The most bytes of a rejected packet stored in its document.
 MAX_STORED_REJECTION_BYTES = 2**20
 

@@ -34,7 +34,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from boom_flow.core.batch import AlertBatch, RawPacket, Rejection, table_from_records
+from boom_flow.core.batch import (
+    CUTOUTS,
+    STAMPS_VIEW,
+    AlertBatch,
+    RawPacket,
+    Rejection,
+    table_from_records,
+)
 from boom_flow.surveys import conversions as cv
 from boom_flow.surveys.base import (
     Survey,
@@ -59,7 +66,6 @@ TRUE_FLAGS = ("t", "1", "true")
 ALERT_TYPES = {"_id": pa.int64(), "objectId": pa.string(), "schema": pa.string(),
                "source": pa.string(), "position": pa.string(), "timestamp_ms": pa.int64()}
 NULL_NAMES = ("", "null")
-CUTOUTS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
 #: zlib window bits for gzip framing (header and CRC-32 trailer checked).
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 
@@ -98,6 +104,7 @@ class ZtfDecoder:
         stamps: list[tuple[bytes | None, bytes | None, bytes | None]] = []
         schema_fields: dict[str, tuple[str, ...]] = {}
         rejected: list[Rejection] = []
+        inflated: list[tuple[bytes | None, ...]] = []
         for packet in packets:
             try:
                 container = read_container(packet.data, self.schemas)
@@ -110,8 +117,9 @@ class ZtfDecoder:
             info = container.schema.info
             for index, record in enumerate(records):
                 stamp = tuple(_stamp(record.get(name)) for name in CUTOUTS)
-                problem = missing_fields(record) or (
-                    self.verify_cutouts and corrupt_cutout(record["candid"], stamp))
+                problem = missing_fields(record)
+                if not problem and self.verify_cutouts:
+                    fits, problem = inflate_cutouts(record["candid"], stamp)
                 if problem:
                     rejected.append(reject(packet, problem, index, len(records)))
                     continue
@@ -127,7 +135,12 @@ class ZtfDecoder:
                 histories.append(record.get("prv_candidates"))
                 forced.append(record.get("fp_hists"))
                 stamps.append(stamp)
-        return assemble(alerts, candidates, histories, forced, stamps, schema_fields, rejected)
+                if self.verify_cutouts:
+                    inflated.append(fits)
+        batch = assemble(alerts, candidates, histories, forced, stamps, schema_fields, rejected)
+        if self.verify_cutouts:
+            batch.view(STAMPS_VIEW, lambda _: inflated)
+        return batch
 
 
 def missing_fields(record: dict[str, Any]) -> str | None:
@@ -149,20 +162,25 @@ def _stamp(cutout: Any) -> bytes | None:
     return cutout.get("stampData") if isinstance(cutout, dict) else None
 
 
-def corrupt_cutout(candid: int, stamps: tuple[bytes | None, ...]) -> str | None:
-    """Why one of an alert's stamps (gzipped FITS) is damaged, or None: decompressing
-    checks the gzip CRC-32 and length."""
+def inflate_cutouts(candid: int, stamps: tuple[bytes | None, ...]
+                    ) -> tuple[tuple[bytes | None, ...], str | None]:
+    """An alert's stamps (gzipped FITS) inflated, and why one of them is damaged (or
+    None): inflating checks the gzip CRC-32 and length. The FITS bytes are kept for the
+    classifier (``STAMPS_VIEW``), which would otherwise inflate them again."""
+    inflated: list[bytes | None] = []
     for name, stamp in zip(CUTOUTS, stamps, strict=True):
         if stamp is None:
+            inflated.append(None)
             continue
         inflate = zlib.decompressobj(GZIP_WBITS)
         try:
-            inflate.decompress(stamp)
+            inflated.append(inflate.decompress(stamp))
         except zlib.error as error:
-            return f"ZTF alert {candid}: {name} is not intact gzip ({error})"
+            return (), f"ZTF alert {candid}: {name} is not intact gzip ({error})"
         if not inflate.eof or inflate.unused_data:
-            return f"ZTF alert {candid}: {name} is not intact gzip (truncated or trailing bytes)"
-    return None
+            return (), (f"ZTF alert {candid}: {name} is not intact gzip "
+                        "(truncated or trailing bytes)")
+    return tuple(inflated), None
 
 
 def assemble(alerts: list[dict[str, Any]], candidates: list[dict[str, Any]],

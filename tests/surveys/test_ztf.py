@@ -157,6 +157,26 @@ def test_cutouts_are_the_stamp_bytes(
             assert row[name] == record[name]["stampData"]
 
 
+def test_the_verified_stamps_are_kept_inflated_for_the_classifier(
+        decoded: AlertBatch, references: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """The decoder inflates every stamp to check it; the classifier's triplets come
+    from those FITS bytes, equal to inflating the packed cutouts again."""
+    import gzip
+    from dataclasses import replace
+
+    import numpy as np
+
+    from boom_flow.core import CUTOUTS, STAMPS_VIEW
+    from boom_flow.stages.classify import batch_triplets
+
+    kept = decoded.view(STAMPS_VIEW, lambda _: pytest.fail("the decoder left no stamps"))
+    for stamps, (record, _) in zip(kept, references, strict=True):
+        assert stamps == tuple(gzip.decompress(record[name]["stampData"]) for name in CUTOUTS)
+    from_packets = batch_triplets(replace(decoded, cutouts=decoded.cutouts.copy()))
+    np.testing.assert_array_equal(batch_triplets(decoded)[0], from_packets[0])
+    assert from_packets[1].all()
+
+
 def test_the_writer_schema_is_parsed_once(ztf_alert_files: list[Path]) -> None:
     lightcurve = [RawPacket(p.read_bytes(), str(p)) for p in ztf_alert_files
                   if p.parent.name == "pgb_ZTF21abiuvdk_lightcurve"]

@@ -19,13 +19,13 @@ from boom_flow.api.encoding import DocumentResponse, envelope
 from boom_flow.api.errors import bad_request, not_found, too_large
 from boom_flow.api.guards import SizeBudget
 from boom_flow.api.objects import (
-    CUTOUTS,
     object_alert_query,
     object_view,
     pick_alert,
     stamps,
 )
 from boom_flow.api.state import api_state, query_slot
+from boom_flow.core import CUTOUTS
 from boom_flow.storage import collection_names
 from boom_flow.surveys import Survey, get_survey
 
