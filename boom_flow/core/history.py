@@ -22,6 +22,8 @@ HISTORY_KINDS = ("prv_candidates", "prv_nondetections", "fp_hists")
 POINT_ID_FIELDS = ("candid", "diaSourceId")
 #: ``point_id`` of a point without one (non-detections, forced photometry).
 NO_POINT_ID = -1
+#: One point of a light curve: versions of it that agree on these are one.
+_POINT_KEY = ["objectId", "jd", "_point"]
 
 
 def point_id(point: Mapping[str, Any]) -> int:
@@ -130,9 +132,6 @@ def _stored_points(known: KnownHistory, kind: str, columns: Sequence[str] | None
     part.insert(0, "objectId", pd.Series(owners, dtype=object))
     ids = [point_id(point) for point in points] if kind == "prv_candidates" else NO_POINT_ID
     return part.assign(jd=part["jd"].astype("float64"), _richness=0, _point=ids), points
-
-
-_POINT_KEY = ["objectId", "jd", "_point"]
 
 
 def _rank_rivals(points: pd.DataFrame, read: list[Mapping[str, Any]]) -> None:
