@@ -22,10 +22,10 @@ import numpy as np
 from timing import best_of
 
 from boom_flow.config import load_settings, shared_data_dir
-from boom_flow.core import RawPacket
+from boom_flow.core import CUTOUTS, RawPacket
 from boom_flow.ml.models import OnnxModel
 from boom_flow.ml.registry import load_all
-from boom_flow.ml.triplets import CHANNELS, prepare_triplets
+from boom_flow.ml.triplets import prepare_triplets
 from boom_flow.stages.classify import feature_table
 from boom_flow.stages.features import features_stage
 from boom_flow.surveys import build_survey
@@ -45,7 +45,7 @@ def main() -> None:
     packets = (packets * (args.batch // len(packets) + 1))[: args.batch]
     batch = build_survey("ztf").decode(packets)
     n = len(batch)
-    stamps = list(zip(*(batch.cutouts[c].tolist() for c in CHANNELS), strict=True))
+    stamps = list(zip(*(batch.cutouts[c].tolist() for c in CUTOUTS), strict=True))
     specs = [s.model_dump(mode="json") for s in load_settings(environ={}).models.ztf]
     models, problems = load_all(specs, args.shared / "models" / "onnx", threads=1)
     if problems:

@@ -24,8 +24,6 @@ import numpy as np
 from boom_flow.core.batch import CUTOUTS
 
 SIZE = 63
-#: The triplet's channels: the alert's stamps in their usual order.
-CHANNELS = CUTOUTS
 _BLOCK = 2880
 _CARD = 80
 _PIXEL_TYPES = {-32: ">f4", -64: ">f8"}
@@ -131,12 +129,12 @@ def prepare_triplets(
             if not ok[row]:
                 break
             if data is None:
-                ok[row], errors[row] = False, f"{CHANNELS[channel]} is missing"
+                ok[row], errors[row] = False, f"{CUTOUTS[channel]} is missing"
                 break
             try:
                 stamp = read_stamp(data)
             except StampError as error:
-                ok[row], errors[row] = False, f"{CHANNELS[channel]}: {error}"
+                ok[row], errors[row] = False, f"{CUTOUTS[channel]}: {error}"
                 break
             if (stamp.width, stamp.height, stamp.dtype) == (SIZE, SIZE, ">f4"):
                 parts.append(stamp.pixels)

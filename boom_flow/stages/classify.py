@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from boom_flow.config import Settings
-from boom_flow.core import STAMPS_VIEW, AlertBatch
+from boom_flow.core import CUTOUTS, STAMPS_VIEW, AlertBatch
 from boom_flow.ml.models import Model, Table
 from boom_flow.ml.registry import check_models, load_all
-from boom_flow.ml.triplets import CHANNELS, prepare_triplets
+from boom_flow.ml.triplets import prepare_triplets
 from boom_flow.stages import Resources, Stage, check_params
 from boom_flow.stages.features import LIGHTCURVE_FEATURES, PREFIX, lightcurve_features
 
@@ -71,7 +71,7 @@ def _packed_stamps(batch: AlertBatch) -> list[tuple[bytes | None, ...]]:
         cutouts = (cutouts.drop_duplicates("_id").set_index("_id").reindex(ids)
                    .reset_index())
     stamps = list(zip(*(cutouts[name].tolist() if name in cutouts.columns
-                        else [None] * len(cutouts) for name in CHANNELS), strict=True))
+                        else [None] * len(cutouts) for name in CUTOUTS), strict=True))
     return [tuple(None if s is None or s is pd.NA else bytes(s) for s in row)
             for row in stamps]
 

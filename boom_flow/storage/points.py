@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from boom_flow.core.batch import AlertBatch
-from boom_flow.core.history import NO_POINT_ID, point_id, point_ids
+from boom_flow.core.history import HISTORY_KINDS, NO_POINT_ID, point_id, point_ids
 from boom_flow.storage.documents import (
     column_values,
     distinct_alerts,
@@ -23,7 +23,7 @@ from boom_flow.storage.documents import (
 )
 
 #: The history arrays of an aux document, in the order they are written.
-ARRAYS = ("prv_candidates", "prv_nondetections", "fp_hists")
+ARRAYS = HISTORY_KINDS
 #: ``kind`` of a point: an entry of a packet's history, or an alert's own candidate.
 HISTORY, CANDIDATE = 0, 1
 Point = tuple[float, dict[str, Any]]  # (jd, the point as stored)
