@@ -184,11 +184,14 @@ class DaskSettings(Section):
     threads_per_worker: PositiveInt
     memory_limit: str
     worker_profile: bool
+    #: Dask config keys (``distributed.admin.tick.interval``...) for the cluster this
+    #: process starts.
+    config: dict[str, str | int | float | bool]
     dashboard_port: Annotated[int, Field(ge=0, le=65535)]
 
     def worker_config(self) -> dict[str, object]:
-        """The dask config the workers this process starts run with."""
-        return {PROFILE_KEY: self.worker_profile}
+        """The dask config the scheduler and workers this process starts run with."""
+        return {**self.config, PROFILE_KEY: self.worker_profile}
 
     @field_validator("memory_limit")
     @classmethod

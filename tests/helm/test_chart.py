@@ -190,6 +190,17 @@ def test_the_workers_profiler_follows_the_values(values: dict[str, Any], expecte
     assert env["DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED"] == expected
 
 
+def test_the_scheduler_and_workers_run_boom_flow_s_dask_config() -> None:
+    deployments = by_kind(render({}), "Deployment")
+    expected = {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+                for key, value in load_settings(environ={}).dask.config.items()}
+    for component in ("scheduler", "worker"):
+        env = {variable["name"]: variable.get("value")
+               for variable in containers(deployments[name(component)])[0]["env"]}
+        assert {key: env.get(key) for key in expected} == expected, component
+    assert expected["DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL"] == "1s"
+
+
 def test_notes_name_what_runs_and_where() -> None:
     text = notes()
     assert f"tcp://{name('scheduler')}:8786" in text

@@ -104,6 +104,15 @@ database credentials (optional keys of the Secret). */}}
 {{- end }}
 {{- end -}}
 
+{{/* .Values.daskConfig as the DASK_* variables the scheduler and workers read
+(distributed.admin.tick.interval -> DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL). */}}
+{{- define "boom-flow.daskEnv" -}}
+{{- range $key, $value := .Values.daskConfig }}
+- name: {{ printf "DASK_%s" ($key | replace "." "__" | replace "-" "_" | upper) }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end -}}
+
 {{/* The Kafka SASL credentials (ingest only: it consumes, and plans the producers). */}}
 {{- define "boom-flow.kafkaEnv" -}}
 {{- range $variable, $key := dict "BOOM_FLOW_SERVICES__KAFKA__USERNAME" .Values.secrets.keys.kafkaUsername "BOOM_FLOW_SERVICES__KAFKA__PASSWORD" .Values.secrets.keys.kafkaPassword }}
