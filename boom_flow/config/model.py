@@ -75,6 +75,10 @@ class MongoSettings(Section):
         return options
 
 
+#: librdkafka's ``fetch.wait.max.ms`` for the alert consumers (theirs is 500).
+FETCH_WAIT_MAX_MS = 100
+
+
 class KafkaSettings(Section):
     embedded: bool
     host: Host
@@ -117,6 +121,10 @@ class KafkaSettings(Section):
             "session.timeout.ms": self.session_timeout_ms,
             "auto.offset.reset": self.auto_offset_reset,
             "enable.auto.commit": False,
+            # How long the broker may hold a fetch that has no data yet: some brokers
+            # (Tansu) answer only then even when data arrives meanwhile, which was
+            # librdkafka's 500 ms added to an alert's latency.
+            "fetch.wait.max.ms": FETCH_WAIT_MAX_MS,
             **self._shared(),
             **self.consumer,
         }

@@ -17,7 +17,12 @@ committed: the run stops and a restart re-reads from the last commit.
 
 Backpressure is a count of batches in flight: ``push`` blocks while ``max_in_flight``
 are unfinished, so the source never runs ahead of the commits and memory stays flat;
-``has_idle_worker`` tells a source that a batch closed now would start at once.
+``has_idle_worker`` tells a source that a batch closed now would start at once. It
+counts the batch *tasks* still running, not the batches still uncommitted: commits
+follow emission order, so a small batch done on one worker waits for its commit
+behind a large one on the other, and counting it as busy would leave that worker idle
+and make the next batch wait for both (at a low rate, batches would alternate between
+large and tiny, and the latency would grow).
 A task whose worker was lost for good (Dask gave up retrying it) reaches ``watch`` as
 an errored future: the run stops there, without committing and without hanging.
 """
@@ -67,6 +72,8 @@ class Pipeline:
         self._on_outcome = on_outcome
         self._emitted = 0
         self._finished = 0
+        #: Batch tasks handed to Dask whose task has not finished yet.
+        self._running = 0
         #: When each batch in flight was handed over (ms), in emission order, as
         #: outcomes come back: the arrival time of packets without a Kafka timestamp.
         self._submitted: deque[float] = deque()
@@ -101,13 +108,14 @@ class Pipeline:
         return self._emitted - self._finished
 
     def has_idle_worker(self) -> bool:
-        """Whether a batch pushed now would start at once (a worker thread is free)."""
+        """Whether a batch pushed now would start at once: a worker thread is free and
+        ``push`` would not block."""
         now = time.monotonic()
         if now - self._threads_at > THREADS_REFRESH_S:
             # Workers come and go (an adaptive cluster): count their threads again.
             self._threads = sum(self.client.nthreads().values())
             self._threads_at = now
-        return self.in_flight < self._threads
+        return self._running < self._threads and self.in_flight < self.max_in_flight
 
     def push(self, raw: RawBatch, stop: threading.Event | None = None) -> bool:
         """Send a batch in; blocks while ``max_in_flight`` batches are unfinished. False
@@ -125,6 +133,7 @@ class Pipeline:
             if stopped():
                 return False
             self._emitted += 1
+            self._running += 1
             self._submitted.append(time.time() * 1000)
         done = RefCounter(cb=partial(self._release, raw.commit), loop=self._source.loop)
         with self.client.as_current():
@@ -133,10 +142,12 @@ class Pipeline:
         return True
 
     def _watch(self, task: Future) -> None:
-        task.add_done_callback(self._lost)
+        task.add_done_callback(self._task_done)
 
-    def _lost(self, task: Future) -> None:
+    def _task_done(self, task: Future) -> None:
         # Called in a thread of the client's, once the task finished one way or another.
+        with self._state:
+            self._running -= 1
         if task.status in ("error", "cancelled"):
             self._fail(f"a batch task was lost: {task.exception()!r}", stalled=True)
 

@@ -153,3 +153,12 @@ def test_settings_are_immutable() -> None:
     settings = load_settings(environ={})
     with pytest.raises(ValueError, match="frozen"):
         settings.batch.max_alerts = 3  # type: ignore[misc]
+
+
+def test_the_alert_consumer_does_not_wait_librdkafka_s_half_second_for_data() -> None:
+    # A broker that holds an empty fetch for fetch.wait.max.ms even when data arrives
+    # meanwhile added up to that much to each alert's latency.
+    assert load_settings(environ={}).services.kafka.consumer_config()["fetch.wait.max.ms"] == 100
+    mine = load_settings(environ={"BOOM_FLOW_SERVICES__KAFKA__CONSUMER":
+                                  '{"fetch.wait.max.ms": 250}'})
+    assert mine.services.kafka.consumer_config()["fetch.wait.max.ms"] == 250

@@ -151,7 +151,7 @@ def test_sigterm_finishes_only_the_batches_in_flight(
         tmp_path: Path) -> None:
     night = _night(fault_environment, 80, seed=104)
     graph = graph_file(tmp_path)
-    run = runs.start(night, graph, idle_s=30)
+    run = runs.start(night, graph, idle_s=30, BOOM_FLOW_BATCH__MAX_IN_FLIGHT="2")
     at_term = kill_when_stored(run, night, 1, sig=signal.SIGTERM)
     termed = time.monotonic()
     output, _ = run.communicate(timeout=120)

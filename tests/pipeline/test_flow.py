@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,6 +17,7 @@ from boom_flow.core import RawBatch, RawPacket
 from boom_flow.pipeline.flow import Pipeline, PipelineError
 from boom_flow.pipeline.resources import Connections
 from boom_flow.pipeline.worker import BatchPlan
+from boom_flow.simulate import NightSpec, simulate_night
 from boom_flow.stages import Stage, configure_stage
 from tests.conftest import free_port
 
@@ -103,3 +105,44 @@ def test_a_task_lost_with_its_worker_stops_the_run_without_hanging_or_committing
             pipeline.push(raw)
         pipeline.drain(timeout_s=120)
     assert committed == []
+
+
+@dataclass
+class TakesTime(Stage):
+    """Half a second per alert, and nothing else: which worker is busy, and how long."""
+
+    name: ClassVar[str] = "takes_time"
+    needs: ClassVar[frozenset[str]] = frozenset()
+
+    def __call__(self, batch: Any) -> Any:
+        time.sleep(0.5 * len(batch))
+        return batch
+
+
+def _simulated(alerts: int, token: int) -> RawBatch:
+    spec = NightSpec(survey="ztf", n_alerts=alerts, n_objects=alerts, seed=token)
+    return RawBatch(tuple(RawPacket(alert.packet, "sim") for alert in simulate_night(spec)),
+                    commit=token)
+
+
+@pytest.mark.parametrize(("max_in_flight", "idle"), [(4, True), (2, False)])
+def test_a_worker_done_before_an_earlier_batch_counts_as_idle(
+    settings: Settings, dask_client: Any, max_in_flight: int, idle: bool
+) -> None:
+    # Commits follow emission order, so the small batch stays uncommitted behind the
+    # large one; its worker is free all the same, and a batch closed now starts at
+    # once there, unless push would block on max_in_flight.
+    plan = replace(_plan(settings), stages=(configure_stage(settings, "ztf", "decode"),
+                                            TakesTime()))
+    committed: list[int] = []
+    with Pipeline(dask_client, plan, max_in_flight=max_in_flight,
+                  commit=committed.append) as pipeline:
+        pipeline.push(_simulated(8, 1))  # four seconds
+        pipeline.push(_simulated(1, 2))  # half a second, on the other worker
+        deadline = time.monotonic() + 3
+        while not pipeline.has_idle_worker() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pipeline.has_idle_worker() is idle
+        assert pipeline.in_flight == 2 and committed == []
+        pipeline.drain(timeout_s=60)
+    assert committed == [1, 2]
