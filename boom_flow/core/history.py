@@ -9,6 +9,7 @@ builds that once, as one table, for the whole batch.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,10 @@ POINT_ID_FIELDS = ("candid", "diaSourceId")
 NO_POINT_ID = -1
 #: One point of a light curve: versions of it that agree on these are one.
 _POINT_KEY = ["objectId", "jd", "_point"]
+#: What every table of points keeps besides the fields asked for.
+_KEYS = ("objectId", "jd")
+#: ... and, before the versions of a point are told apart, what ranks them.
+_RANKS = ("_richness", "_point")
 
 
 def point_id(point: Mapping[str, Any]) -> int:
@@ -70,10 +75,8 @@ def object_points(batch: AlertBatch, kind: str,
     """
     if kind not in HISTORY_KINDS:
         raise ValueError(f"unknown history kind {kind!r}; one of {', '.join(HISTORY_KINDS)}")
-    parts = [getattr(batch, kind)]
-    if kind == "prv_candidates":
-        parts.append(batch.candidates.assign(objectId=_object_ids(batch)))
-    ranked = [_ranked(part, kind, columns) for part in parts if _has_points(part)]
+    ranked = [part if columns is None else _only(part, (*_KEYS, *columns, *_RANKS))
+              for part in batch.view(f"packet_points:{kind}", partial(_packet_points, kind))]
     stored, read = (_stored_points(batch.known, kind, columns) if batch.known is not None
                     else (None, []))
     if stored is not None:
@@ -92,6 +95,17 @@ def object_points(batch: AlertBatch, kind: str,
     return points
 
 
+def _packet_points(kind: str, batch: AlertBatch) -> list[pd.DataFrame]:
+    """The packets' points of ``kind`` (and the alerts' own candidates for
+    ``prv_candidates``), every field kept, ranked: made once per batch. The features
+    and the photometry statistics each ask for a few fields, and counting the
+    non-null fields of the wide rows costs more than the rest of their reads."""
+    parts = [getattr(batch, kind)]
+    if kind == "prv_candidates":
+        parts.append(batch.candidates.assign(objectId=_object_ids(batch)))
+    return [_ranked(part, kind, None) for part in parts if _has_points(part)]
+
+
 def _ranked(part: pd.DataFrame, kind: str, columns: Sequence[str] | None) -> pd.DataFrame:
     """``part`` (cut to ``columns``) with ``jd`` as floats, ``objectId`` as Python values,
     and what picks the version of a point to keep: ``_richness`` (its non-null fields)
@@ -99,7 +113,7 @@ def _ranked(part: pd.DataFrame, kind: str, columns: Sequence[str] | None) -> pd.
     richness = part.notna().sum(axis=1).to_numpy()
     ids = point_ids(part) if kind == "prv_candidates" else NO_POINT_ID
     if columns is not None:
-        part = _only(part, ("objectId", "jd", *columns))
+        part = _only(part, (*_KEYS, *columns))
     return part.assign(jd=part["jd"].astype("float64"), objectId=part["objectId"].astype(object),
                        _richness=richness, _point=ids)
 

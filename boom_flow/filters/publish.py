@@ -59,7 +59,7 @@ from boom_flow.filters.results import (
     encode,
     result_records,
     results_topic,
-    stream_entry,
+    stream_entries,
     stream_key,
 )
 from boom_flow.storage.documents import column_values
@@ -171,11 +171,11 @@ class ResultsPublisher:
         pipe = self.valkey.pipeline(transaction=True)
         passes: Counter[str] = Counter()
         for result in records:
-            for filter_pass in result.record["filters"]:
-                pipe.xadd(stream_key(filter_pass["filter_id"]),
-                          {"data": stream_entry(result.record, filter_pass)},
+            for filter_id, entry in zip(result.filter_ids, stream_entries(result.record),
+                                        strict=True):
+                pipe.xadd(stream_key(filter_id), {"data": entry},
                           maxlen=self.stream_maxlen, approximate=True)
-                passes[filter_pass["filter_id"]] += 1
+                passes[filter_id] += 1
             key = marks_key(self.survey, result.candid)
             pipe.hset(key, mapping=dict.fromkeys(result.filter_ids, DONE))
             pipe.expire(key, self.dedup_ttl_s)

@@ -103,17 +103,24 @@ def decode(data: bytes) -> list[dict[str, Any]]:
     return list(fastavro.reader(io.BytesIO(data)))
 
 
-def stream_entry(record: Mapping[str, Any], filter_pass: Mapping[str, Any]) -> str:
-    """A filter stream entry: the alert's coordinates and the filter's annotations (no
-    cutouts or light curve: the API serves those from the archive)."""
-    return json.dumps({
-        "candid": record["candid"], "objectId": record["objectId"], "jd": record["jd"],
-        "ra": record["ra"], "dec": record["dec"], "survey": record["survey"],
-        "filter_id": filter_pass["filter_id"], "filter_name": filter_pass["filter_name"],
-        "passed_at": filter_pass["passed_at"],
-        "annotations": json.loads(filter_pass["annotations"]),
-        "classifications": {c["classifier"]: c["score"] for c in record["classifications"]},
-    }, separators=(",", ":"))
+def stream_entries(record: Mapping[str, Any]) -> list[str]:
+    """The record's filter stream entries, one per filter it names: the alert's
+    coordinates and the filter's annotations (no cutouts or light curve: the API
+    serves those from the archive).
+
+    An alert passes several filters; its part of the entry is encoded once and each
+    filter's part (its annotations are JSON already) is set in between."""
+    alert = _json({name: record[name] for name in ("candid", "objectId", "jd", "ra", "dec",
+                                                   "survey")})
+    scores = _json({c["classifier"]: c["score"] for c in record["classifications"]})
+    return [f'{alert[:-1]},"filter_id":{_json(p["filter_id"])},'
+            f'"filter_name":{_json(p["filter_name"])},"passed_at":{_json(p["passed_at"])},'
+            f'"annotations":{p["annotations"]},"classifications":{scores}}}'
+            for p in record["filters"]]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _float(value: Any) -> float:

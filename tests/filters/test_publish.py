@@ -27,7 +27,7 @@ from boom_flow.filters.publish import (
     recent_results,
     retry_through_outages,
 )
-from boom_flow.filters.results import decode, encode, result_records, stream_key
+from boom_flow.filters.results import decode, encode, result_records, stream_entries, stream_key
 from boom_flow.pipeline.resources import Connections, close
 from boom_flow.stages import configure_stage, set_up
 from boom_flow.stages.filter import filter_batch
@@ -275,3 +275,18 @@ def test_the_publisher_waits_through_a_valkey_outage(
     with pytest.raises(redis.ConnectionError):
         retry_through_outages(lambda: sink._publish(_filtered(ids, [(11, 1)])), 0, "test")
     close(resources)
+
+
+def test_a_stream_entry_is_the_alert_and_one_filter_s_pass_as_compact_json() -> None:
+    record = {"candid": 7, "objectId": "ZTF24aaaaaaa", "jd": 2460507.75, "ra": 10.5,
+              "dec": -3.25, "survey": "ZTF",
+              "filters": [{"filter_id": "f1", "filter_name": "Süd", "passed_at": 1700000000000,
+                           "annotations": '{"mag":18.5,"tags":["a",null]}'},
+                          {"filter_id": "f2", "filter_name": "two", "passed_at": 1700000000001,
+                           "annotations": "{}"}],
+              "classifications": [{"classifier": "btsbot", "score": 0.25}]}
+    alert = {k: record[k] for k in ("candid", "objectId", "jd", "ra", "dec", "survey")}
+    expected = [{**alert, "filter_id": p["filter_id"], "filter_name": p["filter_name"],
+                 "passed_at": p["passed_at"], "annotations": json.loads(p["annotations"]),
+                 "classifications": {"btsbot": 0.25}} for p in record["filters"]]
+    assert stream_entries(record) == [json.dumps(e, separators=(",", ":")) for e in expected]
