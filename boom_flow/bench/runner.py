@@ -244,7 +244,8 @@ def _measure(ctx: BenchContext, client: Client, pids: dict[str, int], stages: li
         nights.append(_throughput_run(ctx, client, pids, stages, setup, depth))
         stored = depth + 1
     first = nights[0]
-    latency = _latency_run(ctx, client, stages, setup, first["throughput"],
+    # Half the rate of the archive the latency night meets: the deepest one's.
+    latency = _latency_run(ctx, client, stages, setup, nights[-1]["throughput"],
                            spec.night_of(stored))
 
     # Last, on warm workers: each step alone on a sample of the same night, with the

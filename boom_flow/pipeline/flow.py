@@ -5,7 +5,7 @@ open, before the first batch); leaving the ``Pipeline`` context removes it again
 
 ```
 push(raw) ─► scatter ─► map(process_batch) ─► buffer ─► gather ─► sink(acknowledge)
-                                          └─► sink(watch: a lost task stops the run)
+                                          └─► sink(watch: running tasks; a lost one stops the run)
 ```
 
 Commit after write, with streamz's reference-counted metadata: each batch enters with
