@@ -17,6 +17,8 @@ import pandas as pd
 
 from boom_flow.core.batch import AlertBatch, KnownHistory, table_from_records
 
+#: The history arrays of a packet and of an aux document, in the order they are
+#: written (the detections first).
 HISTORY_KINDS = ("prv_candidates", "prv_nondetections", "fp_hists")
 #: The fields that tell two detections of one epoch apart (ZTF, LSST): an object can
 #: have two at the same ``jd`` (two sources deblended in one exposure), both kept.

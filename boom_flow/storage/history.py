@@ -46,8 +46,8 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from boom_flow.core.history import NO_POINT_ID, POINT_ID_FIELDS, point_id
-from boom_flow.storage.points import ARRAYS, CANDIDATE, KEY, IncomingPoints, Point
+from boom_flow.core.history import HISTORY_KINDS, NO_POINT_ID, POINT_ID_FIELDS, point_id
+from boom_flow.storage.points import CANDIDATE, KEY, IncomingPoints, Point
 
 #: Planning again after a concurrent writer got in the way: this many times at most.
 MAX_ATTEMPTS = 5
@@ -113,7 +113,7 @@ def stored_in(documents: Sequence[Mapping[str, Any]]) -> tuple[set[Any], StoredP
 
 def _other_points(doc: Mapping[str, Any], rows: list[tuple[str, Any, float, int, int]]
                   ) -> None:
-    for array in ARRAYS[1:]:
+    for array in HISTORY_KINDS[1:]:
         for point in doc.get(array) or ():
             jd = point.get("jd") if isinstance(point, dict) else None
             if isinstance(jd, int | float):
@@ -175,7 +175,7 @@ def plan_updates(incoming: IncomingPoints, existing: set[Any], stored: StoredPoi
 def _plan_creation(plan: AuxPlan, oid: Hashable, additions: Mapping[str, list[Point]],
                    extras: Mapping[str, Any], now: float) -> None:
     doc: dict[str, Any] = {}
-    for array in ARRAYS:
+    for array in HISTORY_KINDS:
         points = additions.get(array, [])
         doc[array] = [point for _, point in points]
         plan.added.update((array, oid, jd, _point(array, point)) for jd, point in points)

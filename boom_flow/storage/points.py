@@ -22,8 +22,6 @@ from boom_flow.storage.documents import (
     plain_records,
 )
 
-#: The history arrays of an aux document, in the order they are written.
-ARRAYS = HISTORY_KINDS
 #: ``kind`` of a point: an entry of a packet's history, or an alert's own candidate.
 HISTORY, CANDIDATE = 0, 1
 Point = tuple[float, dict[str, Any]]  # (jd, the point as stored)
@@ -70,7 +68,7 @@ def incoming_points(tables: Mapping[str, pd.DataFrame], object_ids: Sequence[Any
     deduplicated by (array, object, ``jd``, point id): the candidate's version first,
     then the richer one, then the first seen."""
     parts = []
-    for array in ARRAYS:
+    for array in HISTORY_KINDS:
         table = tables.get(array)
         if table is None or not len(table) or "objectId" not in table.columns:
             continue
@@ -106,5 +104,5 @@ def batch_points(batch: AlertBatch) -> IncomingPoints:
 
 def _batch_points(batch: AlertBatch) -> IncomingPoints:
     distinct = distinct_alerts(batch)
-    return incoming_points({array: getattr(batch, array) for array in ARRAYS},
+    return incoming_points({array: getattr(batch, array) for array in HISTORY_KINDS},
                            distinct.object_ids, distinct.jd, distinct.candidates)
