@@ -79,30 +79,42 @@ def _first_extreme(frame: pd.DataFrame, keys: list[str], value: str, largest: bo
 
 def _segment_fits(segment: pd.DataFrame) -> pd.DataFrame:
     """Weighted straight-line fits per ``group`` of (x = days since the segment's first
-    point, y = mag, sigma = err), as BOOM's ``weighted_least_squares_centered``."""
-    group = segment.groupby("group", sort=False)
-    x = segment["jd"] - group["jd"].transform("min")
-    y, sigma = segment["mag"], segment["err"]
+    point, y = mag, sigma = err), as BOOM's ``weighted_least_squares_centered``.
+
+    The sums run point after point within each group (``np.bincount``), as BOOM's do:
+    a group's fit is then the same bits whatever other groups share the batch
+    (pandas' grouped sum is not: its result for one group moved by an ulp with
+    the batch's other light curves, so a fit depended on how the stream was cut)."""
+    codes, groups = pd.factorize(segment["group"], sort=False)
+    count = np.bincount(codes, minlength=len(groups))
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=values, minlength=len(groups))
+
+    jd = segment["jd"].to_numpy(dtype=np.float64)
+    start = np.full(len(groups), np.inf)
+    np.minimum.at(start, codes, jd)
+    x = jd - start[codes]
+    y = segment["mag"].to_numpy(dtype=np.float64)
+    sigma = segment["err"].to_numpy(dtype=np.float64)
     w = 1.0 / sigma**2
-    parts = pd.DataFrame({"group": segment["group"], "w": w, "wx": w * x, "wy": w * y})
-    sums = parts.groupby("group", sort=False).sum()
-    x_mean = segment["group"].map(sums["wx"] / sums["w"])
-    y_mean = segment["group"].map(sums["wy"] / sums["w"])
-    dx, dy = x - x_mean, y - y_mean
-    second = pd.DataFrame({"group": segment["group"], "sxx": w * dx * dx, "sxy": w * dx * dy})
-    sums = sums.join(second.groupby("group", sort=False).sum())
-    rate = sums["sxy"] / sums["sxx"]
-    intercept = (sums["wy"] - rate * sums["wx"]) / sums["w"]
-    residual = (y - (segment["group"].map(rate) * x + segment["group"].map(intercept))) / sigma
-    chi2 = (residual**2).groupby(segment["group"], sort=False).sum()
-    count = group.size()
-    bad_sigma = (~(np.isfinite(sigma) & (sigma > 0))).groupby(segment["group"]).any()
-    fits = pd.DataFrame({
-        "rate": rate, "rate_error": np.sqrt(1.0 / sums["sxx"]),
-        "red_chi2": (chi2 / (count - 2)).where(count > 2),
-        "nb_data": count, "dt": x.groupby(segment["group"], sort=False).max(),
-    })
-    return fits[(sums["sxx"].abs() >= 1e-10) & ~bad_sigma.reindex(fits.index, fill_value=True)]
+    sw, swx, swy = total(w), total(w * x), total(w * y)
+    dx, dy = x - (swx / sw)[codes], y - (swy / sw)[codes]
+    sxx, sxy = total(w * dx * dx), total(w * dx * dy)
+    rate = sxy / sxx
+    intercept = (swy - rate * swx) / sw
+    chi2 = total(((y - (rate[codes] * x + intercept[codes])) / sigma) ** 2)
+    span = np.full(len(groups), -np.inf)
+    np.maximum.at(span, codes, x)
+    bad_sigma = np.bincount(codes, weights=~(np.isfinite(sigma) & (sigma > 0)),
+                            minlength=len(groups)) > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fits = pd.DataFrame({
+            "rate": rate, "rate_error": np.sqrt(1.0 / sxx),
+            "red_chi2": np.where(count > 2, chi2 / (count - 2), np.nan),
+            "nb_data": count, "dt": span,
+        }, index=pd.Index(groups, name="group"))
+    return fits[(np.abs(sxx) >= 1e-10) & ~bad_sigma]
 
 
 def _segments(points: pd.DataFrame, peak_jd: pd.Series, rising: bool) -> pd.DataFrame:

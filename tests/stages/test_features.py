@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -187,3 +188,29 @@ def test_lsst_star_flags_come_from_the_point_source_catalog() -> None:
     assert flags["near_brightstar"].tolist() == [False, True, False, False, None, False]
     stored = properties(batch)[4]
     assert stored["star"] is None and stored["rock"] is False
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_light_curve_s_fits_do_not_depend_on_the_rest_of_the_batch(seed: int) -> None:
+    # The same alert alone and among other objects' alerts (their bands interleaved in
+    # time, as real light curves are) must give the very same bits: otherwise a
+    # stored document would depend on how the stream was cut into batches.
+    rng = np.random.default_rng(seed)
+
+    def light_curve(obj: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        days = np.sort(rng.random(12) * 30)
+        rows = [point(obj, float(day), float(np.float32(16 + rng.random())),
+                      float(np.float32(0.02 + 0.1 * rng.random())), "rg"[i % 2])
+                for i, day in enumerate(days[:-1])]
+        return candidate(float(days[-1]), 16.5, 0.05), rows
+
+    mine, mine_prv = light_curve("A")
+    alone = FeaturesStage()(make_batch([mine], ["A"], prv=mine_prv))
+    for size in (3, 12, 40):
+        others = [light_curve(f"B{i}") for i in range(size)]
+        batch = make_batch([c for c, _ in others] + [mine], [f"B{i}" for i in range(size)] + ["A"],
+                           prv=[p for _, rows in others for p in rows] + mine_prv)
+        among = FeaturesStage()(batch)
+        # As text: every float to its last bit, and NaN equal to NaN.
+        assert (json.dumps(among.enrichments["properties"].iloc[-1], sort_keys=True)
+                == json.dumps(alone.enrichments["properties"][0], sort_keys=True))
