@@ -18,6 +18,8 @@ import pyarrow as pa
 from boom_flow.core.batch import AlertBatch, RawPacket, Rejection, table_from_records
 
 Decoder = Callable[[Sequence[RawPacket]], AlertBatch]
+#: A packet -> its object id, read without decoding the packet (None when it cannot be).
+KeyReader = Callable[[RawPacket], Any]
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class Survey:
     name: str
     #: Raw packets -> one ``AlertBatch``; never raises for a bad packet.
     decode: Decoder
+    #: The packet's object id, read cheaply on the driver to route the packet to the
+    #: worker that owns its object (``pipeline.routing``); never raises.
+    object_key: KeyReader
     #: Packet field that becomes the alert ``_id`` (ZTF ``candid``, LSST ``diaSourceId``).
     alert_id_field: str
     #: Packet field that becomes ``objectId`` and keys ``{name}_alerts_aux``.

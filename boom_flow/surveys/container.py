@@ -97,24 +97,10 @@ def is_container(data: bytes) -> bool:
 def read_container(data: bytes, cache: SchemaCache[T]) -> Container[T]:
     """Every record of an OCF; raises (``ContainerError`` or fastavro's errors) if the
     bytes are not a complete, consistent container."""
-    if not is_container(data):
-        raise ContainerError(f"not an Avro container: starts with {data[:4]!r}, not {MAGIC!r}")
-    metadata, position = _read_metadata(data, len(MAGIC))
-    sync = data[position:position + SYNC_SIZE]
-    if len(sync) != SYNC_SIZE:
-        raise ContainerError("truncated header: no sync marker")
-    position += SYNC_SIZE
-    if "avro.schema" not in metadata:
-        raise ContainerError("header has no avro.schema")
-    schema = cache.get(metadata["avro.schema"])
-    codec = metadata.get("avro.codec", b"null").decode()
+    schema, codec, sync, position = _read_header(data, cache)
     records: list[dict[str, Any]] = []
     while position < len(data):
-        count, position = _read_long(data, position)
-        size, position = _read_long(data, position)
-        if count < 0 or size < 0 or position + size + SYNC_SIZE > len(data):
-            raise ContainerError(f"truncated block at byte {position}: {size} bytes announced, "
-                                 f"{len(data) - position} left")
+        count, size, position = _block_start(data, position)
         block = _decompress(codec, data[position:position + size])
         position += size
         if data[position:position + SYNC_SIZE] != sync:
@@ -127,6 +113,43 @@ def read_container(data: bytes, cache: SchemaCache[T]) -> Container[T]:
             raise ContainerError(f"block of {count} records left {len(block) - stream.tell()} "
                                  "bytes unread (corrupt data or wrong schema)")
     return Container(schema=schema, records=records)
+
+
+def peek_container(data: bytes, cache: SchemaCache[T], peek: Callable[[T], Any]) -> Any:
+    """A field of the container's first record, read with ``peek(schema info)`` (a
+    ``surveys.peek.FieldPeek`` the survey compiled with its schema facts) and without
+    decoding the record; None when it cannot be read that way (a compressed block, a
+    schema without a peek). Raises like ``read_container`` on a malformed header."""
+    schema, codec, _, position = _read_header(data, cache)
+    reader = peek(schema.info)
+    if reader is None or codec != "null" or position >= len(data):
+        return None
+    count, _, position = _block_start(data, position)
+    return reader(data, position) if count > 0 else None
+
+
+def _read_header(data: bytes, cache: SchemaCache[T]) -> tuple[WriterSchema[T], str, bytes, int]:
+    """The header's (cached) schema, codec and sync marker, and where the blocks start."""
+    if not is_container(data):
+        raise ContainerError(f"not an Avro container: starts with {data[:4]!r}, not {MAGIC!r}")
+    metadata, position = _read_metadata(data, len(MAGIC))
+    sync = data[position:position + SYNC_SIZE]
+    if len(sync) != SYNC_SIZE:
+        raise ContainerError("truncated header: no sync marker")
+    if "avro.schema" not in metadata:
+        raise ContainerError("header has no avro.schema")
+    codec = metadata.get("avro.codec", b"null").decode()
+    return cache.get(metadata["avro.schema"]), codec, sync, position + SYNC_SIZE
+
+
+def _block_start(data: bytes, position: int) -> tuple[int, int, int]:
+    """A block's record count and byte size, and where its records start."""
+    count, position = read_long(data, position)
+    size, position = read_long(data, position)
+    if count < 0 or size < 0 or position + size + SYNC_SIZE > len(data):
+        raise ContainerError(f"truncated block at byte {position}: {size} bytes announced, "
+                             f"{len(data) - position} left")
+    return count, size, position
 
 
 def read_schemaless(payload: bytes, schema: WriterSchema[Any]) -> dict[str, Any]:
@@ -155,12 +178,12 @@ def _read_metadata(data: bytes, position: int) -> tuple[dict[str, bytes], int]:
     """The header's metadata map (Avro ``map<bytes>``: blocks of key/value pairs)."""
     metadata: dict[str, bytes] = {}
     while True:
-        count, position = _read_long(data, position)
+        count, position = read_long(data, position)
         if count == 0:
             return metadata, position
         if count < 0:  # a negative count is followed by the block's byte size
             count = -count
-            _, position = _read_long(data, position)
+            _, position = read_long(data, position)
         for _ in range(count):
             key, position = _read_bytes(data, position)
             value, position = _read_bytes(data, position)
@@ -168,14 +191,14 @@ def _read_metadata(data: bytes, position: int) -> tuple[dict[str, bytes], int]:
 
 
 def _read_bytes(data: bytes, position: int) -> tuple[bytes, int]:
-    size, position = _read_long(data, position)
+    size, position = read_long(data, position)
     end = position + size
     if size < 0 or end > len(data):
         raise ContainerError(f"truncated header at byte {position}")
     return data[position:end], end
 
 
-def _read_long(data: bytes, position: int) -> tuple[int, int]:
+def read_long(data: bytes, position: int) -> tuple[int, int]:
     """An Avro ``long``: zig-zag encoded variable-length integer."""
     shift = 0
     value = 0

@@ -48,6 +48,7 @@ from boom_flow.surveys.container import (
     SchemaCache,
     WriterSchema,
     is_container,
+    peek_container,
     read_container,
     read_schemaless,
 )
@@ -57,6 +58,7 @@ from boom_flow.surveys.lsst_schemas import (
     UnknownSchema,
     describe_schema,
 )
+from boom_flow.surveys.peek import FieldPeek
 
 BANDS = ("u", "g", "r", "i", "z", "y")
 #: Fields the decoder adds to every ``diaSource`` (candidate and history).
@@ -92,6 +94,22 @@ class LsstDecoder:
         schema = self.resolver.get(int.from_bytes(data[1:5], "big"))
         return schema, [read_schemaless(data[5:], schema)]
 
+    def object_key(self, packet: RawPacket) -> int | None:
+        """The packet's ``diaObjectId``, without decoding it; None when it cannot be read
+        or the alert has none (a solar-system source)."""
+        data = packet.data
+        try:
+            if is_container(data):
+                key = peek_container(data, self.containers, _object_id)
+            elif len(data) >= 5 and data[0] == WIRE_MAGIC:
+                peek = self.resolver.get(int.from_bytes(data[1:5], "big")).info.object_id
+                key = peek(data, 5) if peek is not None else None
+            else:
+                return None
+        except Exception:
+            return None
+        return key or None
+
     def __call__(self, packets: Sequence[RawPacket]) -> AlertBatch:
         parts = _Parts()
         for packet in packets:
@@ -114,6 +132,10 @@ class LsstDecoder:
                     parts.add(packet, record_position(packet, index, len(records)), record,
                               schema.info)
         return parts.assemble()
+
+
+def _object_id(info: LsstSchemaInfo) -> FieldPeek | None:
+    return info.object_id
 
 
 def missing_fields(record: dict[str, Any]) -> str | None:
@@ -263,8 +285,9 @@ def lsst_survey(schema_registry_url: str | None = None,
                 max_schemas: int = 64) -> Survey:
     """The LSST survey reading schemas from these sources (see ``lsst_schemas``)."""
     resolver = SchemaResolver(schema_registry_url, schema_dir, use_package=use_package)
+    decoder = LsstDecoder(resolver, max_schemas)
     return Survey(
-        name="LSST", decode=LsstDecoder(resolver, max_schemas), alert_id_field="diaSourceId",
+        name="LSST", decode=decoder, object_key=decoder.object_key, alert_id_field="diaSourceId",
         object_id_field="diaObjectId", object_id_type=int, bands=BANDS,
         dec_range=(-90.0, 33.5), position_uncertainty_arcsec=0.1,
     )

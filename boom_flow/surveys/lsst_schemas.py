@@ -35,6 +35,7 @@ import fastavro.schema
 
 from boom_flow.surveys.base import record_fields
 from boom_flow.surveys.container import WriterSchema
+from boom_flow.surveys.peek import FieldPeek, compile_peek
 
 _VERSION = re.compile(r"v(\d+)_(\d+)")
 
@@ -52,6 +53,8 @@ class LsstSchemaInfo:
     source_fields: tuple[str, ...]
     #: Fields of ``diaObject`` (``nDiaSources``, ``firstDiaSourceMjdTai`` from 9.0 on).
     object_fields: tuple[str, ...]
+    #: Reads ``diaSource.diaObjectId`` from a record's bytes (None: cannot be peeked).
+    object_id: FieldPeek | None = None
 
 
 def version_of_id(schema_id: int) -> str:
@@ -75,7 +78,8 @@ def describe_schema(parsed: Any, version: str | None = None) -> LsstSchemaInfo:
         version = f"{int(match[1])}.{int(match[2])}" if match else "unknown"
     return LsstSchemaInfo(version=version,
                           source_fields=record_fields(parsed, "diaSource"),
-                          object_fields=record_fields(parsed, "diaObject"))
+                          object_fields=record_fields(parsed, "diaObject"),
+                          object_id=compile_peek(parsed, ("diaSource", "diaObjectId")))
 
 
 class SchemaResolver:

@@ -54,7 +54,8 @@ from boom_flow.surveys.base import (
     record_position,
     reject,
 )
-from boom_flow.surveys.container import SchemaCache, read_container
+from boom_flow.surveys.container import SchemaCache, peek_container, read_container
+from boom_flow.surveys.peek import FieldPeek, compile_peek
 
 BANDS = {1: "g", 2: "r", 3: "i"}
 #: Fields the decoder adds to every candidate (and detection in the history).
@@ -78,12 +79,15 @@ class ZtfSchemaInfo:
 
     version: str | None
     candidate_fields: tuple[str, ...]
+    #: Reads ``objectId`` from a record's bytes (None: this schema cannot be peeked).
+    object_id: FieldPeek | None = None
 
 
 def describe_schema(parsed: Any) -> ZtfSchemaInfo:
     version = parsed.get("version") if isinstance(parsed, dict) else None
     return ZtfSchemaInfo(version=str(version) if version is not None else None,
-                         candidate_fields=record_fields(parsed, "candidate"))
+                         candidate_fields=record_fields(parsed, "candidate"),
+                         object_id=compile_peek(parsed, ("objectId",)))
 
 
 class ZtfDecoder:
@@ -95,6 +99,14 @@ class ZtfDecoder:
         #: Check each stamp's gzip CRC: most of a packet's bytes are stamps, opaque to
         #: Avro, so this is what catches a packet corrupted there (~0.1 ms per stamp).
         self.verify_cutouts = verify_cutouts
+
+    def object_key(self, packet: RawPacket) -> str | None:
+        """The packet's ``objectId``, without decoding it; None when it cannot be read
+        (the decode then says why, if the packet is bad)."""
+        try:
+            return peek_container(packet.data, self.schemas, _object_id)
+        except Exception:
+            return None
 
     def __call__(self, packets: Sequence[RawPacket]) -> AlertBatch:
         alerts: list[dict[str, Any]] = []
@@ -141,6 +153,10 @@ class ZtfDecoder:
         if self.verify_cutouts:
             batch.view(STAMPS_VIEW, lambda _: inflated)
         return batch
+
+
+def _object_id(info: ZtfSchemaInfo) -> FieldPeek | None:
+    return info.object_id
 
 
 def missing_fields(record: dict[str, Any]) -> str | None:
@@ -279,8 +295,9 @@ def convert_forced(frame: pd.DataFrame) -> pd.DataFrame:
 
 def ztf_survey(max_schemas: int = 64, verify_cutouts: bool = True) -> Survey:
     """The ZTF survey with a decoder (and schema cache) of its own."""
+    decoder = ZtfDecoder(max_schemas, verify_cutouts)
     return Survey(
-        name="ZTF", decode=ZtfDecoder(max_schemas, verify_cutouts), alert_id_field="candid",
+        name="ZTF", decode=decoder, object_key=decoder.object_key, alert_id_field="candid",
         object_id_field="objectId", object_id_type=str, bands=tuple(BANDS.values()),
         dec_range=(-30.0, 90.0), position_uncertainty_arcsec=2.0,
         data_rights_field="programid",

@@ -40,6 +40,7 @@ def test_a_survey_survives_pickling_with_its_caches(shared_data: Path) -> None:
     copy = pickle.loads(pickle.dumps(survey))
     assert len(copy.decode([packet])) == 1
     assert copy.decode.resolver.parse_count == 1  # type: ignore[attr-defined]
+    assert copy.object_key(packet) == survey.object_key(packet) is not None
 
 
 def test_build_survey_gives_a_survey_with_its_own_options_and_caches(tmp_path: Path) -> None:
