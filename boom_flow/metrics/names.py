@@ -50,6 +50,10 @@ KAFKA_PARTITIONS = MetricName(
 FILTER_PASSES = MetricName(
     "boom_flow_filter_passes_total", "counter", ("survey", "filter_id"),
     "Alerts that passed a user's filter (filter_id as `boom-flow filters list` shows it).")
+AUX_REREADS = MetricName(
+    "boom_flow_aux_rereads_total", "counter", ("survey",),
+    "Re-reads of {S}_alerts_aux at write time: another writer changed a batch's objects "
+    "meanwhile (rare while batch.route_by_object keeps each object on one worker).")
 LAST_POLL = MetricName(
     "boom_flow_last_poll_timestamp_seconds", "gauge", ("survey",),
     "Unix time of the consume loop's last poll of its source (the liveness heartbeat).")
@@ -65,7 +69,7 @@ API_LATENCY = MetricName(
 
 PIPELINE_METRICS = (ALERTS_CONSUMED, ALERTS_STORED, ALERTS_EXISTING, ALERTS_REJECTED, BATCHES,
                     STAGE_SECONDS, BATCH_SECONDS, ALERT_LATENCY, KAFKA_LAG, KAFKA_PARTITIONS,
-                    FILTER_PASSES,
+                    FILTER_PASSES, AUX_REREADS,
                     LAST_POLL, LAST_BATCH)
 API_METRICS = (API_REQUESTS, API_LATENCY)
 ALL_METRICS = PIPELINE_METRICS + API_METRICS

@@ -38,6 +38,7 @@ class Outcome(Protocol):
     timestamps_ms: list[int]
     rejected_reasons: dict[str, int]
     filter_passes: dict[str, int]
+    counts: dict[str, int]
     error: str | None
 
 
@@ -75,6 +76,7 @@ class PipelineMetrics:
         self.rejected = _counter(names.ALERTS_REJECTED, r)
         self.batches_total = _counter(names.BATCHES, r)
         self.filter_passes = _counter(names.FILTER_PASSES, r)
+        self.aux_rereads = _counter(names.AUX_REREADS, r)
         self.stage_seconds = Histogram(names.STAGE_SECONDS.name, names.STAGE_SECONDS.help,
                                        names.STAGE_SECONDS.labels, registry=r,
                                        buckets=names.DURATION_BUCKETS)
@@ -93,7 +95,7 @@ class PipelineMetrics:
         self.last_batch = Gauge(names.LAST_BATCH.name, names.LAST_BATCH.help,
                                 names.LAST_BATCH.labels, registry=r)
         # Series that exist from the start read 0 instead of "no data" in Grafana.
-        for counter in (self.consumed, self.stored, self.existing):
+        for counter in (self.consumed, self.stored, self.existing, self.aux_rereads):
             counter.labels(survey=survey)
 
     def observe(self, outcome: Outcome) -> None:
@@ -111,6 +113,7 @@ class PipelineMetrics:
         self.consumed.labels(survey=survey).inc(outcome.packets)
         self.stored.labels(survey=survey).inc(outcome.stored)
         self.existing.labels(survey=survey).inc(outcome.duplicates)
+        self.aux_rereads.labels(survey=survey).inc(outcome.counts.get("aux_reads", 0))
         reasons = dict(outcome.rejected_reasons)
         unexplained = outcome.rejected - sum(reasons.values())
         if unexplained > 0:

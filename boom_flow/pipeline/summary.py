@@ -30,6 +30,8 @@ class RunSummary:
     #: Alerts that came more than once within one batch (stored once).
     repeated: int = 0
     rejected: int = 0
+    #: Aux re-reads at write time (``stages.write``): concurrent writers of one object.
+    aux_reads: int = 0
     rejected_reasons: Counter[str] = field(default_factory=Counter)
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     started: float = field(default_factory=time.monotonic)
@@ -54,6 +56,7 @@ class RunSummary:
         self.duplicates += outcome.duplicates
         self.repeated += outcome.repeated
         self.rejected += outcome.rejected
+        self.aux_reads += outcome.counts.get("aux_reads", 0)
         self.rejected_reasons.update(outcome.rejected_reasons)
         for stage, seconds in outcome.seconds.items():
             self.stage_seconds[stage] += seconds

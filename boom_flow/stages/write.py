@@ -4,7 +4,9 @@ Idempotent, so a redelivered batch stores nothing twice. The aliases the aliases
 found are recorded on both surveys' aux documents after the batch's own (the objects
 must exist first). Reports ``stored`` (new alerts), ``duplicates`` (alerts the
 archive already held) and ``repeated`` (alerts twice in the batch, stored once) in
-``batch.counts``.
+``batch.counts``, and ``aux_reads``: reads of the aux collection at write time, 0
+unless another writer changed the batch's objects since ``load_known`` read them
+(then the merge is planned again from a fresh read; routing by object avoids it).
 """
 
 from __future__ import annotations
@@ -28,4 +30,5 @@ class WriteStage(AliasPairStage):
             write_aliases(self._database, batch, self.search)
         return batch.with_counts(stored=written.alerts_inserted,
                                  duplicates=written.alerts_existing,
-                                 repeated=written.alerts_repeated)
+                                 repeated=written.alerts_repeated,
+                                 aux_reads=written.aux_reads)

@@ -27,6 +27,7 @@ def outcome(**fields: object) -> BatchOutcome:
         "timestamps_ms": [99_000, 98_000, 90_000],
         "rejected_reasons": {"undecodable ZTF packet": 1},
         "filter_passes": {"f1": 4, "f2": 1},
+        "counts": {"stored": 6, "aux_reads": 2},
     }
     base.update(fields)
     return BatchOutcome(**base)  # type: ignore[arg-type]
@@ -43,6 +44,7 @@ def test_counters_histograms_and_gauges_follow_the_outcomes() -> None:
     assert value(s, "boom_flow_alerts_consumed_total", **ztf) == 10
     assert value(s, "boom_flow_alerts_stored_total", **ztf) == 6
     assert value(s, "boom_flow_alerts_existing_total", **ztf) == 3
+    assert value(s, "boom_flow_aux_rereads_total", **ztf) == 2
     # One reason given by the worker, one rejection it did not explain.
     assert value(s, "boom_flow_alerts_rejected_total", reason="undecodable ZTF packet",
                  **ztf) == 1
