@@ -213,6 +213,8 @@ class BatchSettings(Section):
     max_alerts: PositiveInt
     max_ms: PositiveInt
     max_in_flight: PositiveInt
+    #: Split each batch by object id, every object to the same worker (``pipeline.routing``).
+    route_by_object: bool
     #: Packets over this many bytes are rejected without being decoded.
     max_packet_bytes: PositiveInt
 

@@ -4,16 +4,24 @@ The plan is installed on the workers first (``PipelinePlugin``: stages set up, c
 open, before the first batch); leaving the ``Pipeline`` context removes it again.
 
 ```
-push(raw) ─► scatter ─► map(process_batch) ─► buffer ─► gather ─► sink(acknowledge)
-                                          └─► sink(watch: running tasks; a lost one stops the run)
+push(raw) ─► split by object owner ─► per worker: scatter + submit(process_batch)
+          ─► emit(the batch's tasks) ─► buffer ─► gather ─► sink(acknowledge)
 ```
 
-Commit after write, with streamz's reference-counted metadata: each batch enters with
-``{"ref": RefCounter(cb=commit this batch)}``; every node holds the reference while the
-batch is in its hands, so the callback runs once the outcome has been acknowledged,
-i.e. after the workers wrote and published it. ``gather`` takes outcomes in emission
-order, so commits follow that order too. After a failed batch nothing more is
-committed: the run stops and a restart re-reads from the last commit.
+Routing: a raw batch is split by its packets' object ids (``pipeline.routing``), and
+each part is scattered straight to the worker that owns its objects (not through the
+scheduler) and processed there, so one object's light curve is only ever merged by
+one worker at a time. The split is the driver's only look into the packets: a
+few bytes each, not a decode. ``batch.route_by_object: false`` hands each batch whole
+to whichever worker Dask picks.
+
+Commit after write, with streamz's reference-counted metadata: each raw batch enters
+as the list of its tasks, with ``{"ref": RefCounter(cb=commit this batch)}``; every
+node holds the reference while the batch is in its hands, so the callback runs once
+all its parts' outcomes have been acknowledged, i.e. after the workers wrote and
+published them. ``gather`` takes batches in emission order, so commits follow that
+order too. After a failed batch nothing more is committed: the run stops and a
+restart re-reads from the last commit.
 
 Backpressure is a count of batches in flight: ``push`` blocks while ``max_in_flight``
 are unfinished, so the source never runs ahead of the commits and memory stays flat;
@@ -23,8 +31,8 @@ follow emission order, so a small batch done on one worker waits for its commit
 behind a large one on the other, and counting it as busy would leave that worker idle
 and make the next batch wait for both (at a low rate, batches would alternate between
 large and tiny, and the latency would grow).
-A task whose worker was lost for good (Dask gave up retrying it) reaches ``watch`` as
-an errored future: the run stops there, without committing and without hanging.
+A task whose worker was lost for good (Dask gave up retrying it) errs: the run stops
+there, without committing and without hanging.
 """
 
 from __future__ import annotations
@@ -38,13 +46,15 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-import streamz.dask  # noqa: F401 - registers scatter/gather on Stream
 from distributed import Client, Future
-from streamz import RefCounter, Stream
+from streamz import RefCounter
+from streamz.dask import DaskStream
 
 from boom_flow.core import RawBatch
+from boom_flow.pipeline.routing import split_by_owner
 from boom_flow.pipeline.summary import RunSummary
 from boom_flow.pipeline.worker import BatchOutcome, BatchPlan, installed, process_batch
+from boom_flow.surveys.base import KeyReader
 
 #: How often ``has_idle_worker`` asks the scheduler how many threads there are (s).
 THREADS_REFRESH_S = 5.0
@@ -64,6 +74,7 @@ class Pipeline:
         max_in_flight: int,
         commit: Callable[[Any], None] | None = None,
         on_outcome: Callable[[BatchOutcome], None] | None = None,
+        route_by_object: bool = True,
     ) -> None:
         self.client = client
         self.summary = RunSummary()
@@ -83,15 +94,15 @@ class Pipeline:
         self._stalled = False
         self._threads = 0
         self._threads_at = -THREADS_REFRESH_S
+        self._object_key: KeyReader | None = plan.object_key() if route_by_object else None
         # Every worker sets the stages up now (and any worker that joins later, too);
         # a stage that cannot start fails here, before a batch is read.
         self._exit = ExitStack()
         self.plugin = self._exit.enter_context(installed(client, plan))
         with client.as_current():
-            self._source = Stream()
-            tasks = self._source.scatter().map(process_batch, plugin=self.plugin, pure=False)
-            tasks.buffer(max_in_flight).gather().sink(self._acknowledge)
-            tasks.sink(self._watch)
+            # Elements are the tasks of one raw batch (submitted by ``push``).
+            self._source = DaskStream()
+            self._source.buffer(max_in_flight).gather().sink(self._acknowledge)
 
     def __enter__(self) -> Pipeline:
         return self
@@ -113,8 +124,7 @@ class Pipeline:
         now = time.monotonic()
         if now - self._threads_at > THREADS_REFRESH_S:
             # Workers come and go (an adaptive cluster): count their threads again.
-            self._threads = sum(self.client.nthreads().values())
-            self._threads_at = now
+            self._workers()
         return self._running < self._threads and self.in_flight < self.max_in_flight
 
     def push(self, raw: RawBatch, stop: threading.Event | None = None) -> bool:
@@ -133,16 +143,46 @@ class Pipeline:
             if stopped():
                 return False
             self._emitted += 1
-            self._running += 1
             self._submitted.append(time.time() * 1000)
+        # The commit token stays here: the workers never need it.
+        try:
+            parts = self._parts(replace(raw, commit=None))
+            tasks = [self._submit(part, worker) for worker, part in parts]
+        except Exception as error:  # no worker took it: stop, as for a lost task
+            self._fail(f"a batch could not be handed to the workers: {error!r}", stalled=True)
+            raise PipelineError(self.failure) from error
         done = RefCounter(cb=partial(self._release, raw.commit), loop=self._source.loop)
         with self.client.as_current():
-            # The commit token stays here: the workers never need it.
-            self._source.emit(replace(raw, commit=None), metadata=[{"ref": done}])
+            self._source.emit(tasks, metadata=[{"ref": done}])
         return True
 
-    def _watch(self, task: Future) -> None:
+    def _workers(self) -> list[str]:
+        """The workers' addresses now (and their threads, for ``has_idle_worker``)."""
+        threads = self.client.nthreads()
+        self._threads = sum(threads.values())
+        self._threads_at = time.monotonic()
+        return list(threads)
+
+    def _parts(self, raw: RawBatch) -> list[tuple[str | None, RawBatch]]:
+        if self._object_key is None:
+            return [(None, raw)]
+        return list(split_by_owner(raw, self._workers(), self._object_key)) or [(None, raw)]
+
+    def _submit(self, part: RawBatch, worker: str | None) -> Future:
+        """``part`` sent straight to ``worker`` (any worker if None) and processed there.
+
+        Bound to that worker: Dask's work stealing would otherwise move a queued part to
+        an idle worker, and that worker would merge objects another one owns. If the
+        worker dies, the packets scattered to it die too and the task is cancelled: the
+        run stops there, as for any lost task."""
+        where = [worker] if worker is not None else None
+        data = self.client.scatter(part, workers=where, direct=True, hash=False)
+        task = self.client.submit(process_batch, data, plugin=self.plugin, workers=where,
+                                  pure=False)
+        with self._state:
+            self._running += 1
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: Future) -> None:
         # Called in a thread of the client's, once the task finished one way or another.
@@ -158,15 +198,17 @@ class Pipeline:
             self._stalled = self._stalled or stalled
             self._state.notify_all()
 
-    def _acknowledge(self, outcome: BatchOutcome) -> None:
+    def _acknowledge(self, outcomes: list[BatchOutcome]) -> None:
         with self._state:
-            outcome.submitted_ms = self._submitted.popleft() if self._submitted else None
-        if outcome.error is not None:
-            self._fail(outcome.error)
-        elif self.failure is None:
-            self.summary.add(outcome)
-        if self._on_outcome is not None:
-            self._on_outcome(outcome)
+            submitted = self._submitted.popleft() if self._submitted else None
+        for outcome in outcomes:
+            outcome.submitted_ms = submitted
+            if outcome.error is not None:
+                self._fail(outcome.error)
+            elif self.failure is None:
+                self.summary.add(outcome)
+            if self._on_outcome is not None:
+                self._on_outcome(outcome)
 
     def _release(self, token: Any) -> None:
         """Every node is done with the batch: it is stored (and published)."""

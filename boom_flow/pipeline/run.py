@@ -109,7 +109,8 @@ def run_pipeline(
         resources.callback(source.close)
         events = SchedulerEvents(scheduler_log(client), graph.survey, lag.latest)
         pipeline = resources.enter_context(
-            Pipeline(client, plan, max_in_flight, source.commit, chain(on_outcome, events)))
+            Pipeline(client, plan, max_in_flight, source.commit, chain(on_outcome, events),
+                     route_by_object=batch.route_by_object))
         try:
             for raw in source.batches(pipeline.has_idle_worker, lambda: pipeline.in_flight > 0):
                 if monitor is not None:

@@ -33,6 +33,8 @@ from boom_flow.pipeline import resources as worker_resources
 from boom_flow.pipeline.resources import Connections
 from boom_flow.simulate import NightSpec, simulate_night
 from boom_flow.stages import Resources, Stage, set_up
+from boom_flow.stages.decode import DecodeStage
+from boom_flow.surveys.base import KeyReader
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ class BatchPlan:
     @property
     def stage_names(self) -> list[str]:
         return [stage.name for stage in self.stages]
+
+    def object_key(self) -> KeyReader | None:
+        """What reads a packet's object id on the driver, for routing: the decode
+        stage's survey's (None when the plan does not start with a decode)."""
+        first = self.stages[0] if self.stages else None
+        return first.object_key() if isinstance(first, DecodeStage) else None
 
 
 @dataclass
@@ -79,6 +87,8 @@ class BatchOutcome:
     #: Wall-clock ms when the driver handed the batch to the pipeline (set by the
     #: driver; the arrival time of packets that carry no Kafka timestamp).
     submitted_ms: float | None = None
+    #: The worker that processed it (its address).
+    worker: str | None = None
     error: str | None = None
 
 
@@ -215,4 +225,6 @@ def process_batch(raw: RawBatch, plugin: str) -> BatchOutcome:
     except (KeyError, ValueError, RuntimeError) as error:
         return BatchOutcome(packets=len(raw.packets),
                             error=f"the pipeline is not set up on this worker: {error!r}")
-    return workbench.process(raw)
+    outcome = workbench.process(raw)
+    outcome.worker = get_worker().address
+    return outcome

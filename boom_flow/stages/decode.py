@@ -15,6 +15,7 @@ from boom_flow.config import Settings
 from boom_flow.core import AlertBatch, RawBatch
 from boom_flow.stages import Resources, Stage, check_params
 from boom_flow.surveys import Survey, build_survey
+from boom_flow.surveys.base import KeyReader
 
 
 @dataclass
@@ -34,6 +35,11 @@ class DecodeStage(Stage):
             options = {"schema_registry_url": lsst.schema_registry_url,
                        "schema_dir": str(lsst.schema_dir) if lsst.schema_dir else None}
         return cls(survey=survey, options=options)
+
+    def object_key(self) -> KeyReader:
+        """The survey's packet -> object id reader, built here (on the driver) with a
+        schema cache of its own."""
+        return build_survey(self.survey, **self.options).object_key
 
     def setup(self, resources: Resources) -> None:
         self._decoder: Survey = build_survey(self.survey, **self.options)

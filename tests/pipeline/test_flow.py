@@ -135,8 +135,9 @@ def test_a_worker_done_before_an_earlier_batch_counts_as_idle(
     plan = replace(_plan(settings), stages=(configure_stage(settings, "ztf", "decode"),
                                             TakesTime()))
     committed: list[int] = []
+    # Whole batches, one worker each (routed, the large one would take both).
     with Pipeline(dask_client, plan, max_in_flight=max_in_flight,
-                  commit=committed.append) as pipeline:
+                  commit=committed.append, route_by_object=False) as pipeline:
         pipeline.push(_simulated(8, 1))  # four seconds
         pipeline.push(_simulated(1, 2))  # half a second, on the other worker
         deadline = time.monotonic() + 3
@@ -146,3 +147,45 @@ def test_a_worker_done_before_an_earlier_batch_counts_as_idle(
         assert pipeline.in_flight == 2 and committed == []
         pipeline.drain(timeout_s=60)
     assert committed == [1, 2]
+
+
+@dataclass
+class CountsObjects(Stage):
+    """Reports, as ``object:{objectId}`` counts, the objects of the batch it saw."""
+
+    name: ClassVar[str] = "counts_objects"
+    needs: ClassVar[frozenset[str]] = frozenset()
+
+    def __call__(self, batch: Any) -> Any:
+        return batch.with_counts(**{f"object:{oid}": 1 for oid in batch.alerts["objectId"]})
+
+
+def test_each_object_is_processed_by_one_worker_and_merged_without_rereads(
+    settings: Settings, mongo_db: Any, dask_client: Any
+) -> None:
+    # Eight batches of one night, every object in most of them, two in flight at once:
+    # unrouted, both workers would merge the same objects at the same time.
+    spec = NightSpec(survey="ztf", n_alerts=160, n_objects=12, prior_nights=2, seed=31)
+    packets = [RawPacket(alert.packet, "sim") for alert in simulate_night(spec)]
+    batches = [RawBatch(tuple(packets[i:i + 20]), commit=i) for i in range(0, 160, 20)]
+    stages = (*(configure_stage(settings, "ztf", name) for name in ("decode", "history", "write")),
+              CountsObjects())
+    seen: dict[str, set[str]] = {}
+    workers: list[str | None] = []
+
+    def on_outcome(outcome: Any) -> None:
+        workers.append(outcome.worker)
+        for key in outcome.counts:
+            if key.startswith("object:"):
+                seen.setdefault(key.removeprefix("object:"), set()).add(outcome.worker)
+
+    with Pipeline(dask_client, replace(_plan(settings), stages=stages), max_in_flight=2,
+                  on_outcome=on_outcome) as pipeline:
+        for raw in batches:
+            pipeline.push(raw)
+        pipeline.drain(timeout_s=120)
+    assert len(seen) >= 12
+    assert all(len(owners) == 1 for owners in seen.values()), seen
+    assert set(workers) == set(dask_client.nthreads()), "both workers took a share"
+    assert pipeline.summary.alerts == 160 and pipeline.summary.aux_reads == 0
+    assert mongo_db.ZTF_alerts_aux.count_documents({}) == len(seen)
