@@ -224,6 +224,7 @@ def depth_rows(nights: list[tuple[int, dict[str, Any], dict[str, Any]]]
             "server_ms_per_alert": servers,
             "total_ms_per_alert": cpu.get("total_ms_per_alert"),
             "cpu_ceiling_alerts_per_s": cpu.get("cpu_ceiling_alerts_per_s"),
+            "aux_rereads": throughput.get("aux_rereads"),
         })
     base = rows[0] if rows else {}
     for row in rows:

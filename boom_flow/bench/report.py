@@ -158,12 +158,13 @@ def depth_section(rows: list[dict[str, Any]]) -> list[str]:
     lines = ["## Per-alert cost against archive depth", ""]
     lines += _table(
         ["earlier nights", "alerts/s", "pipeline ms/alert", *[f"{s} ms/alert" for s in servers],
-         "all ms/alert", "pipeline vs first", "servers vs first"],
+         "all ms/alert", "pipeline vs first", "servers vs first", "aux re-reads"],
         [[row["prior_nights"], row["alerts_per_s"], row["pipeline_ms_per_alert"],
           *[row.get("server_ms_per_alert", {}).get(s) for s in servers],
           row["total_ms_per_alert"], _ratio(row.get("pipeline_vs_first")),
-          _ratio(row.get("servers_vs_first"))] for row in rows])
-    return [*lines, ""]
+          _ratio(row.get("servers_vs_first")), row.get("aux_rereads", "-")] for row in rows])
+    return [*lines, "aux re-reads = aux merges planned again from a fresh read at write "
+            "time, because another worker changed the batch's objects meanwhile.", ""]
 
 
 def _ratio(value: float | None) -> str:

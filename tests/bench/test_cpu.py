@@ -80,12 +80,13 @@ def test_depth_rows_state_each_depth_against_the_first() -> None:
                 "total_ms_per_alert": pipeline + mongo}
 
     rows = depth_rows([(1, {"alerts_per_s": 40.0}, night(20.0, 10.0)),
-                       (10, {"alerts_per_s": 30.0}, night(22.0, 15.0))])
+                       (10, {"alerts_per_s": 30.0, "aux_rereads": 2}, night(22.0, 15.0))])
     assert [row["prior_nights"] for row in rows] == [1, 10]
     assert rows[0]["pipeline_vs_first"] == 1.0
     assert rows[1]["pipeline_vs_first"] == pytest.approx(1.1)
     assert rows[1]["servers_vs_first"] == pytest.approx(1.5)
     assert rows[1]["server_ms_per_alert"] == {"mongodb": 15.0}
+    assert [row["aux_rereads"] for row in rows] == [None, 2]
 
 
 def test_sampler_reads_a_real_process_tree_and_windows_by_time() -> None:

@@ -25,8 +25,9 @@ def test_depth_section_has_a_row_per_depth_and_a_column_per_server() -> None:
              "total_ms_per_alert": 30.2, "pipeline_vs_first": 1.0, "servers_vs_first": 1.0},
             {"prior_nights": 10, "alerts_per_s": 38.0, "pipeline_ms_per_alert": 21.0,
              "server_ms_per_alert": {"mongodb": 11.0, "kafka": 0.2},
-             "total_ms_per_alert": 32.2, "pipeline_vs_first": 1.05, "servers_vs_first": 1.1}]
+             "total_ms_per_alert": 32.2, "pipeline_vs_first": 1.05, "servers_vs_first": 1.1,
+             "aux_rereads": 3}]
     text = "\n".join(depth_section(rows))
     assert "| earlier nights | alerts/s | pipeline ms/alert | kafka ms/alert | mongodb ms/alert" \
            in text
-    assert "| 10 | 38.0 | 21.0 | 0.2 | 11.0 | 32.2 | 1.05 | 1.10 |" in text
+    assert "| 10 | 38.0 | 21.0 | 0.2 | 11.0 | 32.2 | 1.05 | 1.10 | 3 |" in text
