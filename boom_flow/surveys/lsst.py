@@ -58,7 +58,7 @@ from boom_flow.surveys.lsst_schemas import (
     UnknownSchema,
     describe_schema,
 )
-from boom_flow.surveys.peek import FieldPeek
+from boom_flow.surveys.peek import OBJECT_ID_PEEK
 
 BANDS = ("u", "g", "r", "i", "z", "y")
 #: Fields the decoder adds to every ``diaSource`` (candidate and history).
@@ -100,7 +100,7 @@ class LsstDecoder:
         data = packet.data
         try:
             if is_container(data):
-                key = peek_container(data, self.containers, _object_id)
+                key = peek_container(data, self.containers, OBJECT_ID_PEEK)
             elif len(data) >= 5 and data[0] == WIRE_MAGIC:
                 peek = self.resolver.get(int.from_bytes(data[1:5], "big")).info.object_id
                 key = peek(data, 5) if peek is not None else None
@@ -132,10 +132,6 @@ class LsstDecoder:
                     parts.add(packet, record_position(packet, index, len(records)), record,
                               schema.info)
         return parts.assemble()
-
-
-def _object_id(info: LsstSchemaInfo) -> FieldPeek | None:
-    return info.object_id
 
 
 def missing_fields(record: dict[str, Any]) -> str | None:

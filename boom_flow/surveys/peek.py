@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from boom_flow.surveys.container import read_long
@@ -48,6 +49,10 @@ def compile_peek(schema: Any, path: Sequence[str]) -> FieldPeek | None:
     ``schema`` (as parsed by fastavro); None when a field before it cannot be skipped."""
     reader = _field_reader(schema, tuple(path))
     return FieldPeek(reader, schema, tuple(path)) if reader is not None else None
+
+
+#: A survey's schema facts -> its object id peek (both surveys call it ``object_id``).
+OBJECT_ID_PEEK: Callable[[Any], FieldPeek | None] = attrgetter("object_id")
 
 
 def _field_reader(schema: Any, path: tuple[str, ...]) -> Reader | None:

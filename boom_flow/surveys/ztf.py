@@ -55,7 +55,7 @@ from boom_flow.surveys.base import (
     reject,
 )
 from boom_flow.surveys.container import SchemaCache, peek_container, read_container
-from boom_flow.surveys.peek import FieldPeek, compile_peek
+from boom_flow.surveys.peek import OBJECT_ID_PEEK, FieldPeek, compile_peek
 
 BANDS = {1: "g", 2: "r", 3: "i"}
 #: Fields the decoder adds to every candidate (and detection in the history).
@@ -104,7 +104,7 @@ class ZtfDecoder:
         """The packet's ``objectId``, without decoding it; None when it cannot be read
         (the decode then says why, if the packet is bad)."""
         try:
-            return peek_container(packet.data, self.schemas, _object_id)
+            return peek_container(packet.data, self.schemas, OBJECT_ID_PEEK)
         except Exception:
             return None
 
@@ -153,10 +153,6 @@ class ZtfDecoder:
         if self.verify_cutouts:
             batch.view(STAMPS_VIEW, lambda _: inflated)
         return batch
-
-
-def _object_id(info: ZtfSchemaInfo) -> FieldPeek | None:
-    return info.object_id
 
 
 def missing_fields(record: dict[str, Any]) -> str | None:
